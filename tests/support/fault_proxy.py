@@ -233,6 +233,7 @@ DEFAULT_CONFIG = {
 PROBABILITIES = ("throttle", "error5xx", "error5xx_after", "drop_upload")
 MAP_KEYS = ("op_delay", "fail_ops", "invoke")
 
+LATEST_SUFFIX_RE = re.compile(r"(?:%3A|:)(?:%24|\$)LATEST(?=/|$)", re.IGNORECASE)
 SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -492,12 +493,23 @@ class ProxyState:
 
     # -- per-function state -----------------------------------------------------------
     def fn(self, region, name) -> FunctionState:
+        return self.fn_created(region, name)[0]
+
+    def fn_created(self, region, name) -> tuple[FunctionState, bool]:
         with self.lock:
             key = (region, name)
             st = self.functions.get(key)
             if st is None:
                 st = self.functions[key] = FunctionState()
-            return st
+                return st, True
+            return st, False
+
+    def forget_if_unused(self, region, name, st):
+        """Drop state made for a call that then failed (e.g. GetFunction of a missing
+        function), so that deleted functions do not linger in /__proxy/state."""
+        with self.lock:
+            if self.functions.get((region, name)) is st and st.arn is None:
+                del self.functions[(region, name)]
 
     def drop_fn(self, region, name):
         with self.lock:
@@ -1007,8 +1019,14 @@ class Handler(BaseHTTPRequestHandler):
                          "An internal error occurred in the Lambda service (injected)")
 
     def forward(self, call: Call):
+        path = self.path
+        if call.service == "lambda" and self.state.config["moto_fixes"]:
+            # moto's URL patterns reject `name:$LATEST` (404 HTML); Lambda accepts it.
+            split = urllib.parse.urlsplit(path)
+            fixed = LATEST_SUFFIX_RE.sub("", split.path)
+            path = fixed + (f"?{split.query}" if split.query else "")
         try:
-            return self.upstream(call.method, self.path, list(self.headers.items()), call.body)
+            return self.upstream(call.method, path, list(self.headers.items()), call.body)
         except OSError as e:
             return Reply(502, [("Content-Type", "text/plain")],
                          f"fault-proxy: upstream unreachable: {e}".encode()), None
@@ -1020,7 +1038,7 @@ class Handler(BaseHTTPRequestHandler):
             reply, head_len = self.forward(call)
             self.rewrite(call, None, reply, cfg)
             return reply, head_len, None
-        fst = self.state.fn(call.region, name)
+        fst, created = self.state.fn_created(call.region, name)
         opn = call.operation
         body = call.request_json if isinstance(call.request_json, dict) else {}
         latest = call.qualifier in (None, "$LATEST")
@@ -1068,6 +1086,8 @@ class Handler(BaseHTTPRequestHandler):
             reply, head_len = self.forward(call)
             if reply.ok:
                 self.after_success(call, fst, cfg, body, latest)
+            elif created:
+                self.state.forget_if_unused(call.region, name, fst)
             self.rewrite(call, fst, reply, cfg)
             return reply, head_len, None
         finally:
