@@ -1109,6 +1109,16 @@ class Handler(BaseHTTPRequestHandler):
                         call, 400, "InvalidParameterValueException",
                         "Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error "
                         "Message: The specified key does not exist.")
+        if opn == "CreateAlias" and re.fullmatch(r"[0-9]+", str(body.get("Name", ""))):
+            return aws_error(
+                call, 400, "ValidationException",
+                f"1 validation error detected: Value '{body.get('Name')}' at 'name' failed to "
+                "satisfy constraint: Member must satisfy regular expression pattern: "
+                "(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
+        if opn in ("CreateAlias", "UpdateAlias") and body.get("RoutingConfig"):
+            refused = self.check_routing(call, body)
+            if refused is not None:
+                return refused
         if opn == "AddPermission":
             sid = body.get("StatementId")
             for stmt in self.policy_statements(call, call.qualifier) or []:
@@ -1151,6 +1161,44 @@ class Handler(BaseHTTPRequestHandler):
                         call, 409, "ResourceConflictException",
                         "Unable to delete version because the following aliases reference it: "
                         f"[{', '.join(refs)}]")
+        return None
+
+    def check_routing(self, call: Call, body):
+        """moto stores any RoutingConfig; Lambda validates weights and versions."""
+        weights = (body.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        for ver, w in weights.items():
+            if not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
+                return aws_error(
+                    call, 400, "ValidationException",
+                    "1 validation error detected: Value at 'routingConfig.additionalVersion"
+                    "Weights' failed to satisfy constraint: Map value must satisfy constraint: "
+                    "[Member must have value less than or equal to 1.0, Member must have value "
+                    "greater than or equal to 0.0]")
+        if len(weights) > 1:
+            return aws_error(call, 400, "InvalidParameterValueException",
+                             "Number of RoutingConfig entries must not exceed 1.")
+        primary = body.get("FunctionVersion")
+        if primary is None and call.alias:
+            cur = self.lookup(call, f"/2015-03-31/functions/{q(call.function)}/aliases/"
+                                    f"{q(call.alias)}")
+            primary = (cur.json() or {}).get("FunctionVersion") if cur.ok else None
+        for ver in weights:
+            if primary == "$LATEST" or ver == "$LATEST":
+                return aws_error(call, 400, "InvalidParameterValueException",
+                                 "$LATEST is not supported for an alias pointing to more than 1 "
+                                 "version")
+            if ver == primary:
+                return aws_error(
+                    call, 400, "InvalidParameterValueException",
+                    f"Invalid function version {ver}. Function version {ver} is already "
+                    "included in routing configuration.")
+            got = self.lookup(call, f"/2015-03-31/functions/{q(call.function)}/configuration"
+                                    f"?Qualifier={q(ver)}")
+            if got.status == 404:
+                arn = function_arn(call, self.state.fn(call.region, call.function),
+                                   call.function)
+                return aws_error(call, 404, "ResourceNotFoundException",
+                                 f"Function not found: {arn}:{ver}")
         return None
 
     def policy_statements(self, call: Call, qualifier):
@@ -1202,6 +1250,15 @@ class Handler(BaseHTTPRequestHandler):
     def rewrite(self, call: Call, fst: FunctionState, reply: Reply, cfg):
         """Make moto's answers look like Lambda's: RevisionIds, busy states, URL details."""
         if not reply.ok:
+            if cfg["moto_fixes"] and reply.header("x-amzn-ErrorType") == "ConflictException":
+                # moto names CreateAlias's conflict ConflictException; Lambda (and the SDKs'
+                # typed errors) say ResourceConflictException.
+                data = reply.json()
+                reply.set_header("x-amzn-ErrorType", "ResourceConflictException")
+                if isinstance(data, dict):
+                    data["__type"] = "ResourceConflictException"
+                    data.setdefault("Type", "User")
+                    reply.set_json(data)
             return
         opn = call.operation
         data = reply.json()

@@ -604,6 +604,27 @@ def proxy_moto_fixes(env):
 
     expect_error("ResourceConflictException", env.lam.delete_function, FunctionName="fix-fn",
                  Qualifier=v)
+    expect_error("ResourceConflictException", env.lam.create_alias, FunctionName="fix-fn",
+                 Name="live", FunctionVersion=v)
+    expect_error("ValidationException", env.lam.create_alias, FunctionName="fix-fn",
+                 Name="123", FunctionVersion=v)
+    env.lam.update_function_code(FunctionName="fix-fn", ZipFile=zip_bytes("v2"))
+    v2 = env.lam.publish_version(FunctionName="fix-fn")["Version"]
+    for weights, code in (({v2: 1.5}, "ValidationException"),
+                          ({v: 0.1}, "InvalidParameterValueException"),
+                          ({"99": 0.1}, "ResourceNotFoundException")):
+        expect_error(code, env.lam.update_alias, FunctionName="fix-fn", Name="live",
+                     RoutingConfig={"AdditionalVersionWeights": weights})
+    canary = env.lam.update_alias(FunctionName="fix-fn", Name="live",
+                                  RoutingConfig={"AdditionalVersionWeights": {v2: 0.1}})
+    assert canary["RoutingConfig"]["AdditionalVersionWeights"] == {v2: 0.1}, canary
+    expect_error("ResourceConflictException", env.lam.delete_function, FunctionName="fix-fn",
+                 Qualifier=v2)
+    done = env.lam.update_alias(FunctionName="fix-fn", Name="live", FunctionVersion=v2,
+                                RoutingConfig={"AdditionalVersionWeights": {}})
+    assert done["FunctionVersion"] == v2 and not done["RoutingConfig"][
+        "AdditionalVersionWeights"], done
+    env.lam.delete_function(FunctionName="fix-fn", Qualifier=v)
     env.moto_s3.create_bucket(Bucket="fix-bucket")
     expect_error("InvalidParameterValueException", env.lam.update_function_code,
                  FunctionName="fix-fn", S3Bucket="fix-bucket", S3Key="nope.zip")
