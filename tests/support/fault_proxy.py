@@ -364,6 +364,7 @@ class ProxyState:
         self.up_port = u.port or 80
         self.verbose = verbose
         self.lock = threading.Lock()
+        self.cli_seed = seed
         self.rng = random.Random(seed)
         self.config = copy.deepcopy(DEFAULT_CONFIG)
         self.config["seed"] = seed
@@ -465,8 +466,9 @@ class ProxyState:
     def reset(self):
         with self.lock:
             self.config = copy.deepcopy(DEFAULT_CONFIG)
+            self.config["seed"] = self.cli_seed
             self.fail_counts = {}
-            self.rng = random.Random(None)
+            self.rng = random.Random(self.cli_seed)
             for st in self.functions.values():
                 st.busy_kind = None
                 st.busy_until = 0.0
@@ -915,7 +917,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": call.method, "path": call.raw_path, "query": call.query,
             "resource": None, "function": None, "qualifier": None, "bucket": None, "key": None,
             "access_key_id": call.access_key_id, "region": call.region, "status": None,
-            "injected": None, "t": t0,
+            "injected": None, "t": t0, "wall_time": time.time(),
         }
         cfg = st.config  # replaced wholesale on change, so one read is a consistent view
         eligible = False
