@@ -38,42 +38,52 @@ installed_ok() {
   [[ -z "$(missing_packages)" ]]
 }
 
+# deb822 (.sources): paragraphs of "Field: value" lines, continuation lines start with blanks.
+# Prints the first URI of the first enabled "deb" paragraph whose Suites include $2.
+deb822_uri() {
+  awk -v cn="$2" '
+    function flush() {
+      if (!found && types ~ /(^| )deb( |$)/ && enabled !~ /^no/ && (" " suites " ") ~ (" " cn " ")) {
+        n = split(uris, u, " "); for (i = 1; i <= n; i++) if (u[i] != "") { print u[i]; found = 1; break }
+      }
+      types = ""; uris = ""; suites = ""; enabled = ""; field = ""
+    }
+    /^#/ { next }
+    /^[ \t]*$/ { flush(); next }
+    /^[ \t]/ { v = $0; gsub(/[ \t]+/, " ", v)
+               if (field == "uris") uris = uris v; else if (field == "suites") suites = suites v; next }
+    {
+      field = tolower(substr($0, 1, index($0, ":") - 1)); v = substr($0, index($0, ":") + 1)
+      gsub(/[ \t]+/, " ", v); sub(/^ /, "", v); sub(/ $/, "", v)
+      if (field == "types") types = v; else if (field == "uris") uris = v
+      else if (field == "suites") suites = v; else if (field == "enabled") enabled = tolower(v)
+    }
+    END { flush() }' "$1"
+}
+
+# One-line format (.list): "deb [options] URI suite component...". Prints the URI for suite $2.
+oneline_uri() {
+  awk -v cn="$2" '
+    $1 == "deb" { i = 2; if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+                  if ($(i + 1) == cn) { print $i; exit } }' "$1"
+}
+
 # The Debian archive that apt already uses here: the first enabled "deb" source whose suites include
 # this system's codename (so not the security archive). DEPLOY_DEBIAN_MIRROR overrides it.
+# Arguments (for tests): apt's configuration directory, the codename.
 debian_mirror() {
   if [[ -n "${DEPLOY_DEBIAN_MIRROR:-}" ]]; then printf '%s\n' "$DEPLOY_DEBIAN_MIRROR"; return; fi
-  local codename files=() f uri
-  codename="$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")"
+  local f uri apt="${1:-/etc/apt}" codename="${2:-}"
+  [[ -n "$codename" ]] || codename="$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")"
   [[ -n "$codename" ]] || die "cannot read VERSION_CODENAME from /etc/os-release; set DEPLOY_DEBIAN_MIRROR"
-  shopt -s nullglob
-  files=(/etc/apt/sources.list.d/*.sources)
-  for f in "${files[@]}"; do
-    # deb822: paragraphs of "Field: value" lines; continuation lines start with a space.
-    uri="$(awk -v cn="$codename" '
-      function flush() {
-        if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled !~ /^[ \t]*no/ && (" " suites " ") ~ (" " cn " ")) {
-          split(uris, u, /[ \t]+/); for (i in u) if (u[i] != "") { print u[i]; found = 1; exit }
-        }
-        types = ""; uris = ""; suites = ""; enabled = ""; field = ""
-      }
-      /^#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      /^[ \t]/ { if (field == "uris") uris = uris " " $0; else if (field == "suites") suites = suites " " $0; next }
-      {
-        field = tolower(substr($0, 1, index($0, ":") - 1)); v = substr($0, index($0, ":") + 1)
-        gsub(/^[ \t]+|[ \t]+$/, "", v); gsub(/[ \t]+/, " ", v)
-        if (field == "types") types = v; else if (field == "uris") uris = v
-        else if (field == "suites") suites = v; else if (field == "enabled") enabled = v
-      }
-      END { if (!found) flush() }' "$f")"
+  for f in "$apt"/sources.list.d/*.sources; do
+    [[ -f "$f" ]] || continue
+    uri="$(deb822_uri "$f" "$codename")"
     [[ -n "$uri" ]] && { printf '%s\n' "$uri"; return; }
   done
-  files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list)
-  for f in "${files[@]}"; do
+  for f in "$apt"/sources.list "$apt"/sources.list.d/*.list; do
     [[ -f "$f" ]] || continue
-    # One-line format: deb [options] URI suite component...
-    uri="$(awk -v cn="$codename" '
-      $1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } if ($(i + 1) == cn) { print $i; exit } }' "$f")"
+    uri="$(oneline_uri "$f" "$codename")"
     [[ -n "$uri" ]] && { printf '%s\n' "$uri"; return; }
   done
   die "no Debian archive for '$codename' found in apt's sources; set DEPLOY_DEBIAN_MIRROR to a Debian mirror URL"
@@ -141,4 +151,5 @@ main() {
   printf '%s' "$RECIPE" >"$STAMP"
 }
 
-main "$@"
+# Sourcing the file (for its tests) defines the functions without running anything.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

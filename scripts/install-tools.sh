@@ -39,6 +39,14 @@ install_venv() {
   local t=$SECONDS
   command -v python3 >/dev/null || die "python3 is missing (apt-get install python3 python3-venv)"
   if [[ ! -x "$VENV/bin/python" ]]; then
+    # Debian's own python3 ships venv's ensurepip in a separate package.
+    if ! python3 -c 'import ensurepip' 2>/dev/null; then
+      [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null ||
+        die "python3 cannot create virtual environments (on Debian: apt-get install python3-venv)"
+      log "installing python3-venv"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    fi
     mkdir -p "$TOOLS"
     python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   fi
