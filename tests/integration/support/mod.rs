@@ -410,7 +410,6 @@ impl World {
     }
 
     /// `deploy-action` with a sealed environment pointing at this world.
-    #[must_use]
     pub fn cmd(&self, args: &[&str]) -> Cmd {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for key in [
