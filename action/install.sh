@@ -119,6 +119,8 @@ if [[ -z "${action_ref}" && "${action_path}" =~ /_actions/([^/]+)/([^/]+)/([^/]+
   action_ref="${BASH_REMATCH[3]}"
 fi
 release_tag=''
+# Why there is no release to download; reported only if the tool cache has no binary either.
+no_release_reason="ref '${action_ref:-<local>}' is not a release tag"
 if [[ "${action_ref}" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]]; then
   release_tag="${action_ref}"
   if [[ "${action_ref}" != "v${package_version}" ]]; then
@@ -128,7 +130,7 @@ elif [[ "${action_ref}" =~ ^v[0-9]+(\.[0-9]+)?$ ]]; then
   if [[ "v${package_version}." == "${action_ref}."* ]]; then
     release_tag="v${package_version}"
   else
-    notice "ref ${action_ref} does not match package version ${package_version}; no release to download"
+    no_release_reason="ref ${action_ref} does not match package version ${package_version}"
   fi
 elif [[ "${action_ref}" =~ ^[0-9a-f]{40}$ ]]; then
   release_tag="v${package_version}"
@@ -196,7 +198,7 @@ fetch_release() {
     base="${DEPLOY_ACTION_RELEASE_BASE_URL%/}"
   else
     if [[ -z "${action_repository}" ]]; then
-      notice "the action's repository is unknown, so there is no release to download"
+      no_release_reason="the action's repository is unknown"
       release_missing=1
       return 0
     fi
@@ -225,7 +227,7 @@ fetch_release() {
   case "${status}" in
     200) ;;
     404)
-      notice "release ${release_tag} has no asset ${asset}"
+      no_release_reason="release ${release_tag} has no asset ${asset} (HTTP 404)"
       rm -rf -- "${work_dir}"
       work_dir=''
       release_missing=1
@@ -283,9 +285,9 @@ fetch_release() {
 build_from_source() {
   local build_target bin_dir
   if ! type -P cargo >/dev/null; then
-    bail "no release binary for ref '${action_ref:-<local>}' and cargo is not installed to build one; use a release tag such as v${package_version%%.*}, or install Rust before this step"
+    bail "no release binary to install (${no_release_reason}) and cargo is not installed to build one; use a release tag such as v${package_version%%.*}, or install Rust before this step"
   fi
-  notice "building deploy-action ${package_version} from source (ref '${action_ref:-<local>}' has no release binary); this takes a few minutes"
+  notice "building deploy-action ${package_version} from source (${no_release_reason}); this takes a few minutes"
   build_target="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/deploy-action-build"
   printf '::group::cargo build --release --locked\n' >&2
   CARGO_TARGET_DIR="${build_target}" cargo build --release --locked \

@@ -336,6 +336,7 @@ if selected not-found-builds; then
   expect "exit 0" [ "${status}" = 0 ]
   expect "tried the release first" requested "/v9.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz"
   expect "::notice:: says it builds from source" log_has "::notice::deploy-action install: building deploy-action 1.2.3 from source"
+  expect "::notice:: says why" log_has "release v9.0.0 has no asset deploy-action-x86_64-unknown-linux-musl.tar.gz (HTTP 404)"
   expect "ran cargo build --release --locked" grep -q -- "build --release --locked --manifest-path ${action_path}/Cargo.toml" "${case_dir}/cargo.log"
   expect "bin is the source build" bin_says built-from-source
   expect "source build not put in the tool cache" [ -z "$(ls -A "${case_dir}/tool_cache")" ]
