@@ -27,6 +27,9 @@ unset GITHUB_TOKEN INPUT_GITHUB_TOKEN DEPLOY_GITHUB_TOKEN ACTIONS_RUNTIME_TOKEN 
   AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
 readonly CARGO_LAMBDA_VERSION=1.9.2
+# cargo-lambda only asks for ziglang>=0.10, and a new Zig can break linking; 0.14.0 is the Zig that
+# cargo-lambda 1.9.2's own CI builds with.
+readonly ZIGLANG_VERSION=0.14.0
 readonly TOOL=deploy-action
 
 bail() {
@@ -263,7 +266,7 @@ fetch_release() {
     *) bail "${asset} must contain only ${TOOL}, found: ${member//$'\n'/, }" ;;
   esac
   mkdir "${work_dir}/x"
-  tar -xzf "${work_dir}/${asset}" -C "${work_dir}/x" --no-same-owner "${member}"
+  tar --no-same-owner -xzf "${work_dir}/${asset}" -C "${work_dir}/x" "${member}"
   if [[ -L "${work_dir}/x/${TOOL}" || ! -f "${work_dir}/x/${TOOL}" ]]; then
     bail "${TOOL} in ${asset} is not a regular file"
   fi
@@ -337,8 +340,8 @@ if [[ -n "${needs_cargo_lambda}" ]] && ! type -P cargo-lambda >/dev/null; then
     rm -rf -- "${venv}" "${venv}.complete"
     python3 -m venv -- "${venv}" >&2 || bail "python3 -m venv ${venv} failed"
     retry "${venv}/bin/python" -m pip install --disable-pip-version-check --quiet \
-      "cargo-lambda==${CARGO_LAMBDA_VERSION}" >&2 ||
-      bail "pip install cargo-lambda==${CARGO_LAMBDA_VERSION} failed"
+      "cargo-lambda==${CARGO_LAMBDA_VERSION}" "ziglang==${ZIGLANG_VERSION}" >&2 ||
+      bail "pip install cargo-lambda==${CARGO_LAMBDA_VERSION} ziglang==${ZIGLANG_VERSION} failed"
     printf '::endgroup::\n' >&2
     : >|"${venv}.complete"
   fi

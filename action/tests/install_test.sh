@@ -4,7 +4,7 @@
 #   bash action/tests/install_test.sh            # all cases
 #   bash action/tests/install_test.sh mismatch   # only cases whose name contains "mismatch"
 #
-# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, sha256sum.
+# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, and sha256sum or shasum.
 # Prints "N passed, N failed" last and exits non-zero when a case failed.
 set -euo pipefail
 
@@ -33,7 +33,22 @@ srv="${root}/srv"
 mkdir -p "${srv}"
 targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin aarch64-apple-darwin)
 
-sha256_hex() { sha256sum "$1" | awk '{print $1}'; }
+# sha256_line FILE: "<hex>  <name>" like sha256sum, also where only shasum exists (macOS).
+sha256_line() {
+  if type -P sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi
+}
+# link_tools DIR TOOL...: a PATH dir holding only the given tools (those that exist here).
+link_tools() {
+  local dir="$1" tool
+  shift
+  mkdir -p "${dir}"
+  for tool in "$@"; do
+    if type -P "${tool}" >/dev/null; then
+      ln -sf "$(type -P "${tool}")" "${dir}/${tool}"
+    fi
+  done
+}
+base_tools=(bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep)
 
 # make_asset TAG TARGET [MARK]: a tarball holding a deploy-action script that names its target.
 make_asset() {
@@ -46,7 +61,7 @@ echo "deploy-action ${mark} ${tag} ${target} \$*"
 EOF
   chmod 0755 "${root}/build/${tag}/${target}/deploy-action"
   tar -czf "${dir}/deploy-action-${target}.tar.gz" -C "${root}/build/${tag}/${target}" deploy-action
-  (cd "${dir}" && sha256sum "deploy-action-${target}.tar.gz" >"deploy-action-${target}.tar.gz.sha256")
+  (cd "${dir}" && sha256_line "deploy-action-${target}.tar.gz" >"deploy-action-${target}.tar.gz.sha256")
 }
 
 for t in "${targets[@]}"; do
@@ -76,7 +91,7 @@ with tarfile.open(dst, "w:gz") as t:
     t.add(f"{src}/a/deploy-action", arcname="deploy-action")
     t.add(f"{src}/evil", arcname="../evil")
 EOF
-(cd "${srv}/v8.0.0" && sha256sum deploy-action-x86_64-unknown-linux-musl.tar.gz \
+(cd "${srv}/v8.0.0" && sha256_line deploy-action-x86_64-unknown-linux-musl.tar.gz \
   >deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256)
 # v9.0.0: the release exists but the asset is missing (404), as for a fork without releases.
 mkdir -p "${srv}/v9.0.0"
@@ -356,10 +371,7 @@ fi
 if selected no-cargo; then
   begin no-cargo
   # Only the tools the script needs, so no cargo anywhere on PATH.
-  mkdir -p "${case_dir}/bin"
-  for tool in bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install sha256sum grep; do
-    ln -sf "$(type -P "${tool}")" "${case_dir}/bin/${tool}"
-  done
+  link_tools "${case_dir}/bin" "${base_tools[@]}" sha256sum shasum perl
   RUN_PATH="${case_dir}/bin" run_install DEPLOY_ACTION_REF=main
   expect "exit non-zero" [ "${status}" != 0 ]
   expect "::error:: explains" log_has "cargo is not installed to build one"
@@ -416,10 +428,7 @@ fi
 
 if selected no-sha-tool; then
   begin no-sha-tool
-  mkdir -p "${case_dir}/bin"
-  for tool in bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep; do
-    ln -sf "$(type -P "${tool}")" "${case_dir}/bin/${tool}"
-  done
+  link_tools "${case_dir}/bin" "${base_tools[@]}"
   RUN_PATH="${case_dir}/bin" run_install DEPLOY_ACTION_REF=v1.2.3
   expect "exit non-zero" [ "${status}" != 0 ]
   expect "fails closed" log_has "neither sha256sum nor shasum is available"
@@ -429,10 +438,7 @@ fi
 
 if selected shasum-fallback && type -P shasum >/dev/null; then
   begin shasum-fallback
-  mkdir -p "${case_dir}/bin"
-  for tool in bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep shasum perl; do
-    if type -P "${tool}" >/dev/null; then ln -sf "$(type -P "${tool}")" "${case_dir}/bin/${tool}"; fi
-  done
+  link_tools "${case_dir}/bin" "${base_tools[@]}" shasum perl
   RUN_PATH="${case_dir}/bin" run_install DEPLOY_ACTION_REF=v1.2.3
   expect "exit 0 with shasum only (as on macOS)" [ "${status}" = 0 ]
   expect "installed" bin_says "release v1.2.3"
@@ -444,28 +450,34 @@ fi
 if selected cargo-lambda; then
   wheels="${root}/wheels"
   mkdir -p "${wheels}"
+  # make_wheel DIR NAME VERSION [SCRIPT]: a minimal valid wheel, optionally with one script.
   python3 - "${wheels}" <<'EOF'
 import sys, zipfile, hashlib, base64
-name, version = "cargo_lambda", "1.9.2"
-files = {
-    f"{name}-{version}.data/scripts/cargo-lambda": "#!/bin/sh\necho cargo-lambda 1.9.2 fake\n",
-    f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: cargo-lambda\nVersion: {version}\n",
-    f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-record = []
-path = f"{sys.argv[1]}/{name}-{version}-py3-none-any.whl"
-with zipfile.ZipFile(path, "w") as z:
-    for p, body in files.items():
-        data = body.encode()
-        info = zipfile.ZipInfo(p, date_time=(2020, 1, 1, 0, 0, 0))
-        # pip marks a file executable only when the mode says "regular file" too.
-        info.external_attr = (0o100755 if "/scripts/" in p else 0o100644) << 16
-        z.writestr(info, data)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{p},sha256={digest},{len(data)}")
-    rec = f"{name}-{version}.dist-info/RECORD"
-    record.append(f"{rec},,")
-    z.writestr(rec, "\n".join(record) + "\n")
+
+def make_wheel(out, dist, version, script=None):
+    name = dist.replace("-", "_")
+    files = {
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if script:
+        files[f"{name}-{version}.data/scripts/{dist}"] = script
+    record = []
+    with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
+        for p, body in files.items():
+            data = body.encode()
+            info = zipfile.ZipInfo(p, date_time=(2020, 1, 1, 0, 0, 0))
+            # pip marks a file executable only when the mode says "regular file" too.
+            info.external_attr = (0o100755 if "/scripts/" in p else 0o100644) << 16
+            z.writestr(info, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{p},sha256={digest},{len(data)}")
+        rec = f"{name}-{version}.dist-info/RECORD"
+        record.append(f"{rec},,")
+        z.writestr(rec, "\n".join(record) + "\n")
+
+make_wheel(sys.argv[1], "cargo-lambda", "1.9.2", "#!/bin/sh\necho cargo-lambda 1.9.2 fake\n")
+make_wheel(sys.argv[1], "ziglang", "0.14.0")
 EOF
   seed_cache() {
     local cache="${case_dir}/tool_cache/deploy-action/1.2.3/x64"
@@ -484,6 +496,8 @@ EOF
   expect "exit 0" [ "${status}" = 0 ]
   expect "extra-path is the cargo-lambda venv" [ "$(output_value extra-path)" = "${venv}/bin" ]
   expect "pip installed cargo-lambda 1.9.2" [ "$("${venv}/bin/cargo-lambda" 2>/dev/null)" = "cargo-lambda 1.9.2 fake" ]
+  expect "pip installed the pinned ziglang" "${venv}/bin/python" -c \
+    'import importlib.metadata as m, sys; sys.exit(m.version("ziglang") != "0.14.0")'
   expect "venv marked complete" [ -f "${venv}.complete" ]
   finish
 
