@@ -1,0 +1,106 @@
+//! Turning SDK errors into our `Error`, and the typed checks on them. Never match on
+//! message strings: the error code is the contract.
+
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use crate::error::Error;
+
+/// The service error code, if the service answered.
+pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(e) => e.err().code(),
+        _ => None,
+    }
+}
+
+pub fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, want: &str) -> bool {
+    code(err) == Some(want)
+}
+
+pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(
+        code(err),
+        Some("ResourceNotFoundException" | "NotFound" | "NoSuchKey" | "NoSuchBucket" | "404")
+    )
+}
+
+pub fn is_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    is_code(err, "ResourceConflictException")
+}
+
+pub fn is_precondition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    is_code(err, "PreconditionFailedException")
+}
+
+/// Wrap an SDK error with the step and resource it happened on, and a hint where the code
+/// says what to do.
+pub fn wrap<E>(
+    step: &'static str,
+    operation: &'static str,
+    resource: impl Into<String>,
+    err: SdkError<E, HttpResponse>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let resource = resource.into();
+    let code = code(&err).map(str::to_string);
+    let message = match &err {
+        SdkError::ServiceError(e) => {
+            let meta = e.err();
+            format!(
+                "{}: {}",
+                meta.code().unwrap_or("error"),
+                meta.message().unwrap_or("no message")
+            )
+        }
+        other => {
+            // Show the whole chain: "dispatch failure" alone helps nobody.
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                source = s.source();
+            }
+            text
+        }
+    };
+    let help = match code.as_deref() {
+        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
+            "the deploy role may not call {operation}; generate its policy with `deploy-action policy` and attach it"
+        )),
+        Some("InvalidParameterValueException") if operation == "CreateFunction" => Some(
+            "check --execution-role (it must exist and trust lambda.amazonaws.com; a new role can take a few seconds to become usable), --runtime and --handler".into(),
+        ),
+        Some("InvalidParameterValueException") => {
+            Some("Lambda rejected a value: check the flags named in the message".into())
+        }
+        Some("CodeStorageExceededException") => Some(
+            "the account's code storage is full: lower --keep-versions or delete unused functions".into(),
+        ),
+        Some("NoSuchBucket") => {
+            Some("create the bucket first, or fix --s3-bucket (and --region)".into())
+        }
+        Some("ExpiredToken" | "ExpiredTokenException" | "InvalidClientTokenId") => Some(
+            "the AWS credentials are expired or invalid: check the role and the OIDC set-up".into(),
+        ),
+        Some("TooManyRequestsException" | "ThrottlingException" | "SlowDown") => Some(
+            "AWS kept throttling after all retries; try again, or ask for a higher limit".into(),
+        ),
+        _ => None,
+    };
+    let rejected = matches!(&err, SdkError::ServiceError(e) if {
+        let status = e.raw().status().as_u16();
+        (400..500).contains(&status) && status != 429 && status != 409
+    });
+    Error::Aws {
+        step,
+        operation,
+        resource,
+        message,
+        help,
+        rejected,
+    }
+}

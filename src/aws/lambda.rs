@@ -1,0 +1,841 @@
+//! Lambda operations, written for the real service: functions are Pending after create and
+//! InProgress after updates (writes meanwhile get 409 ResourceConflictException, which we
+//! wait out), PublishVersion carries a CodeSha256 and RevisionId precondition, and aliases
+//! move with RevisionId. Every get-or-create is an `upsert_*` that decides on a typed
+//! not-found check.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::Client;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::types::{
+    AliasRoutingConfiguration, Architecture as LambdaArch, Environment, FunctionCode,
+    FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::errors::{is_conflict, is_not_found, is_precondition_failed, wrap};
+use crate::config::{FunctionSettings, UrlMode};
+use crate::error::{Error, Result};
+use crate::naming::{LIVE_ALIAS, Provenance};
+
+/// Tag keys on functions deploy-action manages.
+pub const TAG_APP: &str = "deploy-action:app";
+pub const TAG_STAGE: &str = "deploy-action:stage";
+
+/// Statement ids of the public function URL permissions.
+pub const SID_URL: &str = "deploy-action-url";
+pub const SID_URL_INVOKE: &str = "deploy-action-url-invoke";
+
+/// How long to wait for a function to leave Pending / InProgress. Real Lambda takes
+/// seconds, sometimes minutes for large functions or VPC attachments.
+fn busy_budget() -> Duration {
+    std::env::var("DEPLOY_ACTION_TEST_BUSY_BUDGET_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(600), Duration::from_secs)
+}
+
+/// A function version's (or $LATEST's) configuration, reduced to what we compare and report.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FunctionConfig {
+    pub arn: String,
+    pub version: String,
+    pub code_sha256: String,
+    pub code_size: i64,
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub memory: Option<i32>,
+    pub timeout: Option<i32>,
+    pub env: BTreeMap<String, String>,
+    pub architecture: Option<String>,
+    pub role: Option<String>,
+    pub description: String,
+    pub revision_id: Option<String>,
+    pub last_modified: Option<String>,
+    state: Option<State>,
+    last_update: Option<LastUpdateStatus>,
+    status_reason: Option<String>,
+}
+
+impl FunctionConfig {
+    fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
+        config_from_sdk(c)
+    }
+
+    #[must_use]
+    pub fn provenance(&self) -> Provenance {
+        Provenance::parse(&self.description)
+    }
+
+    /// The configuration fields that differ from `want` (names of the flags).
+    #[must_use]
+    pub fn drift(&self, want: &FunctionSettings) -> Vec<&'static str> {
+        let mut d = Vec::new();
+        if self.runtime.as_deref() != Some(want.runtime.as_str()) {
+            d.push("runtime");
+        }
+        if self.handler.as_deref() != Some(want.handler.as_str()) {
+            d.push("handler");
+        }
+        if self.memory != Some(want.memory) {
+            d.push("memory");
+        }
+        if self.timeout != Some(want.timeout) {
+            d.push("timeout");
+        }
+        if self.env != want.env {
+            d.push("env");
+        }
+        if let Some(role) = &want.execution_role
+            && self.role.as_deref() != Some(role.as_str())
+        {
+            d.push("execution-role");
+        }
+        d
+    }
+
+    /// Whether the architecture differs (it is changed with the code, not the configuration).
+    #[must_use]
+    pub fn architecture_differs(&self, want: &FunctionSettings) -> bool {
+        self.architecture.as_deref().unwrap_or("x86_64") != want.architecture.lambda_name()
+    }
+}
+
+/// The `live` alias.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AliasState {
+    pub arn: String,
+    pub version: String,
+    pub revision_id: Option<String>,
+    pub description: String,
+    /// Extra versions and their traffic share (a canary in progress).
+    pub routing: HashMap<String, f64>,
+}
+
+macro_rules! alias_from {
+    ($name:ident, $ty:ty) => {
+        fn $name(a: &$ty) -> AliasState {
+            AliasState {
+                arn: a.alias_arn().unwrap_or_default().to_string(),
+                version: a.function_version().unwrap_or_default().to_string(),
+                revision_id: a.revision_id().map(str::to_string),
+                description: a.description().unwrap_or_default().to_string(),
+                routing: a
+                    .routing_config()
+                    .and_then(|r| r.additional_version_weights())
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        }
+    };
+}
+
+alias_from!(alias_from_sdk, aws_sdk_lambda::types::AliasConfiguration);
+alias_from!(
+    alias_from_output,
+    aws_sdk_lambda::operation::get_alias::GetAliasOutput
+);
+
+/// Run a Lambda write, waiting out ResourceConflictException (function Pending or an
+/// update InProgress) with backoff. Throttling and 5xx are retried by the SDK itself.
+pub async fn retry_busy<T, E, F, Fut>(
+    function: &str,
+    mut op: F,
+) -> std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata,
+{
+    let deadline = Instant::now() + busy_budget();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match op().await {
+            Err(e) if is_conflict(&e) && Instant::now() < deadline => {
+                tracing::info!(
+                    "{function} is busy ({}); retrying in {delay:?}",
+                    e.message().unwrap_or("ResourceConflictException")
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Lambda calls for one function.
+pub struct Function<'a> {
+    pub client: &'a Client,
+    pub name: &'a str,
+}
+
+impl<'a> Function<'a> {
+    #[must_use]
+    pub fn new(client: &'a Client, name: &'a str) -> Self {
+        Function { client, name }
+    }
+
+    /// GetFunction for a qualifier; `None` when the function (or that alias) doesn't exist.
+    pub async fn get(
+        &self,
+        qualifier: Option<&str>,
+    ) -> Result<Option<(FunctionConfig, HashMap<String, String>)>> {
+        match self
+            .client
+            .get_function()
+            .function_name(self.name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let config = out
+                    .configuration()
+                    .map(FunctionConfig::from_sdk)
+                    .ok_or_else(|| {
+                        Error::Internal("GetFunction returned no configuration".into())
+                    })?;
+                Ok(Some((config, out.tags().cloned().unwrap_or_default())))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(wrap("inspect", "GetFunction", self.name, e)),
+        }
+    }
+
+    /// The configuration of $LATEST or a version.
+    pub async fn configuration(&self, qualifier: Option<&str>) -> Result<Option<FunctionConfig>> {
+        match self
+            .client
+            .get_function_configuration()
+            .function_name(self.name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .send()
+            .await
+        {
+            Ok(c) => Ok(Some(config_from_output(&c))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(wrap("inspect", "GetFunctionConfiguration", self.name, e)),
+        }
+    }
+
+    /// The `live` alias, if any.
+    pub async fn alias(&self, alias: &str) -> Result<Option<AliasState>> {
+        match self
+            .client
+            .get_alias()
+            .function_name(self.name)
+            .name(alias)
+            .send()
+            .await
+        {
+            Ok(a) => Ok(Some(alias_from_output(&a))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(wrap(
+                "inspect",
+                "GetAlias",
+                format!("{}:{alias}", self.name),
+                e,
+            )),
+        }
+    }
+
+    /// Wait until the function is neither Pending nor updating. A Failed state or update is
+    /// an error that carries Lambda's reason.
+    pub async fn wait_ready(&self, step: &'static str) -> Result<FunctionConfig> {
+        let deadline = Instant::now() + busy_budget();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let config = self
+                .configuration(None)
+                .await?
+                .ok_or_else(|| Error::NotReady {
+                    step,
+                    function: self.name.to_string(),
+                    message: "disappeared while we waited for it".into(),
+                    help: Some(
+                        "another job may have torn the stage down; run the deploy again".into(),
+                    ),
+                })?;
+            let waiting = match (&config.state, &config.last_update) {
+                (Some(State::Failed), _) => {
+                    return Err(self.not_ready(step, "is in state Failed", &config));
+                }
+                (_, Some(LastUpdateStatus::Failed)) => {
+                    return Err(self.not_ready(step, "update failed", &config));
+                }
+                (Some(State::Pending), _) | (_, Some(LastUpdateStatus::InProgress)) => true,
+                // Active, Inactive (an update re-activates it), or fields an emulator leaves out.
+                _ => false,
+            };
+            if !waiting {
+                return Ok(config);
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    step,
+                    function: self.name.to_string(),
+                    message: format!(
+                        "is still {:?}/{:?} after {:?}",
+                        config.state,
+                        config.last_update,
+                        busy_budget()
+                    ),
+                    help: Some(
+                        "Lambda is slow to apply the update; run the deploy again in a few minutes"
+                            .into(),
+                    ),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    fn not_ready(&self, step: &'static str, what: &str, config: &FunctionConfig) -> Error {
+        Error::NotReady {
+            step,
+            function: self.name.to_string(),
+            message: format!(
+                "{what}: {}",
+                config.status_reason.as_deref().unwrap_or("no reason given")
+            ),
+            help: Some("fix what the reason names (role, runtime, code), then deploy again; live was not moved".into()),
+        }
+    }
+
+    /// Create the function from an S3 object, tagged as ours. Returns `false` when it already
+    /// exists (another run created it meanwhile): the caller then updates it instead.
+    pub async fn create(
+        &self,
+        want: &FunctionSettings,
+        role: &str,
+        bucket: &str,
+        key: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<bool> {
+        let mut req = self
+            .client
+            .create_function()
+            .function_name(self.name)
+            .runtime(Runtime::from(want.runtime.as_str()))
+            .handler(&want.handler)
+            .role(role)
+            .memory_size(want.memory)
+            .timeout(want.timeout)
+            .architectures(LambdaArch::from(want.architecture.lambda_name()))
+            .environment(environment(&want.env))
+            .code(
+                FunctionCode::builder()
+                    .s3_bucket(bucket)
+                    .s3_key(key)
+                    .build(),
+            )
+            .publish(false)
+            .description("managed by deploy-action");
+        for (k, v) in tags {
+            req = req.tags(*k, *v);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(wrap("function", "CreateFunction", self.name, e)),
+        }
+    }
+
+    /// Apply configuration drift to $LATEST.
+    pub async fn update_configuration(&self, want: &FunctionSettings) -> Result<()> {
+        retry_busy(self.name, || {
+            self.client
+                .update_function_configuration()
+                .function_name(self.name)
+                .runtime(Runtime::from(want.runtime.as_str()))
+                .handler(&want.handler)
+                .memory_size(want.memory)
+                .timeout(want.timeout)
+                .environment(environment(&want.env))
+                .set_role(want.execution_role.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| wrap("function", "UpdateFunctionConfiguration", self.name, e))?;
+        Ok(())
+    }
+
+    /// Point $LATEST at the artifact (and the architecture). Returns the new RevisionId.
+    pub async fn update_code(
+        &self,
+        want: &FunctionSettings,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<String>> {
+        let out = retry_busy(self.name, || {
+            self.client
+                .update_function_code()
+                .function_name(self.name)
+                .s3_bucket(bucket)
+                .s3_key(key)
+                .architectures(LambdaArch::from(want.architecture.lambda_name()))
+                .publish(false)
+                .send()
+        })
+        .await
+        .map_err(|e| wrap("function", "UpdateFunctionCode", self.name, e))?;
+        Ok(out.revision_id().map(str::to_string))
+    }
+
+    /// Publish $LATEST as a version, only if it still holds `code_sha256` (and, with a
+    /// RevisionId, nothing else changed since our update). `None` means the precondition
+    /// failed: another run changed $LATEST in between.
+    pub async fn publish(
+        &self,
+        code_sha256: &str,
+        revision_id: Option<&str>,
+        description: &str,
+    ) -> Result<Option<FunctionConfig>> {
+        let result = retry_busy(self.name, || {
+            self.client
+                .publish_version()
+                .function_name(self.name)
+                .code_sha256(code_sha256)
+                .set_revision_id(revision_id.map(str::to_string))
+                .description(description)
+                .send()
+        })
+        .await;
+        match result {
+            Ok(out) => Ok(Some(config_from_publish(&out))),
+            Err(e) if is_precondition_failed(&e) => Ok(None),
+            Err(e) => Err(wrap("publish", "PublishVersion", self.name, e)),
+        }
+    }
+
+    /// Every published version (not $LATEST), oldest first.
+    pub async fn versions(&self) -> Result<Vec<FunctionConfig>> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_versions_by_function()
+            .function_name(self.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| wrap("inspect", "ListVersionsByFunction", self.name, e))?;
+            out.extend(
+                page.versions()
+                    .iter()
+                    .map(FunctionConfig::from_sdk)
+                    .filter(|c| c.version != "$LATEST"),
+            );
+        }
+        out.sort_by_key(|c| version_number(&c.version));
+        Ok(out)
+    }
+
+    pub async fn aliases(&self) -> Result<Vec<AliasState>> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_aliases()
+            .function_name(self.name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| wrap("inspect", "ListAliases", self.name, e))?;
+            out.extend(page.aliases().iter().map(alias_from_sdk));
+        }
+        Ok(out)
+    }
+
+    /// Create the alias, or move it with RevisionId. `routing` gives extra versions a share
+    /// of traffic (canary); an empty map clears any weights.
+    pub async fn put_alias(
+        &self,
+        alias: &str,
+        current: Option<&AliasState>,
+        version: &str,
+        description: &str,
+        routing: &HashMap<String, f64>,
+    ) -> Result<AliasWrite> {
+        let routing_config = AliasRoutingConfiguration::builder()
+            .set_additional_version_weights(Some(routing.clone()))
+            .build();
+        let resource = format!("{}:{alias}", self.name);
+        match current {
+            None => {
+                let mut req = self
+                    .client
+                    .create_alias()
+                    .function_name(self.name)
+                    .name(alias)
+                    .function_version(version)
+                    .description(description);
+                if !routing.is_empty() {
+                    req = req.routing_config(routing_config);
+                }
+                match req.send().await {
+                    Ok(a) => Ok(AliasWrite::Done(
+                        a.alias_arn().unwrap_or_default().to_string(),
+                    )),
+                    Err(e) if is_conflict(&e) => Ok(AliasWrite::Raced),
+                    Err(e) => Err(wrap("alias", "CreateAlias", resource, e)),
+                }
+            }
+            Some(cur) => {
+                match self
+                    .client
+                    .update_alias()
+                    .function_name(self.name)
+                    .name(alias)
+                    .function_version(version)
+                    .description(description)
+                    .routing_config(routing_config)
+                    .set_revision_id(cur.revision_id.clone())
+                    .send()
+                    .await
+                {
+                    Ok(a) => Ok(AliasWrite::Done(
+                        a.alias_arn().unwrap_or_default().to_string(),
+                    )),
+                    Err(e) if is_precondition_failed(&e) || is_not_found(&e) => {
+                        Ok(AliasWrite::Raced)
+                    }
+                    Err(e) => Err(wrap("alias", "UpdateAlias", resource, e)),
+                }
+            }
+        }
+    }
+
+    /// Keep a function URL on `live` with the wanted auth type (none: remove it).
+    pub async fn upsert_url(&self, mode: UrlMode) -> Result<Option<String>> {
+        let resource = format!("{}:{LIVE_ALIAS}", self.name);
+        let existing = match self
+            .client
+            .get_function_url_config()
+            .function_name(self.name)
+            .qualifier(LIVE_ALIAS)
+            .send()
+            .await
+        {
+            Ok(c) => Some((normalize_url(c.function_url()), c.auth_type().clone())),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(wrap("url", "GetFunctionUrlConfig", resource, e)),
+        };
+        let want = match mode {
+            UrlMode::Public => FunctionUrlAuthType::None,
+            UrlMode::Iam => FunctionUrlAuthType::AwsIam,
+            UrlMode::None => {
+                if existing.is_some() {
+                    self.client
+                        .delete_function_url_config()
+                        .function_name(self.name)
+                        .qualifier(LIVE_ALIAS)
+                        .send()
+                        .await
+                        .map_err(|e| wrap("url", "DeleteFunctionUrlConfig", resource, e))?;
+                }
+                return Ok(None);
+            }
+        };
+        match existing {
+            Some((url, auth)) if auth == want => Ok(Some(url)),
+            Some(_) => {
+                let out = self
+                    .client
+                    .update_function_url_config()
+                    .function_name(self.name)
+                    .qualifier(LIVE_ALIAS)
+                    .auth_type(want)
+                    .send()
+                    .await
+                    .map_err(|e| wrap("url", "UpdateFunctionUrlConfig", resource, e))?;
+                Ok(Some(normalize_url(out.function_url())))
+            }
+            None => {
+                let out = self
+                    .client
+                    .create_function_url_config()
+                    .function_name(self.name)
+                    .qualifier(LIVE_ALIAS)
+                    .auth_type(want)
+                    .send()
+                    .await
+                    .map_err(|e| wrap("url", "CreateFunctionUrlConfig", resource, e))?;
+                Ok(Some(normalize_url(out.function_url())))
+            }
+        }
+    }
+
+    /// The statement ids in the resource policy of `live`.
+    async fn policy_sids(&self) -> Result<BTreeSet<String>> {
+        match self
+            .client
+            .get_policy()
+            .function_name(self.name)
+            .qualifier(LIVE_ALIAS)
+            .send()
+            .await
+        {
+            Ok(p) => {
+                let doc: serde_json::Value =
+                    serde_json::from_str(p.policy().unwrap_or("{}")).unwrap_or_default();
+                Ok(doc
+                    .get("Statement")
+                    .and_then(|s| s.as_array())
+                    .map(|statements| {
+                        statements
+                            .iter()
+                            .filter_map(|s| s.get("Sid").and_then(|v| v.as_str()))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            }
+            Err(e) if is_not_found(&e) => Ok(BTreeSet::new()),
+            Err(e) => Err(wrap(
+                "url",
+                "GetPolicy",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )),
+        }
+    }
+
+    /// Public URLs need both statements, scoped to `live` (design.md §2 step 8); other modes
+    /// must not leave them behind. Added once: existing statements are left alone.
+    pub async fn sync_url_permissions(&self, mode: UrlMode) -> Result<()> {
+        let sids = self.policy_sids().await?;
+        let resource = format!("{}:{LIVE_ALIAS}", self.name);
+        if mode == UrlMode::Public {
+            if !sids.contains(SID_URL) {
+                let r = self
+                    .client
+                    .add_permission()
+                    .function_name(self.name)
+                    .qualifier(LIVE_ALIAS)
+                    .statement_id(SID_URL)
+                    .action("lambda:InvokeFunctionUrl")
+                    .principal("*")
+                    .function_url_auth_type(FunctionUrlAuthType::None)
+                    .send()
+                    .await;
+                match r {
+                    Ok(_) => {}
+                    Err(e) if is_conflict(&e) => {}
+                    Err(e) => return Err(wrap("url", "AddPermission", resource, e)),
+                }
+            }
+            if !sids.contains(SID_URL_INVOKE) {
+                let r = self
+                    .client
+                    .add_permission()
+                    .function_name(self.name)
+                    .qualifier(LIVE_ALIAS)
+                    .statement_id(SID_URL_INVOKE)
+                    .action("lambda:InvokeFunction")
+                    .principal("*")
+                    .invoked_via_function_url(true)
+                    .send()
+                    .await;
+                match r {
+                    Ok(_) => {}
+                    Err(e) if is_conflict(&e) => {}
+                    Err(e) => return Err(wrap("url", "AddPermission", resource, e)),
+                }
+            }
+        } else {
+            for sid in [SID_URL, SID_URL_INVOKE] {
+                if sids.contains(sid) {
+                    match self
+                        .client
+                        .remove_permission()
+                        .function_name(self.name)
+                        .qualifier(LIVE_ALIAS)
+                        .statement_id(sid)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => return Err(wrap("url", "RemovePermission", resource.clone(), e)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether both public statements are in place (for the no-op check).
+    pub async fn url_permissions_ok(&self, mode: UrlMode) -> Result<bool> {
+        let sids = self.policy_sids().await?;
+        let has = sids.contains(SID_URL) && sids.contains(SID_URL_INVOKE);
+        Ok(match mode {
+            UrlMode::Public => has,
+            _ => !sids.contains(SID_URL) && !sids.contains(SID_URL_INVOKE),
+        })
+    }
+
+    /// The function URL on `live`, if any, without changing anything.
+    pub async fn url(&self) -> Result<Option<(String, FunctionUrlAuthType)>> {
+        match self
+            .client
+            .get_function_url_config()
+            .function_name(self.name)
+            .qualifier(LIVE_ALIAS)
+            .send()
+            .await
+        {
+            Ok(c) => Ok(Some((normalize_url(c.function_url()), c.auth_type().clone()))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(wrap(
+                "url",
+                "GetFunctionUrlConfig",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )),
+        }
+    }
+
+    /// Delete old versions: keep the newest `keep`, every version an alias routes to, and
+    /// anything newer than `newest_ours` (a concurrent run may be about to move live to it).
+    pub async fn prune(&self, keep: u32, newest_ours: Option<&str>) -> Result<Vec<String>> {
+        let versions = self.versions().await?;
+        let aliases = self.aliases().await?;
+        let mut protected: BTreeSet<String> = BTreeSet::new();
+        for a in &aliases {
+            protected.insert(a.version.clone());
+            protected.extend(a.routing.keys().cloned());
+        }
+        let ceiling = newest_ours.map(version_number);
+        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+        let candidates: Vec<&FunctionConfig> = versions.iter().rev().skip(keep).collect();
+        let mut deleted = Vec::new();
+        for v in candidates {
+            if protected.contains(&v.version)
+                || ceiling.is_some_and(|c| version_number(&v.version) > c)
+            {
+                continue;
+            }
+            match self
+                .client
+                .delete_function()
+                .function_name(self.name)
+                .qualifier(&v.version)
+                .send()
+                .await
+            {
+                Ok(_) => deleted.push(v.version.clone()),
+                // Gone already, or an alias started using it since we looked: keep going.
+                Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+                Err(e) => {
+                    return Err(wrap(
+                        "prune",
+                        "DeleteFunction",
+                        format!("{}:{}", self.name, v.version),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Delete the function with all versions, aliases, URLs and its policy. `false` when it
+    /// was not there.
+    pub async fn delete(&self) -> Result<bool> {
+        match retry_busy(self.name, || {
+            self.client
+                .delete_function()
+                .function_name(self.name)
+                .send()
+        })
+        .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(wrap("teardown", "DeleteFunction", self.name, e)),
+        }
+    }
+}
+
+/// Outcome of a conditional alias write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AliasWrite {
+    /// Written; the alias ARN.
+    Done(String),
+    /// Someone else changed it first: read it again and decide again.
+    Raced,
+}
+
+/// Function URLs as Lambda documents them: `https://<id>.lambda-url.<region>.on.aws/`,
+/// with the trailing slash (some emulators leave it out).
+fn normalize_url(url: &str) -> String {
+    if url.ends_with('/') {
+        url.to_string()
+    } else {
+        format!("{url}/")
+    }
+}
+
+/// Numeric order of versions ("10" after "9").
+#[must_use]
+pub fn version_number(v: &str) -> u64 {
+    v.parse().unwrap_or(0)
+}
+
+fn environment(env: &BTreeMap<String, String>) -> Environment {
+    Environment::builder()
+        .set_variables(Some(
+            env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ))
+        .build()
+}
+
+macro_rules! config_from {
+    ($name:ident, $ty:ty) => {
+        fn $name(c: &$ty) -> FunctionConfig {
+            FunctionConfig {
+                arn: c.function_arn().unwrap_or_default().to_string(),
+                version: c.version().unwrap_or("$LATEST").to_string(),
+                code_sha256: c.code_sha256().unwrap_or_default().to_string(),
+                code_size: c.code_size(),
+                runtime: c.runtime().map(|r| r.as_str().to_string()),
+                handler: c.handler().map(str::to_string),
+                memory: c.memory_size(),
+                timeout: c.timeout(),
+                env: c
+                    .environment()
+                    .and_then(|e| e.variables())
+                    .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+                architecture: c.architectures().first().map(|a| a.as_str().to_string()),
+                role: c.role().map(str::to_string),
+                description: c.description().unwrap_or_default().to_string(),
+                revision_id: c.revision_id().map(str::to_string),
+                last_modified: c.last_modified().map(str::to_string),
+                state: c.state().cloned(),
+                last_update: c.last_update_status().cloned(),
+                status_reason: c
+                    .last_update_status_reason()
+                    .or(c.state_reason())
+                    .map(str::to_string),
+            }
+        }
+    };
+}
+
+config_from!(
+    config_from_sdk,
+    aws_sdk_lambda::types::FunctionConfiguration
+);
+config_from!(
+    config_from_output,
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput
+);
+config_from!(
+    config_from_publish,
+    aws_sdk_lambda::operation::publish_version::PublishVersionOutput
+);

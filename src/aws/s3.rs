@@ -1,0 +1,86 @@
+//! Artifacts in S3, stored once under their sha256.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ChecksumMode;
+
+use super::errors::{is_not_found, wrap};
+use crate::error::{Error, Result};
+use crate::package::Artifact;
+
+const STEP: &str = "upload";
+
+/// What `ensure_artifact` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// An object with that key and checksum was there already.
+    Present,
+    Uploaded,
+}
+
+/// Make sure `s3://bucket/key` holds the artifact: skip when an object with that key and the
+/// same checksum exists, upload (streamed from disk, checksummed) otherwise.
+pub async fn ensure_artifact(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    artifact: &Artifact,
+) -> Result<Upload> {
+    let resource = format!("s3://{bucket}/{key}");
+    match s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(head) => {
+            let by_checksum = head.checksum_sha256() == Some(artifact.code_sha256.as_str());
+            let by_metadata = head
+                .metadata()
+                .and_then(|m| m.get("sha256"))
+                .is_some_and(|v| v == &artifact.sha256_hex);
+            let by_size = head.content_length() == i64::try_from(artifact.size).ok();
+            if (by_checksum || by_metadata) && by_size {
+                tracing::info!("artifact already in {resource}, not uploading");
+                return Ok(Upload::Present);
+            }
+            tracing::warn!("{resource} exists but does not match the artifact; uploading again");
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(wrap(STEP, "HeadObject", resource, e)),
+    }
+    let body = ByteStream::from_path(&artifact.path).await.map_err(|e| {
+        Error::io(
+            format!("can't read {}", artifact.path.display()),
+            std::io::Error::other(e),
+        )
+    })?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body)
+        .content_length(i64::try_from(artifact.size).unwrap_or(i64::MAX))
+        .content_type("application/zip")
+        .checksum_sha256(&artifact.code_sha256)
+        .metadata("sha256", &artifact.sha256_hex)
+        .send()
+        .await
+        .map_err(|e| wrap(STEP, "PutObject", resource.clone(), e))?;
+    tracing::info!("uploaded {} bytes to {resource}", artifact.size);
+    Ok(Upload::Uploaded)
+}
+
+/// Whether an object exists (for promote, which must not rebuild).
+pub async fn exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bool> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(wrap(
+            "promote",
+            "HeadObject",
+            format!("s3://{bucket}/{key}"),
+            e,
+        )),
+    }
+}

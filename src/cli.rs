@@ -1,0 +1,346 @@
+//! Raw command-line arguments (clap). Every flag also reads `DEPLOY_<FLAG>`; an empty
+//! variable counts as unset, so the action can pass every input through. Nothing here is
+//! validated beyond its type: `config` turns these into checked settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deploy-action",
+    version,
+    about = "Ship web apps to AWS Lambda: arm64 builds, immutable versions, a `live` alias with a function URL, per-PR preview stages.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, upload, publish a version and move `live` to it (or tear down on PR close).
+    Deploy(Box<DeployArgs>),
+    /// Build the artifact only and report it.
+    Package(PackageArgs),
+    /// Delete a stage's function with its versions, alias, URL and policy.
+    Teardown(TeardownArgs),
+    /// Move `live` back to the previous (or a given) version.
+    Rollback(RollbackArgs),
+    /// Deploy the exact artifact live on one stage to another.
+    Promote(PromoteArgs),
+    /// Show the stages of an app: version, commit, URL, last deploy.
+    Status(StatusArgs),
+    /// Print the least-privilege IAM policy for the deploy role and its OIDC trust policy.
+    Policy(PolicyArgs),
+    /// Run a built artifact locally behind a function-URL-like HTTP endpoint.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BuildKind {
+    Auto,
+    Rust,
+    Python,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ArchitectureArg {
+    Arm64,
+    #[value(name = "x86_64", alias = "x86-64", alias = "amd64")]
+    X86_64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FunctionUrlArg {
+    Public,
+    Iam,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CommentMode {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Which app and stage, and how to report.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// The app to deploy; the function is `<app>-<stage>`.
+    #[arg(long, env = "DEPLOY_APP")]
+    pub app: Option<String>,
+    /// The stage (default: from the GitHub event; `dev` outside Actions).
+    #[arg(long, env = "DEPLOY_STAGE")]
+    pub stage: Option<String>,
+    /// AWS region (default: the standard AWS region chain).
+    #[arg(long, env = "DEPLOY_REGION")]
+    pub region: Option<String>,
+    /// IAM role to assume with GitHub OIDC (AssumeRoleWithWebIdentity).
+    #[arg(long, env = "DEPLOY_ROLE_TO_ASSUME")]
+    pub role_to_assume: Option<String>,
+    /// Token for PR comments and deployments (default: GITHUB_TOKEN).
+    #[arg(long, env = "DEPLOY_GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+    /// Output format on stdout; logs always go to stderr.
+    #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// How the artifact is built.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// The app's source directory.
+    #[arg(long, env = "DEPLOY_SOURCE", default_value = ".")]
+    pub source: PathBuf,
+    /// How to build: detect from the source, Rust (cargo-lambda), Python, or a prebuilt artifact.
+    #[arg(long, env = "DEPLOY_BUILD", value_enum, default_value = "auto")]
+    pub build: BuildKind,
+    /// A prebuilt `.zip` or directory to deploy as is (implies --build none).
+    #[arg(long, env = "DEPLOY_ARTIFACT")]
+    pub artifact: Option<PathBuf>,
+    /// Leave matching files out of the bundle (repeatable; newline-separated in the env var).
+    #[arg(long, env = "DEPLOY_EXCLUDE", value_delimiter = '\n')]
+    pub exclude: Vec<String>,
+    /// The Python app object, `module:attr` (default: `app` in app.py, main.py or run.py).
+    #[arg(long, env = "DEPLOY_PYTHON_APP")]
+    pub python_app: Option<String>,
+    /// The Rust binary to deploy when the package has several.
+    #[arg(long, env = "DEPLOY_BIN")]
+    pub bin: Option<String>,
+    /// Lambda runtime (default: provided.al2023 for Rust, python3.13 for Python).
+    #[arg(long, env = "DEPLOY_RUNTIME")]
+    pub runtime: Option<String>,
+    /// Lambda handler (default: bootstrap for Rust, the generated adapter for Python).
+    #[arg(long, env = "DEPLOY_HANDLER")]
+    pub handler: Option<String>,
+    /// Instruction set of the function.
+    #[arg(long, env = "DEPLOY_ARCHITECTURE", value_enum, default_value = "arm64")]
+    pub architecture: ArchitectureArg,
+}
+
+/// How the function is configured.
+#[derive(Debug, Clone, Args)]
+pub struct FunctionArgs {
+    /// Memory in MB (128-10240).
+    #[arg(long, env = "DEPLOY_MEMORY", default_value_t = 512)]
+    pub memory: i64,
+    /// Timeout in seconds (1-900).
+    #[arg(long, env = "DEPLOY_TIMEOUT", default_value_t = 30)]
+    pub timeout: i64,
+    /// Environment variable for the function, KEY=VALUE (repeatable; newline-separated in the env var).
+    #[arg(
+        long = "env",
+        env = "DEPLOY_ENV",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub env: Vec<String>,
+    /// Execution role ARN for a new function (or to change an existing one's).
+    #[arg(long, env = "DEPLOY_EXECUTION_ROLE")]
+    pub execution_role: Option<String>,
+    /// Function URL on `live`: public (auth NONE), iam (AWS_IAM), or none.
+    #[arg(
+        long,
+        env = "DEPLOY_FUNCTION_URL",
+        value_enum,
+        default_value = "public"
+    )]
+    pub function_url: FunctionUrlArg,
+    /// Published versions to keep besides those an alias points at.
+    #[arg(long, env = "DEPLOY_KEEP_VERSIONS", default_value_t = 5)]
+    pub keep_versions: u32,
+}
+
+/// Where artifacts are stored.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// S3 bucket for artifacts.
+    #[arg(long, env = "DEPLOY_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Key prefix for artifacts in the bucket.
+    #[arg(long, env = "DEPLOY_S3_PREFIX", default_value = "deploy-action")]
+    pub s3_prefix: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub build: BuildArgs,
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// PR comment: on pull_request events (auto), always, or never.
+    #[arg(long, env = "DEPLOY_COMMENT", value_enum, default_value = "auto")]
+    pub comment: CommentMode,
+    /// Take over an existing function that deploy-action did not create.
+    #[arg(long, env = "DEPLOY_ADOPT")]
+    pub adopt: bool,
+    /// Move `live` even when a newer run is live.
+    #[arg(long, env = "DEPLOY_FORCE")]
+    pub force: bool,
+    /// Fail (instead of skipping with a notice) on a PR from a fork, which gets no OIDC token.
+    #[arg(long, env = "DEPLOY_FAIL_ON_FORK")]
+    pub fail_on_fork: bool,
+    /// Work out and print the plan; change nothing.
+    #[arg(long, env = "DEPLOY_DRY_RUN")]
+    pub dry_run: bool,
+    /// Canary: give the new version this share of traffic (1-99) before shifting all of it.
+    #[arg(long, env = "DEPLOY_CANARY")]
+    pub canary: Option<u8>,
+    /// Canary: minutes to hold the canary weight before the second check.
+    #[arg(long, env = "DEPLOY_CANARY_MINUTES", default_value_t = 5)]
+    pub canary_minutes: u32,
+    /// Smoke check: path to request from the new version before it gets traffic.
+    #[arg(long, env = "DEPLOY_SMOKE_PATH")]
+    pub smoke_path: Option<String>,
+    /// Smoke check: the status code that counts as healthy.
+    #[arg(long, env = "DEPLOY_SMOKE_STATUS", default_value_t = 200)]
+    pub smoke_status: u16,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PackageArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Where to write the zip.
+    #[arg(long, env = "DEPLOY_OUT")]
+    pub out: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// PR comment: on pull_request events (auto), always, or never.
+    #[arg(long, env = "DEPLOY_COMMENT", value_enum, default_value = "auto")]
+    pub comment: CommentMode,
+    /// Delete a function even if deploy-action did not create it.
+    #[arg(long, env = "DEPLOY_ADOPT")]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The version to move `live` to (default: the one before the live one).
+    #[arg(long, env = "DEPLOY_TO")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The stage whose live artifact is promoted.
+    #[arg(long, env = "DEPLOY_FROM")]
+    pub from: String,
+    /// The stage to deploy it to.
+    #[arg(long, env = "DEPLOY_TO")]
+    pub to: String,
+    #[command(flatten)]
+    pub function: FunctionArgs,
+    /// Runtime of the target (default: the source stage's).
+    #[arg(long, env = "DEPLOY_RUNTIME")]
+    pub runtime: Option<String>,
+    /// Handler of the target (default: the source stage's).
+    #[arg(long, env = "DEPLOY_HANDLER")]
+    pub handler: Option<String>,
+    /// Take over an existing target function that deploy-action did not create.
+    #[arg(long, env = "DEPLOY_ADOPT")]
+    pub adopt: bool,
+    /// Move `live` even when a newer run is live on the target.
+    #[arg(long, env = "DEPLOY_FORCE")]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// The app whose functions (`<app>-*`) the deploy role may manage.
+    #[arg(long, env = "DEPLOY_APP")]
+    pub app: Option<String>,
+    /// The artifact bucket.
+    #[arg(long, env = "DEPLOY_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Key prefix for artifacts in the bucket.
+    #[arg(long, env = "DEPLOY_S3_PREFIX", default_value = "deploy-action")]
+    pub s3_prefix: String,
+    /// The repository allowed to assume the role, OWNER/REPO (default: GITHUB_REPOSITORY).
+    #[arg(long, env = "DEPLOY_REPO")]
+    pub repo: Option<String>,
+    /// Numeric owner id: writes GitHub's immutable `sub` form (default: from the event payload).
+    #[arg(long, env = "DEPLOY_OWNER_ID")]
+    pub owner_id: Option<u64>,
+    /// Numeric repository id: writes GitHub's immutable `sub` form (default: from the event payload).
+    #[arg(long, env = "DEPLOY_REPO_ID")]
+    pub repo_id: Option<u64>,
+    /// The execution role the deploy role may pass to Lambda.
+    #[arg(long, env = "DEPLOY_EXECUTION_ROLE")]
+    pub execution_role: Option<String>,
+    /// AWS region to scope ARNs to (default: any region).
+    #[arg(long, env = "DEPLOY_REGION")]
+    pub region: Option<String>,
+    /// AWS account id to scope ARNs to (default: the execution role's account).
+    #[arg(long, env = "DEPLOY_ACCOUNT")]
+    pub account: Option<String>,
+    /// Limit the trust policy to this branch.
+    #[arg(long, env = "DEPLOY_BRANCH")]
+    pub branch: Option<String>,
+    /// Limit the trust policy to this GitHub environment.
+    #[arg(long, env = "DEPLOY_ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// Also allow pull_request workflows (preview stages).
+    #[arg(long, env = "DEPLOY_PULL_REQUEST")]
+    pub pull_request: bool,
+    /// Output format on stdout.
+    #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Port to listen on (127.0.0.1).
+    #[arg(long, env = "DEPLOY_PORT", default_value_t = 9000)]
+    pub port: u16,
+    /// Environment variable for the function, KEY=VALUE (repeatable).
+    #[arg(
+        long = "env",
+        env = "DEPLOY_ENV",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub env: Vec<String>,
+    /// Per-invocation timeout in seconds.
+    #[arg(long, env = "DEPLOY_TIMEOUT", default_value_t = 30)]
+    pub timeout: i64,
+    /// Memory in MB reported to the function.
+    #[arg(long, env = "DEPLOY_MEMORY", default_value_t = 512)]
+    pub memory: i64,
+    /// An aarch64 root filesystem with the runtime's Python, for arm64 Python bundles on x86_64.
+    #[arg(long, env = "DEPLOY_ARM64_ROOT")]
+    pub arm64_root: Option<PathBuf>,
+}

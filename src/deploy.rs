@@ -1,0 +1,441 @@
+//! The deploy pipeline (design.md §2): observe → plan → upload → function → publish →
+//! alias → URL → prune. Any failure before the alias step leaves `live` where it was.
+
+use std::collections::HashMap;
+
+use crate::aws::Aws;
+use crate::aws::lambda::{AliasWrite, Function, FunctionConfig, TAG_APP, TAG_STAGE};
+use crate::aws::s3::{self, Upload};
+use crate::config::{DeployConfig, FunctionSettings};
+use crate::error::{Error, Result};
+use crate::github::workflow;
+use crate::naming::{self, LIVE_ALIAS};
+use crate::output::DeployReport;
+use crate::package::Artifact;
+use crate::plan::{self, Action, DeployPlan, Observed};
+
+/// How many times we redo update+publish when another run changed $LATEST in between.
+const PUBLISH_ATTEMPTS: usize = 6;
+/// How many times we re-read and rewrite the alias when another run moved it in between.
+const ALIAS_ATTEMPTS: usize = 10;
+
+/// The artifact being deployed: in S3 under `key`, with a local copy unless promoted.
+pub struct ArtifactRef<'a> {
+    pub bucket: &'a str,
+    pub key: String,
+    pub code_sha256: String,
+    pub local: Option<&'a Artifact>,
+}
+
+impl ArtifactRef<'_> {
+    #[must_use]
+    pub fn s3_url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// One step of the pipeline: a log group in Actions, and the name errors carry.
+struct Step;
+
+impl Step {
+    fn start(name: &str) -> Step {
+        workflow::group(name);
+        tracing::info!("{name}");
+        Step
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        workflow::end_group();
+    }
+}
+
+/// Read the state of the stage's function: `live` and its version, else $LATEST.
+pub async fn observe(function: &Function<'_>) -> Result<Observed> {
+    let alias = function.alias(LIVE_ALIAS).await?;
+    if alias.is_some()
+        && let Some((live, tags)) = function.get(Some(LIVE_ALIAS)).await?
+    {
+        return Ok(Observed {
+            latest: None,
+            live: Some(live),
+            alias,
+            tags,
+            exists: true,
+        });
+    }
+    match function.get(None).await? {
+        Some((latest, tags)) => Ok(Observed {
+            latest: Some(latest),
+            live: None,
+            alias: None,
+            tags,
+            exists: true,
+        }),
+        None => Ok(Observed::default()),
+    }
+}
+
+/// Plan a deploy of `artifact` (reads only).
+pub async fn plan(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+) -> Result<(DeployPlan, Observed)> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
+    let mut observed = observe(&function).await?;
+    plan::check_ownership(cfg, &observed)?;
+    if !observed.exists && cfg.function.execution_role.is_none() {
+        return Err(Error::missing(
+            "--execution-role",
+            format!(
+                "{} does not exist yet, and creating it needs an execution role",
+                cfg.function_name
+            ),
+            "pass --execution-role arn:aws:iam::<account>:role/<lambda role> (input `execution-role`); `deploy-action policy` explains the roles",
+        ));
+    }
+    let mut action = plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed);
+    if matches!(action, Action::Update { .. }) && observed.latest.is_none() {
+        // `live` exists but runs something else: look at $LATEST to see what must change.
+        observed.latest = function.configuration(None).await?;
+        action = plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed);
+    }
+    let plan = DeployPlan {
+        function_name: cfg.function_name.clone(),
+        artifact: artifact.s3_url(),
+        code_sha256: artifact.code_sha256.clone(),
+        live_version: observed.alias.as_ref().map(|a| a.version.clone()),
+        action,
+        function_url: cfg.function.function_url,
+        provenance: cfg.provenance.description(),
+    };
+    Ok((plan, observed))
+}
+
+/// Carry out a plan.
+pub async fn execute(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    plan: &DeployPlan,
+    observed: Observed,
+) -> Result<DeployReport> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
+    let mut report = DeployReport {
+        app: cfg.app.clone(),
+        stage: cfg.stage.clone(),
+        function_name: cfg.function_name.clone(),
+        function_arn: observed
+            .alias
+            .as_ref()
+            .map(|a| a.arn.clone())
+            .unwrap_or_default(),
+        version: observed
+            .alias
+            .as_ref()
+            .map(|a| a.version.clone())
+            .unwrap_or_default(),
+        previous_version: None,
+        alias: LIVE_ALIAS.to_string(),
+        url: None,
+        code_sha256: artifact.code_sha256.clone(),
+        artifact: artifact.s3_url(),
+        changed: false,
+        superseded: false,
+    };
+    match &plan.action {
+        Action::Superseded { live_run } => {
+            workflow::notice(&format!(
+                "{}: run {live_run} is live, newer than this run ({}); not moving live (pass --force to override)",
+                cfg.function_name,
+                cfg.provenance
+                    .run_id
+                    .map_or_else(|| "unknown".into(), |r| r.to_string())
+            ));
+            report.superseded = true;
+            report.previous_version = report.version.clone().into();
+            if let Some(live) = &observed.live {
+                report.code_sha256 = live.code_sha256.clone();
+            }
+            report.url = function.url().await?.map(|(u, _)| u);
+            return Ok(report);
+        }
+        Action::Noop => {
+            let _s = Step::start("function URL");
+            report.previous_version = Some(report.version.clone());
+            report.url = function.upsert_url(cfg.function.function_url).await?;
+            if report.url.is_some() || cfg.function.function_url == crate::config::UrlMode::None {
+                function
+                    .sync_url_permissions(cfg.function.function_url)
+                    .await?;
+            }
+            tracing::info!(
+                "{}: live already runs version {} with this code and configuration",
+                cfg.function_name,
+                report.version
+            );
+            return Ok(report);
+        }
+        Action::Create | Action::Update { .. } => {}
+    }
+
+    // Upload: only when $LATEST must take new code (a re-run after a crash finds it there).
+    let needs_code = match &plan.action {
+        Action::Create => true,
+        Action::Update { code, .. } => *code,
+        _ => false,
+    };
+    if needs_code && let Some(local) = artifact.local {
+        let _s = Step::start("upload");
+        match s3::ensure_artifact(&aws.s3, artifact.bucket, &artifact.key, local).await? {
+            Upload::Present => tracing::info!("{} already stored", artifact.s3_url()),
+            Upload::Uploaded => {}
+        }
+    }
+
+    // Function: create, or bring $LATEST to our code and configuration, then publish.
+    let published = {
+        let _s = Step::start("function");
+        if matches!(plan.action, Action::Create) {
+            let role = cfg.function.execution_role.as_deref().unwrap_or_default();
+            let tags = [(TAG_APP, cfg.app.as_str()), (TAG_STAGE, cfg.stage.as_str())];
+            if function
+                .create(&cfg.function, role, artifact.bucket, &artifact.key, &tags)
+                .await?
+            {
+                tracing::info!("created {}", cfg.function_name);
+            } else {
+                tracing::info!(
+                    "{} was created by another run meanwhile; updating it",
+                    cfg.function_name
+                );
+            }
+        }
+        publish_our_code(&function, cfg, artifact).await?
+    };
+    report.changed = true;
+    report.version.clone_from(&published.version);
+
+    // Alias: move `live` unless a newer run got there first.
+    {
+        let _s = Step::start("alias");
+        match move_live(&function, cfg, &published).await? {
+            LiveMove::Moved { previous, arn } => {
+                report.previous_version = previous;
+                report.function_arn = arn;
+            }
+            LiveMove::Superseded {
+                live_run,
+                live_version,
+                arn,
+            } => {
+                workflow::notice(&format!(
+                    "{}: run {live_run} went live while this run deployed; version {} was published but live stays on {live_version}",
+                    cfg.function_name, published.version
+                ));
+                report.superseded = true;
+                report.previous_version = Some(live_version);
+                report.function_arn = arn;
+            }
+        }
+    }
+
+    {
+        let _s = Step::start("function URL");
+        report.url = function.upsert_url(cfg.function.function_url).await?;
+        function
+            .sync_url_permissions(cfg.function.function_url)
+            .await?;
+    }
+
+    {
+        let _s = Step::start("prune");
+        let deleted = function
+            .prune(cfg.function.keep_versions, Some(&published.version))
+            .await?;
+        if !deleted.is_empty() {
+            tracing::info!("deleted old versions {}", deleted.join(", "));
+        }
+    }
+    Ok(report)
+}
+
+/// Bring $LATEST to our code and configuration and publish it, with the CodeSha256 and
+/// RevisionId preconditions. When another run changes $LATEST between our update and our
+/// publish, the precondition fails and we go again: a version never carries another run's
+/// code under our provenance.
+async fn publish_our_code(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+) -> Result<FunctionConfig> {
+    let description = cfg.provenance.description();
+    for attempt in 1..=PUBLISH_ATTEMPTS {
+        let mut latest = function.wait_ready("function").await?;
+        let mut touched = false;
+        let drift = latest.drift(&cfg.function);
+        if !drift.is_empty() {
+            tracing::info!("configuration drift: {}", drift.join(", "));
+            function.update_configuration(&cfg.function).await?;
+            latest = function.wait_ready("function").await?;
+            touched = true;
+        }
+        if latest.code_sha256 != artifact.code_sha256 || latest.architecture_differs(&cfg.function)
+        {
+            function
+                .update_code(&cfg.function, artifact.bucket, &artifact.key)
+                .await?;
+            latest = function.wait_ready("function").await?;
+            touched = true;
+        }
+        if latest.code_sha256 != artifact.code_sha256 {
+            // Someone else's update landed after ours.
+            tracing::info!("$LATEST changed under us (attempt {attempt}); updating again");
+            continue;
+        }
+        if !touched
+            && let Some(existing) = reusable_version(function, &latest, &cfg.function).await?
+        {
+            tracing::info!(
+                "version {} already holds this code and configuration; reusing it",
+                existing.version
+            );
+            return Ok(existing);
+        }
+        let _s = Step::start("publish");
+        match function
+            .publish(
+                &artifact.code_sha256,
+                latest.revision_id.as_deref(),
+                &description,
+            )
+            .await?
+        {
+            Some(v) => {
+                tracing::info!("published version {}", v.version);
+                return Ok(v);
+            }
+            None => tracing::info!(
+                "$LATEST changed between update and publish (attempt {attempt}); going again"
+            ),
+        }
+    }
+    Err(Error::NotReady {
+        step: "publish",
+        function: function.name.to_string(),
+        message: format!(
+            "kept changing under this deploy ({PUBLISH_ATTEMPTS} attempts); other deploys are racing for the same stage"
+        ),
+        help: Some(
+            "give the workflow a `concurrency:` group per stage so deploys of one stage queue; live was not moved".into(),
+        ),
+    })
+}
+
+/// The newest published version, when it already holds `latest`'s code and our configuration
+/// (a crash after publish, or a re-deploy after a rollback): publishing again would make a
+/// duplicate.
+async fn reusable_version(
+    function: &Function<'_>,
+    latest: &FunctionConfig,
+    want: &FunctionSettings,
+) -> Result<Option<FunctionConfig>> {
+    let versions = function.versions().await?;
+    Ok(versions.into_iter().next_back().filter(|v| {
+        v.code_sha256 == latest.code_sha256
+            && v.drift(want).is_empty()
+            && !v.architecture_differs(want)
+    }))
+}
+
+enum LiveMove {
+    Moved {
+        previous: Option<String>,
+        arn: String,
+    },
+    Superseded {
+        live_run: u64,
+        live_version: String,
+        arn: String,
+    },
+}
+
+/// Point `live` at `version`, conditionally on the alias's RevisionId, unless a newer run
+/// is live. The alias description mirrors the version's provenance, so this check is one
+/// GetAlias.
+async fn move_live(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    version: &FunctionConfig,
+) -> Result<LiveMove> {
+    for _ in 0..ALIAS_ATTEMPTS {
+        let current = function.alias(LIVE_ALIAS).await?;
+        if let Some(cur) = &current {
+            if !cfg.force
+                && let Some(live_run) = plan::superseded_by(&cfg.provenance, &cur.description)
+            {
+                return Ok(LiveMove::Superseded {
+                    live_run,
+                    live_version: cur.version.clone(),
+                    arn: cur.arn.clone(),
+                });
+            }
+            if cur.version == version.version
+                && cur.routing.is_empty()
+                && cur.description == version.description
+            {
+                return Ok(LiveMove::Moved {
+                    previous: Some(cur.version.clone()),
+                    arn: cur.arn.clone(),
+                });
+            }
+        }
+        match function
+            .put_alias(
+                LIVE_ALIAS,
+                current.as_ref(),
+                &version.version,
+                &version.description,
+                &HashMap::new(),
+            )
+            .await?
+        {
+            AliasWrite::Done(arn) => {
+                tracing::info!(
+                    "live → version {}{}",
+                    version.version,
+                    current
+                        .as_ref()
+                        .map(|c| format!(" (was {})", c.version))
+                        .unwrap_or_default()
+                );
+                return Ok(LiveMove::Moved {
+                    previous: current.map(|c| c.version),
+                    arn,
+                });
+            }
+            AliasWrite::Raced => tracing::info!("live moved under us; reading it again"),
+        }
+    }
+    Err(Error::NotReady {
+        step: "alias",
+        function: function.name.to_string(),
+        message: "live kept moving under this deploy".into(),
+        help: Some("give the workflow a `concurrency:` group per stage".into()),
+    })
+}
+
+/// `deploy` from validated config and a built artifact.
+pub async fn run(aws: &Aws, cfg: &DeployConfig, artifact: &Artifact) -> Result<DeployReport> {
+    let key = naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
+    let reference = ArtifactRef {
+        bucket: &cfg.store.bucket,
+        key,
+        code_sha256: artifact.code_sha256.clone(),
+        local: Some(artifact),
+    };
+    let (plan, observed) = plan(aws, cfg, &reference).await?;
+    execute(aws, cfg, &reference, &plan, observed).await
+}

@@ -1,0 +1,263 @@
+//! One error type for the whole tool.
+//!
+//! Every variant says what went wrong; the ones a user can fix carry a `help` naming the flag,
+//! input or command to change. `code()` maps them onto the exit codes of design.md §5:
+//! 2 for bad input (nothing was changed), 1 for a failed deploy.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Exit code for a deploy (or other remote operation) that failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code for bad input: nothing was changed.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    /// A flag or environment variable has a value we can't use.
+    #[error("invalid {flag}: {message}")]
+    #[diagnostic(code(deploy_action::invalid_input))]
+    InvalidInput {
+        flag: &'static str,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A required flag was not given.
+    #[error("missing {flag}: {message}")]
+    #[diagnostic(code(deploy_action::missing_input))]
+    MissingInput {
+        flag: &'static str,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The artifact or source could not be read or packaged.
+    #[error("{message}")]
+    #[diagnostic(code(deploy_action::package))]
+    Package {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A build tool (cargo-lambda, pip, uv, ...) is missing or failed.
+    #[error("{message}")]
+    #[diagnostic(code(deploy_action::build))]
+    Build {
+        message: String,
+        #[help]
+        help: Option<String>,
+        /// A missing tool or toolchain is bad input (nothing was changed); a failing build of
+        /// the user's code is a failure.
+        bad_input: bool,
+    },
+
+    /// The existing function is not managed by deploy-action.
+    #[error(
+        "function {function} exists but is not managed by deploy-action (it has no deploy-action:app tag)"
+    )]
+    #[diagnostic(
+        code(deploy_action::not_managed),
+        help(
+            "pass --adopt (input `adopt: true`) to take it over, or choose another --app/--stage"
+        )
+    )]
+    NotManaged { function: String },
+
+    /// The function belongs to another app or stage (its tags say so).
+    #[error("function {function} is tagged for app {app:?} stage {stage:?}, not this deploy")]
+    #[diagnostic(
+        code(deploy_action::foreign_function),
+        help("choose another --app/--stage, or pass --adopt to take it over")
+    )]
+    ForeignFunction {
+        function: String,
+        app: String,
+        stage: String,
+    },
+
+    /// An AWS call failed. `step` is the pipeline step, `resource` what it acted on.
+    #[error("{step}: {operation} on {resource} failed: {message}")]
+    #[diagnostic(code(deploy_action::aws))]
+    Aws {
+        step: &'static str,
+        operation: &'static str,
+        resource: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+        /// The service rejected the input itself (a 4xx that retrying can't fix).
+        rejected: bool,
+    },
+
+    /// A GitHub API call failed.
+    #[error("{step}: GitHub {operation} failed: {message}")]
+    #[diagnostic(code(deploy_action::github))]
+    GitHub {
+        step: &'static str,
+        operation: &'static str,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The GitHub event or workflow environment can't be used.
+    #[error("{message}")]
+    #[diagnostic(code(deploy_action::github_context))]
+    GitHubContext {
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// The function did not become ready in time, or its update failed.
+    #[error("{step}: function {function} {message}")]
+    #[diagnostic(code(deploy_action::not_ready))]
+    NotReady {
+        step: &'static str,
+        function: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A smoke check of a new version failed; traffic stays on the old version.
+    #[error("smoke check of {function} version {version} failed: {message}")]
+    #[diagnostic(
+        code(deploy_action::smoke_failed),
+        help("live still points at the previous version; fix the app and deploy again")
+    )]
+    SmokeFailed {
+        function: String,
+        version: String,
+        message: String,
+    },
+
+    /// Local I/O failed.
+    #[error("{context}: {source}")]
+    #[diagnostic(code(deploy_action::io))]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Something that must not happen did.
+    #[error("internal error: {0}")]
+    #[diagnostic(code(deploy_action::internal))]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code for this error (design.md §5).
+    #[must_use]
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::InvalidInput { .. }
+            | Error::MissingInput { .. }
+            | Error::Package { .. }
+            | Error::NotManaged { .. }
+            | Error::ForeignFunction { .. }
+            | Error::GitHubContext { .. } => EXIT_BAD_INPUT,
+            Error::Build { bad_input, .. } => {
+                if *bad_input {
+                    EXIT_BAD_INPUT
+                } else {
+                    EXIT_FAILED
+                }
+            }
+            Error::Aws { .. }
+            | Error::GitHub { .. }
+            | Error::NotReady { .. }
+            | Error::SmokeFailed { .. }
+            | Error::Io { .. }
+            | Error::Internal(_) => EXIT_FAILED,
+        }
+    }
+
+    /// The help text, if any, for rendering outside miette (JSON errors, `::error::`).
+    #[must_use]
+    pub fn help_text(&self) -> Option<String> {
+        Diagnostic::help(self).map(|h| h.to_string())
+    }
+
+    /// A short machine-readable kind for JSON output.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::MissingInput { .. } => "missing_input",
+            Error::Package { .. } => "package",
+            Error::Build { .. } => "build",
+            Error::NotManaged { .. } => "not_managed",
+            Error::ForeignFunction { .. } => "foreign_function",
+            Error::Aws { .. } => "aws",
+            Error::GitHub { .. } => "github",
+            Error::GitHubContext { .. } => "github_context",
+            Error::NotReady { .. } => "not_ready",
+            Error::SmokeFailed { .. } => "smoke_failed",
+            Error::Io { .. } => "io",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(
+        flag: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            flag,
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+
+    pub fn missing(
+        flag: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        Error::MissingInput {
+            flag,
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+
+    pub fn package(message: impl Into<String>, help: impl Into<String>) -> Self {
+        Error::Package {
+            message: message.into(),
+            help: Some(help.into()),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn io_path(what: &str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::io(format!("{what} {}", path.display()), source)
+    }
+}
+
+/// Attach a path to an I/O error.
+pub(crate) trait IoContext<T> {
+    fn at(self, what: &str, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, what: &str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io_path(what, &path.into(), e))
+    }
+}

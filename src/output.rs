@@ -1,0 +1,225 @@
+//! One report per command, rendered as text (humans), JSON (scripts), GitHub step outputs,
+//! the step summary, and (for PRs) the sticky comment.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::error::Error;
+
+/// The result of `deploy` (design.md §5). Field names are a contract.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeployReport {
+    pub app: String,
+    pub stage: String,
+    pub function_name: String,
+    pub function_arn: String,
+    pub version: String,
+    pub previous_version: Option<String>,
+    pub alias: String,
+    pub url: Option<String>,
+    pub code_sha256: String,
+    pub artifact: String,
+    pub changed: bool,
+    pub superseded: bool,
+}
+
+/// The result of `teardown`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TeardownReport {
+    pub app: String,
+    pub stage: String,
+    pub function_name: String,
+    /// Whether there was a function to delete.
+    pub deleted: bool,
+}
+
+/// A run that did nothing on purpose (a fork PR without credentials, a deleted branch).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SkipReport {
+    pub app: Option<String>,
+    pub stage: Option<String>,
+    pub skipped: bool,
+    pub reason: String,
+}
+
+/// Every command's result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    Deploy(DeployReport),
+    Teardown(TeardownReport),
+    Skip(SkipReport),
+    Package(crate::package::PackageReport),
+    /// Free-form JSON with a text rendering (plans, status, policy).
+    Json {
+        #[serde(flatten)]
+        value: serde_json::Value,
+        #[serde(skip)]
+        text: String,
+    },
+}
+
+impl DeployReport {
+    /// `GITHUB_OUTPUT` entries: the JSON fields with dashes, plus `stage` and `app`.
+    #[must_use]
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        json_outputs(&value)
+    }
+
+    /// Markdown table for the step summary.
+    #[must_use]
+    pub fn summary_markdown(&self) -> String {
+        let mut md = String::new();
+        let title = if self.superseded {
+            "superseded: a newer run is live"
+        } else if self.changed {
+            "deployed"
+        } else {
+            "unchanged"
+        };
+        let _ = writeln!(md, "### deploy-action: `{}` {title}\n", self.function_name);
+        md.push_str("| | |\n|---|---|\n");
+        let url = self
+            .url
+            .as_deref()
+            .map_or_else(|| "—".into(), |u| format!("[{u}]({u})"));
+        for (k, v) in [
+            ("App", self.app.clone()),
+            ("Stage", self.stage.clone()),
+            ("URL", url),
+            ("Version", format!("`{}`", self.version)),
+            (
+                "Previous version",
+                self.previous_version
+                    .as_deref()
+                    .map_or_else(|| "—".into(), |v| format!("`{v}`")),
+            ),
+            ("Alias", format!("`{}`", self.alias)),
+            ("CodeSha256", format!("`{}`", self.code_sha256)),
+            ("Artifact", format!("`{}`", self.artifact)),
+        ] {
+            let _ = writeln!(md, "| {k} | {v} |");
+        }
+        md.push('\n');
+        md
+    }
+}
+
+/// `key: value` JSON → dashed output names with string values.
+#[must_use]
+pub fn json_outputs(value: &serde_json::Value) -> Vec<(String, String)> {
+    let Some(map) = value.as_object() else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.replace('_', "-"), text)
+        })
+        .collect()
+}
+
+impl std::fmt::Display for DeployReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.superseded {
+            "superseded (a newer run is live; live not moved)"
+        } else if self.changed {
+            "deployed"
+        } else {
+            "unchanged (no-op)"
+        };
+        writeln!(f, "{}: {what}", self.function_name)?;
+        writeln!(f, "  url       {}", self.url.as_deref().unwrap_or("(none)"))?;
+        writeln!(
+            f,
+            "  version   {} (alias {}; previous {})",
+            self.version,
+            self.alias,
+            self.previous_version.as_deref().unwrap_or("none")
+        )?;
+        writeln!(f, "  code      {}", self.code_sha256)?;
+        write!(f, "  artifact  {}", self.artifact)
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Report::Deploy(r) => r.fmt(f),
+            Report::Teardown(r) => {
+                if r.deleted {
+                    write!(
+                        f,
+                        "{}: deleted (stage {} torn down)",
+                        r.function_name, r.stage
+                    )
+                } else {
+                    write!(f, "{}: nothing to delete (already gone)", r.function_name)
+                }
+            }
+            Report::Skip(r) => write!(f, "skipped: {}", r.reason),
+            Report::Package(r) => r.fmt(f),
+            Report::Json { text, .. } => f.write_str(text.trim_end()),
+        }
+    }
+}
+
+impl Report {
+    /// Print the report on stdout in the chosen format.
+    pub fn print(&self, format: OutputFormat) {
+        match format {
+            OutputFormat::Text => println!("{self}"),
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+            ),
+        }
+    }
+
+    /// Step outputs for GitHub Actions.
+    #[must_use]
+    pub fn outputs(&self) -> Vec<(String, String)> {
+        match self {
+            Report::Deploy(r) => r.outputs(),
+            other => json_outputs(&serde_json::to_value(other).unwrap_or_default()),
+        }
+    }
+}
+
+/// Print an error: on stderr for humans (with help), as one JSON object on stdout with
+/// `--output json`, and as an `::error::` annotation inside Actions.
+pub fn print_error(err: &Error, format: OutputFormat) {
+    let help = err.help_text();
+    crate::github::workflow::error(
+        "deploy-action",
+        &match &help {
+            Some(h) => format!("{err}\nhelp: {h}"),
+            None => err.to_string(),
+        },
+    );
+    eprintln!("error: {err}");
+    if let Some(h) = &help {
+        eprintln!("  help: {h}");
+    }
+    if format == OutputFormat::Json {
+        let value = serde_json::json!({
+            "error": {
+                "kind": err.kind(),
+                "message": err.to_string(),
+                "help": help,
+                "exit_code": err.code(),
+            }
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Making the artifact: build (Rust, Python) or take a prebuilt one, zip it
+//! deterministically, check it against Lambda's limits and the target architecture, and hash
+//! it (design.md §2 step 2).
+
+pub mod checks;
+pub mod files;
+pub mod python;
+pub mod rust;
+pub mod zip;
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::Serialize;
+
+use crate::config::{Architecture, ArtifactSource, BuildSettings};
+use crate::error::{Error, IoContext, Result};
+
+/// A zip ready to upload.
+#[derive(Debug)]
+pub struct Artifact {
+    pub path: PathBuf,
+    /// Size of the zip in bytes.
+    pub size: u64,
+    /// Unzipped size of its files.
+    pub unzipped_size: u64,
+    /// Hex sha256 of the zip: the S3 key.
+    pub sha256_hex: String,
+    /// Base64 sha256 of the zip: what Lambda reports as CodeSha256.
+    pub code_sha256: String,
+    pub files: usize,
+    pub runtime: String,
+    pub handler: String,
+    pub architecture: Architecture,
+    /// Keeps temporary build output alive as long as the artifact.
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// The report of `package` (design.md §5).
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub code_sha256: String,
+    pub runtime: String,
+    pub handler: String,
+    pub architecture: Architecture,
+    pub files: usize,
+}
+
+impl Artifact {
+    #[must_use]
+    pub fn report(&self) -> PackageReport {
+        PackageReport {
+            path: self.path.clone(),
+            size: self.size,
+            sha256: self.sha256_hex.clone(),
+            code_sha256: self.code_sha256.clone(),
+            runtime: self.runtime.clone(),
+            handler: self.handler.clone(),
+            architecture: self.architecture,
+            files: self.files,
+        }
+    }
+}
+
+impl std::fmt::Display for PackageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.path.display())?;
+        writeln!(f, "  size          {} bytes", self.size)?;
+        writeln!(f, "  sha256        {}", self.sha256)?;
+        writeln!(f, "  code sha256   {}", self.code_sha256)?;
+        writeln!(
+            f,
+            "  runtime       {} ({})",
+            self.runtime, self.architecture
+        )?;
+        writeln!(f, "  handler       {}", self.handler)?;
+        write!(f, "  files         {}", self.files)
+    }
+}
+
+/// Build (or take) the artifact, zip it deterministically into `out` (a temporary file when
+/// `None`), and check it. Nothing remote happens here.
+pub fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
+    let exclude = files::globset(&settings.exclude)?;
+    let temp = tempfile::Builder::new()
+        .prefix("deploy-action-")
+        .tempdir()
+        .map_err(|e| Error::io("can't create a temporary directory", e))?;
+    let zip_path = match out {
+        Some(p) => p.to_path_buf(),
+        None => temp.path().join("artifact.zip"),
+    };
+    if let Some(parent) = zip_path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).at("can't create", parent)?;
+    }
+    // The zip that holds the result: usually `zip_path`, but a prebuilt zip that is already
+    // deterministic is used in place (no copy of a large file).
+    let mut final_path = zip_path.clone();
+    match &settings.source {
+        ArtifactSource::Prebuilt { path } if path.is_dir() => {
+            zip::write_zip(zip::dir_entries(path, &exclude)?, &zip_path)?;
+        }
+        ArtifactSource::Prebuilt { path } => {
+            let rewritten = zip::normalize_zip(path, &zip_path, &exclude)?;
+            if !rewritten {
+                if out.is_some() {
+                    std::fs::copy(path, &zip_path).at("can't copy to", &zip_path)?;
+                } else {
+                    final_path = path.clone();
+                }
+            }
+        }
+        ArtifactSource::Rust { source, bin } => {
+            let dir = rust::build(&rust::RustBuildRequest {
+                source,
+                bin: bin.as_deref(),
+                architecture: settings.architecture,
+            })?;
+            zip::write_zip(
+                zip::dir_entries(&dir, &globset::GlobSet::empty())?,
+                &zip_path,
+            )?;
+        }
+        ArtifactSource::Python { source, app } => {
+            let staging = temp.path().join("bundle");
+            python::build(&python::PythonBuildRequest {
+                source,
+                app: app.as_deref(),
+                runtime: &settings.runtime,
+                architecture: settings.architecture,
+                exclude: &exclude,
+                staging: &staging,
+            })?;
+            zip::write_zip(
+                zip::dir_entries(&staging, &globset::GlobSet::empty())?,
+                &zip_path,
+            )?;
+        }
+    }
+    let summary = checks::check_zip(&final_path, settings.architecture)?;
+    let digest = zip::sha256_file(&final_path)?;
+    let size = std::fs::metadata(&final_path)
+        .at("can't stat", &final_path)?
+        .len();
+    Ok(Artifact {
+        path: final_path,
+        size,
+        unzipped_size: summary.unzipped_size,
+        sha256_hex: hex::encode(digest),
+        code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+        files: summary.files,
+        runtime: settings.runtime.clone(),
+        handler: settings.handler.clone(),
+        architecture: settings.architecture,
+        _temp: Some(temp),
+    })
+}

@@ -1,0 +1,117 @@
+//! What a deploy will change, worked out from the current state before any write. The
+//! executor follows the plan; `--dry-run` prints it.
+
+use serde::Serialize;
+
+use crate::aws::lambda::{AliasState, FunctionConfig};
+use crate::config::{DeployConfig, FunctionSettings};
+use crate::error::{Error, Result};
+use crate::naming::Provenance;
+
+/// What is there now.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// $LATEST, when the function exists (read lazily: a no-op doesn't need it).
+    pub latest: Option<FunctionConfig>,
+    /// The version `live` points at.
+    pub live: Option<FunctionConfig>,
+    pub alias: Option<AliasState>,
+    pub tags: std::collections::HashMap<String, String>,
+    pub exists: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Live already runs this code and configuration.
+    Noop,
+    /// A newer run is live: change nothing.
+    Superseded { live_run: u64 },
+    /// Create the function, publish version 1, create `live`.
+    Create,
+    /// Update $LATEST as needed, publish, move `live`.
+    Update {
+        code: bool,
+        configuration: Vec<&'static str>,
+    },
+}
+
+/// The plan (printed by `--dry-run`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployPlan {
+    pub function_name: String,
+    pub artifact: String,
+    pub code_sha256: String,
+    pub live_version: Option<String>,
+    #[serde(flatten)]
+    pub action: Action,
+    pub function_url: crate::config::UrlMode,
+    pub provenance: String,
+}
+
+/// Check that the function is ours to change (design.md §1: tags, `--adopt`).
+pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<()> {
+    if !observed.exists || cfg.adopt {
+        return Ok(());
+    }
+    use crate::aws::lambda::{TAG_APP, TAG_STAGE};
+    match (observed.tags.get(TAG_APP), observed.tags.get(TAG_STAGE)) {
+        (None, _) => Err(Error::NotManaged {
+            function: cfg.function_name.clone(),
+        }),
+        (Some(app), stage) if app != &cfg.app || stage.is_some_and(|s| s != &cfg.stage) => {
+            Err(Error::ForeignFunction {
+                function: cfg.function_name.clone(),
+                app: app.clone(),
+                stage: stage.cloned().unwrap_or_default(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `ours` is older than the run that is live (design.md §2 step 7).
+#[must_use]
+pub fn superseded_by(ours: &Provenance, live_description: &str) -> Option<u64> {
+    let live = Provenance::parse(live_description).run_id?;
+    let mine = ours.run_id?;
+    (mine < live).then_some(live)
+}
+
+/// Decide the action from what is there.
+#[must_use]
+pub fn decide(
+    cfg: &DeployConfig,
+    want: &FunctionSettings,
+    code_sha256: &str,
+    observed: &Observed,
+) -> Action {
+    if !observed.exists {
+        return Action::Create;
+    }
+    if !cfg.force
+        && let Some(alias) = &observed.alias
+        && let Some(live_run) = superseded_by(&cfg.provenance, &alias.description)
+    {
+        return Action::Superseded { live_run };
+    }
+    if let (Some(live), Some(alias)) = (&observed.live, &observed.alias)
+        && live.code_sha256 == code_sha256
+        && live.drift(want).is_empty()
+        && !live.architecture_differs(want)
+        && alias.routing.is_empty()
+    {
+        return Action::Noop;
+    }
+    let (code, configuration) = match &observed.latest {
+        Some(latest) => (
+            latest.code_sha256 != code_sha256 || latest.architecture_differs(want),
+            latest.drift(want),
+        ),
+        None => (true, Vec::new()),
+    };
+    Action::Update {
+        code,
+        configuration,
+    }
+}
