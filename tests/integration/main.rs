@@ -6,6 +6,7 @@
 
 mod support;
 
+mod action;
 mod deploy;
 mod reliability;
 mod rust;
