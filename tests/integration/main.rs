@@ -7,5 +7,6 @@
 mod support;
 
 mod deploy;
+mod docs;
 mod reliability;
 mod rust;
