@@ -670,3 +670,26 @@ fn every_flag_reads_its_deploy_env_var_and_empty_ones_count_as_unset() {
     assert_eq!(vars.get("B").map(String::as_str), Some("two words"));
     assert_eq!(vars.len(), 2);
 }
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let world = World::new();
+    let v1 = world.python_app("v1", "one");
+    let v2 = world.python_app("v2", "two");
+    deploy(&world, &v1, &[], 1);
+    world.proxy().clear_log();
+    let plan = deploy(&world, &v2, &["--dry-run", "--memory", "1024"], 2);
+    assert_eq!(plan["action"], "update");
+    assert_eq!(plan["code"], true);
+    assert_eq!(plan["configuration"], json!(["memory"]));
+    assert_eq!(plan["live_version"], "1");
+    assert!(plan["provenance"].as_str().unwrap().contains("run=2"));
+    for op in world.proxy().operations() {
+        assert!(
+            op.starts_with("lambda:Get") || op.starts_with("lambda:List"),
+            "a write in dry-run: {op}"
+        );
+    }
+    assert_eq!(world.versions("hello-main").len(), 1);
+    assert_eq!(world.s3_keys().len(), 1);
+}

@@ -10,3 +10,4 @@ mod deploy;
 mod docs;
 mod reliability;
 mod rust;
+mod snapshots;
