@@ -9,5 +9,7 @@ mod support;
 mod act;
 mod action;
 mod deploy;
+mod docs;
 mod reliability;
 mod rust;
+mod snapshots;
