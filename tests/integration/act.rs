@@ -122,7 +122,7 @@ fn pr_preview() {
 /// `steps.deploy.outputs.url`, which is the URL of the function's `live` alias.
 #[test]
 fn push_to_main() {
-    let aw = ActWorld::new("push-main", "deploy-main");
+    let aw = ActWorld::new("push-to-main", "deploy-main");
     let sha = aw.commit_app("main 1");
     let run = aw
         .act("push", event::push_main(&sha, &"0".repeat(40)))
@@ -146,7 +146,7 @@ fn push_to_main() {
 /// examples/manual.yml, "Run workflow" with stage `staging`.
 #[test]
 fn manual_dispatch() {
-    let aw = ActWorld::new("manual", "manual");
+    let aw = ActWorld::new("manual-dispatch", "manual");
     aw.commit_app("staging 1");
     let run = aw
         .act(
@@ -173,7 +173,7 @@ fn manual_dispatch() {
 /// notice and touches neither AWS nor the PR.
 #[test]
 fn fork_pull_request() {
-    let aw = ActWorld::new("fork-pr", "pr-preview");
+    let aw = ActWorld::new("fork-pull-request", "pr-preview");
     aw.world.github().post(
         "/__fake/config",
         json!({"comments_forbidden": true, "deployments_forbidden": true}),
@@ -279,4 +279,30 @@ fn failing_deploy() {
     let role = aw.world.config(&function, None);
     assert_eq!(role.role(), Some(aw.example.var("EXECUTION_ROLE")));
     aw.assert_credentials_only_from_oidc();
+}
+
+/// scripts/act-scenario.sh offers exactly the scenarios of this module.
+#[test]
+fn act_scenario_script_lists_every_scenario() {
+    let root = crate::support::root();
+    let script = std::fs::read_to_string(root.join("scripts/act-scenario.sh")).expect("script");
+    let listed: Vec<String> = script
+        .lines()
+        .find_map(|l| l.strip_prefix("scenarios=("))
+        .expect("a scenarios=(...) line")
+        .trim_end_matches(')')
+        .split_whitespace()
+        .map(|s| s.replace('-', "_"))
+        .collect();
+    let source = std::fs::read_to_string(root.join("tests/integration/act.rs")).expect("act.rs");
+    let tests: Vec<String> = source
+        .split("#[test]\nfn ")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('(').map(|(name, _)| name.to_string()))
+        .filter(|name| name != "act_scenario_script_lists_every_scenario")
+        .collect();
+    assert_eq!(
+        listed, tests,
+        "scripts/act-scenario.sh's list vs. the tests here"
+    );
 }

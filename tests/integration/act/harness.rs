@@ -473,10 +473,10 @@ impl Act<'_> {
             ("GITHUB_API_URL".into(), github.clone()),
             // Every run of a workflow has its own, growing run id (the superseded check uses it).
             ("GITHUB_RUN_ID".into(), (1000 + n).to_string()),
+            // AWS is moto through the proxy. No keys and no config: HOME is act's fresh one, so
+            // there is no ~/.aws either, and the SDK can only use what the OIDC exchange gives.
             ("AWS_ENDPOINT_URL".into(), aw.world.endpoint()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
-            ("AWS_CONFIG_FILE".into(), "/nonexistent".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/nonexistent".into()),
             ("DEPLOY_ACTION_TEST_BACKOFF_MS".into(), "20".into()),
         ];
         if self.oidc {
