@@ -717,3 +717,51 @@ pub fn workflow_dispatch(inputs: Value) -> Value {
     p["inputs"] = inputs;
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ActRun;
+
+    const LOG: &str = "\
+[Deploy main/deploy] ⭐ Run Main Show the deployed URL
+[Deploy main/deploy]   | deployed url: https://x.lambda-url.us-east-1.on.aws/
+[Deploy main/deploy]   ❗  ::error title=deploy-action::function: CreateFunction on hello-main failed: no%0Ahelp: x
+[Deploy main/deploy]   ❓  ::notice::pull request #7 comes from the fork forker/x
+[Deploy main/deploy] 🏁  Job failed
+";
+
+    fn run(log: &str) -> ActRun {
+        ActRun {
+            label: "t".into(),
+            code: 1,
+            log: log.into(),
+            seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn reads_act_logs() {
+        let r = run(LOG);
+        assert_eq!(
+            r.printed_after("deployed url: "),
+            "https://x.lambda-url.us-east-1.on.aws/"
+        );
+        assert_eq!(
+            r.annotations("error"),
+            ["function: CreateFunction on hello-main failed: no%0Ahelp: x"]
+        );
+        assert_eq!(
+            r.annotations("notice"),
+            ["pull request #7 comes from the fork forker/x"]
+        );
+        assert!(r.ran_step("Show the deployed URL"));
+        assert!(!r.ran_step("Deploy"));
+        let _ = r.failed();
+    }
+
+    #[test]
+    #[should_panic(expected = "a secret (ghs_Se…) is in act's log")]
+    fn a_secret_in_the_log_fails_the_run() {
+        run("  | token ghs_Secret123 here").assert_no_secrets(&["ghs_Secret123".into()]);
+    }
+}
