@@ -118,6 +118,10 @@ impl Example {
     }
 }
 
+/// boto3: the execution role (`sys.argv[4]`), which Lambda assumes.
+const EXECUTION_ROLE: &str =
+    "role(sys.argv[4], {'Service': 'lambda.amazonaws.com'}, 'sts:AssumeRole')\n";
+
 fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().expect("role ARN")
 }
@@ -134,15 +138,18 @@ pub struct ActWorld {
 }
 
 impl ActWorld {
-    /// Everything the example's one-time AWS set-up (docs/action.md) would create.
+    /// Everything the example's one-time AWS set-up (README, "One-time AWS set-up") creates:
+    /// the bucket, the deploy role and the execution role.
     pub fn new(scenario: &str, example: &str) -> ActWorld {
-        let aw = ActWorld::without_execution_role(scenario, example);
-        aw.create_execution_role();
-        aw
+        ActWorld::setup(scenario, example, true)
     }
 
     /// As `new`, but the execution role does not exist yet, so Lambda rejects it.
     pub fn without_execution_role(scenario: &str, example: &str) -> ActWorld {
+        ActWorld::setup(scenario, example, false)
+    }
+
+    fn setup(scenario: &str, example: &str, execution_role: bool) -> ActWorld {
         let example = Example::load(example);
         let mut world = World::new();
         world.start_github();
@@ -156,13 +163,30 @@ impl ActWorld {
             example,
             world,
         };
-        aw.seed_aws();
+        let mut script = String::from(
+            "boto3.client('s3', **kw).create_bucket(Bucket=sys.argv[2])\n\
+             role(sys.argv[3], {'Federated': 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'}, \
+             'sts:AssumeRoleWithWebIdentity')\n",
+        );
+        if execution_role {
+            script.push_str(EXECUTION_ROLE);
+        }
+        aw.boto3(
+            &script,
+            &[
+                aw.example.var("S3_BUCKET"),
+                role_name(aw.example.var("ROLE_TO_ASSUME")),
+                role_name(aw.example.var("EXECUTION_ROLE")),
+            ],
+        );
         aw.seed_tool_cache();
         aw.export_action();
         aw.init_workspace();
         aw
     }
 
+    /// Run `script` with boto3 against moto (one interpreter start: boto3 is slow to import).
+    /// It gets `kw` for clients, `role(name, principal, action)` and `sys.argv[2..]` = `args`.
     fn boto3(&self, script: &str, args: &[&str]) {
         let status = Command::new(python())
             .arg("-c")
@@ -170,6 +194,11 @@ impl ActWorld {
                 "import boto3, json, sys\n\
                  kw = dict(endpoint_url=sys.argv[1], region_name='{REGION}', \
                  aws_access_key_id='OBSERVER0000000000', aws_secret_access_key='x')\n\
+                 def role(name, principal, action):\n    \
+                 trust = {{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', \
+                 'Principal': principal, 'Action': action}}]}}\n    \
+                 boto3.client('iam', **kw).create_role(RoleName=name, \
+                 AssumeRolePolicyDocument=json.dumps(trust))\n\
                  {script}"
             ))
             .arg(self.world.moto_url())
@@ -179,29 +208,11 @@ impl ActWorld {
         assert!(status.success(), "seeding moto failed: {script}");
     }
 
-    /// The bucket, and the deploy role with GitHub's OIDC trust (moto's STS does not check the
-    /// trust, but the set-up is the documented one).
-    fn seed_aws(&self) {
-        self.boto3(
-            "boto3.client('s3', **kw).create_bucket(Bucket=sys.argv[2])\n\
-             trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', \
-             'Principal': {'Federated': 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com'}, \
-             'Action': 'sts:AssumeRoleWithWebIdentity'}]}\n\
-             boto3.client('iam', **kw).create_role(RoleName=sys.argv[3], AssumeRolePolicyDocument=json.dumps(trust))",
-            &[
-                self.example.var("S3_BUCKET"),
-                role_name(self.example.var("ROLE_TO_ASSUME")),
-            ],
-        );
-    }
-
     /// The role the functions run as; moto refuses CreateFunction until it exists.
     pub fn create_execution_role(&self) {
         self.boto3(
-            "trust = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', \
-             'Principal': {'Service': 'lambda.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]}\n\
-             boto3.client('iam', **kw).create_role(RoleName=sys.argv[2], AssumeRolePolicyDocument=json.dumps(trust))",
-            &[role_name(self.example.var("EXECUTION_ROLE"))],
+            EXECUTION_ROLE,
+            &["", "", role_name(self.example.var("EXECUTION_ROLE"))],
         );
     }
 
