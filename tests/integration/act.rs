@@ -143,7 +143,7 @@ fn push_to_main() {
     aw.assert_credentials_only_from_oidc();
 }
 
-/// examples/manual.yml, "Run workflow" with stage `staging`.
+/// examples/manual.yml, "Run workflow" with stage `staging`: deploy, then teardown.
 #[test]
 fn manual_dispatch() {
     let aw = ActWorld::new("manual-dispatch", "manual");
@@ -166,6 +166,24 @@ fn manual_dispatch() {
         !aw.world.exists(&aw.example.function("main")),
         "only the chosen stage is deployed"
     );
+
+    // The same workflow tears the stage down (no checkout for that command).
+    let run = aw
+        .act(
+            "workflow_dispatch",
+            event::workflow_dispatch(json!({"stage": "staging", "command": "teardown"})),
+        )
+        .run()
+        .succeeded();
+    assert!(
+        !run.ran_step("actions/checkout"),
+        "teardown needs no source"
+    );
+    assert!(
+        !run.ran_step("Show the result"),
+        "nothing to show after a teardown"
+    );
+    assert!(!aw.world.exists(&function), "{function} is gone");
     aw.assert_credentials_only_from_oidc();
 }
 
