@@ -359,10 +359,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn shared(name: &str) -> String {
-        format!(
-            "{}/../shared/github-events/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        )
+        format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"))
     }
 
     fn ctx(event: &str, path: &str, extra: &[(&str, &str)]) -> GitHubContext {
@@ -426,6 +423,54 @@ mod tests {
     fn workflow_dispatch_without_stage_input_uses_the_branch() {
         let c = ctx("workflow_dispatch", &shared("workflow_dispatch.json"), &[]);
         assert_eq!(c.default_stage().unwrap(), "master");
+    }
+
+    #[test]
+    fn reopened_is_a_deploy_of_the_pr_stage() {
+        let c = ctx("pull_request", &shared("pull_request.reopened.json"), &[]);
+        assert_eq!(c.default_stage().unwrap(), "pr-2");
+        assert_eq!(c.event_action(), EventAction::Deploy);
+    }
+
+    #[test]
+    fn a_pr_from_a_fork_is_recognised() {
+        let c = ctx("pull_request", &shared("pull_request.fork.json"), &[]);
+        let pr = c.pull_request().unwrap();
+        assert!(pr.is_fork());
+        assert_eq!(pr.head_repo.as_deref(), Some("forker/Hello-World"));
+        assert_eq!(c.default_stage().unwrap(), "pr-7");
+        assert_eq!(
+            c.commit_sha().unwrap(),
+            "9f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+        );
+    }
+
+    #[test]
+    fn a_branch_with_slashes_and_capitals_is_sanitised() {
+        let c = ctx("push", &shared("push.branch.json"), &[]);
+        assert_eq!(c.default_stage().unwrap(), "feature-login-page");
+        assert_eq!(c.event_action(), EventAction::Deploy);
+        assert_eq!(
+            c.commit_sha().unwrap(),
+            "5e1f1c3a7b9d2c4e6f8a0b1c2d3e4f5a6b7c8d9e"
+        );
+    }
+
+    #[test]
+    fn a_tag_push_deploys_a_tag_stage() {
+        let c = ctx("push", &shared("push.tag.json"), &[]);
+        assert_eq!(c.default_stage().unwrap(), "tag-v1-2-0");
+        assert_eq!(c.event_action(), EventAction::Deploy);
+    }
+
+    #[test]
+    fn workflow_dispatch_takes_the_stage_input() {
+        let c = ctx(
+            "workflow_dispatch",
+            &shared("workflow_dispatch.stage.json"),
+            &[],
+        );
+        assert_eq!(c.default_stage().unwrap(), "staging");
     }
 
     #[test]
