@@ -1,2 +1,9 @@
-#[test]
-fn t() {}
+//! Integration tests: the real binary against moto, the fault proxy and the fake GitHub
+//! server. One test binary (`autotests = false`), one module per area.
+
+// Test modules share helpers through `pub` items of a private module.
+#![allow(unreachable_pub)]
+
+mod support;
+
+mod deploy;
