@@ -86,12 +86,16 @@ fn comments(world: &World, n: u64) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The deploy-action comments of `app` on issue `n`.
+/// The deploy-action comments of `app` on issue `n`: written by the Actions token's bot user
+/// and carrying the app's marker.
 fn ours(world: &World, n: u64, app: &str) -> Vec<Value> {
     let marker = format!("<!-- deploy-action:{app} -->");
     comments(world, n)
         .into_iter()
-        .filter(|c| c["body"].as_str().unwrap_or_default().contains(&marker))
+        .filter(|c| {
+            c["user"] == "github-actions[bot]"
+                && c["body"].as_str().unwrap_or_default().contains(&marker)
+        })
         .collect()
 }
 
@@ -160,11 +164,16 @@ fn assert_no_secrets(world: &World, runs: &[&RunResult], secrets: &[String]) {
 #[test]
 fn pr_preview_flow_keeps_one_comment_and_tears_down_on_close() {
     let world = world();
-    // A busy PR: more than one page of other people's comments before ours.
-    world.github().post(
+    // A busy PR: more than one page of other people's comments before ours, two of which
+    // quote or mention the marker (they are not ours and must stay untouched).
+    let seeded = world.github().post(
         "/__fake/seed",
-        json!({"repo": REPO, "issue": 2, "comments": 120}),
+        json!({"repo": REPO, "issue": 2, "comments": 120, "bodies": [
+            "> <!-- deploy-action:hello -->\n> quoting the preview comment",
+            "how does the `<!-- deploy-action:hello -->` marker work?",
+        ]}),
     );
+    let lookalikes = &seeded["ids"].as_array().unwrap()[..2];
     let v1 = world.python_app("v1", "one");
     let v2 = world.python_app("v2", "two");
     let v3 = world.python_app("v3", "three");
