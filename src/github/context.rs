@@ -480,6 +480,58 @@ mod tests {
         assert_eq!(stage_for_ref("refs/heads/main"), "main");
     }
 
+    fn ctx_err(event: &str, payload: &str) -> Error {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, payload).unwrap();
+        let env: HashMap<&str, String> = HashMap::from([
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("GITHUB_EVENT_NAME", event.to_string()),
+            ("GITHUB_EVENT_PATH", path.display().to_string()),
+        ]);
+        GitHubContext::from_lookup(|k| env.get(k).cloned()).unwrap_err()
+    }
+
+    #[test]
+    fn payloads_missing_what_decides_the_stage_are_bad_input() {
+        let e = ctx_err("pull_request", r#"{"action": "opened", "number": 3}"#);
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("has no pull_request"), "{e}");
+        let e = ctx_err(
+            "pull_request",
+            r#"{"action": "opened", "pull_request": {"number": 3, "head": {"ref": "x"}}}"#,
+        );
+        assert!(e.to_string().contains("pull_request.head.sha"), "{e}");
+        assert!(e.help_text().unwrap().contains("--stage"), "{e:?}");
+        let e = ctx_err("push", r#"{"after": "abc"}"#);
+        assert!(e.to_string().contains("has no ref"), "{e}");
+        let e = ctx_err("push", "{not json");
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_event_file_is_bad_input() {
+        let env: HashMap<&str, String> = HashMap::from([
+            ("GITHUB_EVENT_NAME", "push".to_string()),
+            ("GITHUB_EVENT_PATH", "/nonexistent/event.json".to_string()),
+        ]);
+        let e = GitHubContext::from_lookup(|k| env.get(k).cloned()).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(
+            e.to_string().contains("can't read the event payload"),
+            "{e}"
+        );
+        assert!(e.help_text().unwrap().contains("GITHUB_EVENT_PATH"));
+    }
+
+    #[test]
+    fn a_bad_run_id_is_bad_input() {
+        let e = GitHubContext::from_lookup(|k| (k == "GITHUB_RUN_ID").then(|| "12x".into()))
+            .unwrap_err();
+        assert_eq!(e.code(), 2);
+    }
+
     #[test]
     fn outside_actions_the_stage_is_dev() {
         let c = GitHubContext::from_lookup(|_| None).unwrap();

@@ -757,3 +757,27 @@ fn comment_never_and_non_pr_events_leave_no_comment() {
         .collect();
     assert_eq!(envs, ["pr-2", "tag-v1-2-0", "staging"]);
 }
+
+#[test]
+fn an_oidc_request_token_github_rejects_fails_without_touching_aws() {
+    let world = world();
+    let app = world.python_app("app", "hi");
+    let args = deploy_args("hello", &app, &["--role-to-assume", DEPLOY_ROLE]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = world
+        .cmd(&args)
+        .github_event("push", &support::event("push.branch.json"), 1200)
+        .oidc()
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-request-token")
+        .run()
+        .failure(1);
+    assert!(run.stderr.contains("OIDC token request"), "{}", run.stderr);
+    assert!(run.stderr.contains("id-token: write"), "{}", run.stderr);
+    let st = state(&world);
+    assert_eq!(st["oidc_requests"][0]["auth_ok"], false);
+    assert!(binary_aws_requests(&world).is_empty(), "no AWS request");
+    let ds = deployments(&world);
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0]["state"], "failure", "the deployment says it failed");
+    assert_no_secrets(&world, &[&run], &["not-the-request-token".into()]);
+}
