@@ -308,8 +308,13 @@ fn pr_preview_flow_keeps_one_comment_and_tears_down_on_close() {
     assert_eq!(
         comments(&world, 2).len(),
         121,
-        "no other comment was touched"
+        "no comment added or deleted"
     );
+    for c in comments(&world, 2) {
+        if lookalikes.contains(&c["id"]) {
+            assert_eq!(c["edits"], 0, "{c}");
+        }
+    }
     let ds = deployments(&world);
     assert_eq!(ds.len(), 3, "one deployment per deploy run");
     for d in &ds {
