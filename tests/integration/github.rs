@@ -761,6 +761,26 @@ fn comment_never_and_non_pr_events_leave_no_comment() {
         .map(|d| d["environment"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(envs, ["pr-2", "tag-v1-2-0", "staging"]);
+
+    // No token: the deploy goes on, GitHub hears nothing, and the log says why.
+    let before = deployments(&world).len();
+    let v2 = world.python_app("v2", "two");
+    let args = deploy_args("hello", &v2, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = world
+        .cmd(&args)
+        .github_event(
+            "pull_request",
+            &support::event("pull_request.synchronize.json"),
+            1103,
+        )
+        .env_remove("GITHUB_TOKEN")
+        .run()
+        .success();
+    assert_eq!(run.json()["version"], "2");
+    assert!(run.stderr.contains("no GitHub token"), "{}", run.stderr);
+    assert_eq!(deployments(&world).len(), before, "no new deployment");
+    assert_eq!(state(&world)["comments"], json!({}));
 }
 
 #[test]
