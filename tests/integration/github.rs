@@ -806,3 +806,43 @@ fn an_oidc_request_token_github_rejects_fails_without_touching_aws() {
     assert_eq!(ds[0]["state"], "failure", "the deployment says it failed");
     assert_no_secrets(&world, &[&run], &["not-the-request-token".into()]);
 }
+
+#[test]
+fn a_superseded_run_leaves_the_comment_to_the_live_run() {
+    let world = world();
+    let newer = world.python_app("newer", "newer");
+    let older = world.python_app("older", "older");
+    on_event(
+        &world,
+        "hello",
+        "pull_request",
+        "pull_request.opened.json",
+        1301,
+        &newer,
+        &[],
+    )
+    .success();
+    let body = ours(&world, 2, "hello")[0]["body"].clone();
+    // A slower run of an older workflow run finishes after it.
+    let run = on_event(
+        &world,
+        "hello",
+        "pull_request",
+        "pull_request.synchronize.json",
+        1300,
+        &older,
+        &[],
+    )
+    .success();
+    assert_eq!(run.json()["superseded"], true);
+    let mine = ours(&world, 2, "hello");
+    assert_eq!(mine[0]["edits"], 0, "the live run's comment stays");
+    assert_eq!(mine[0]["body"], body);
+    let ds = deployments(&world);
+    assert_eq!(ds.len(), 2);
+    assert_eq!(ds[0]["state"], "success", "the live run's deployment");
+    assert_eq!(
+        ds[1]["state"], "inactive",
+        "the superseded run's deployment"
+    );
+}
