@@ -20,7 +20,8 @@ pub const OIDC_REQUEST_TOKEN: &str = "oidc-request-token-0123456789SECRET";
 /// Keys the sealed environment gives the binary; tests check they never leak.
 pub const AWS_SECRET: &str = "testing-secret-key-SECRET";
 /// The ID token the fake GitHub hands out (a JWT-shaped string).
-pub const OIDC_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vYXBwIn0.SECRETsignature0123";
+pub const OIDC_ID_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vYXBwIn0.SECRETsignature0123";
 
 /// The repository root.
 #[must_use]
