@@ -217,7 +217,7 @@ pub async fn execute(
     };
     report.changed = true;
     let published = match published {
-        Published::Version(v) => v,
+        Published::Version(v) => *v,
         Published::Superseded {
             live_run,
             live_version,
@@ -284,7 +284,7 @@ pub async fn execute(
 
 /// What publishing came to.
 enum Published {
-    Version(FunctionConfig),
+    Version(Box<FunctionConfig>),
     /// A newer run went live while we tried: stop, don't publish.
     Superseded {
         live_run: u64,
@@ -347,7 +347,7 @@ async fn publish_our_code(
                 "version {} already holds this code and configuration; reusing it",
                 existing.version
             );
-            return Ok(Published::Version(existing));
+            return Ok(Published::Version(Box::new(existing)));
         }
         let _s = Step::start("publish");
         match function
@@ -360,7 +360,7 @@ async fn publish_our_code(
         {
             Some(v) => {
                 tracing::info!("published version {}", v.version);
-                return Ok(Published::Version(v));
+                return Ok(Published::Version(Box::new(v)));
             }
             None => tracing::info!(
                 "$LATEST changed between update and publish (attempt {attempt}); going again"
