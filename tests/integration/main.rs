@@ -8,3 +8,5 @@ mod support;
 
 mod deploy;
 mod github;
+mod reliability;
+mod rust;
