@@ -7,6 +7,8 @@
 mod support;
 
 mod deploy;
+mod docs;
 mod github;
 mod reliability;
 mod rust;
+mod snapshots;
