@@ -10,6 +10,7 @@ mod act;
 mod action;
 mod deploy;
 mod docs;
+mod github;
 mod reliability;
 mod rust;
 mod snapshots;
