@@ -7,4 +7,5 @@
 mod support;
 
 mod deploy;
+mod python;
 mod rust;
