@@ -172,7 +172,7 @@ pub fn build(req: &PythonBuildRequest<'_>) -> Result<()> {
         .tempdir()
         .map_err(|e| Error::io("can't create a temporary directory", e))?;
 
-    let decl = deps::Declaration::find(source);
+    let decl = deps::Declaration::find(source)?;
     let direct = deps::direct_requirements(&decl)?;
     // The app's own choice of adapter version wins over ours.
     let adapters: Vec<String> = ADAPTERS

@@ -32,22 +32,29 @@ pub enum Declaration {
 
 impl Declaration {
     /// The first declaration found in `source`.
-    #[must_use]
-    pub fn find(source: &Path) -> Declaration {
+    pub fn find(source: &Path) -> Result<Declaration> {
         let file = |name: &str| Some(source.join(name)).filter(|p| p.is_file());
         if let Some(p) = file("requirements.txt") {
-            return Declaration::Requirements(p);
+            return Ok(Declaration::Requirements(p));
         }
         if let (Some(pyproject), Some(lock)) = (file("pyproject.toml"), file("uv.lock")) {
-            return Declaration::UvLock { pyproject, lock };
+            return Ok(Declaration::UvLock { pyproject, lock });
         }
         if let Some(p) = file("Pipfile.lock") {
-            return Declaration::PipfileLock(p);
+            return Ok(Declaration::PipfileLock(p));
         }
         if let Some(p) = file("pyproject.toml") {
-            return Declaration::Pyproject(p);
+            return Ok(Declaration::Pyproject(p));
         }
-        Declaration::Nothing
+        if let Some(p) = file("Pipfile") {
+            // Without its lock the versions are unknown; building without them would deploy an
+            // app that fails on its first import.
+            return Err(Error::package(
+                format!("{} has no Pipfile.lock next to it", p.display()),
+                "run `pipenv lock` and commit Pipfile.lock (or write a requirements.txt)",
+            ));
+        }
+        Ok(Declaration::Nothing)
     }
 
     #[must_use]
@@ -502,6 +509,23 @@ mod tests {
 
     fn names(v: &[Resolved]) -> Vec<&str> {
         v.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn finds_the_declaration_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let find = || Declaration::find(dir.path());
+        assert_eq!(find().unwrap(), Declaration::Nothing);
+        std::fs::write(dir.path().join("Pipfile"), "[packages]\n").unwrap();
+        assert!(find().unwrap_err().to_string().contains("no Pipfile.lock"));
+        std::fs::write(dir.path().join("pyproject.toml"), "[project]\n").unwrap();
+        assert!(matches!(find().unwrap(), Declaration::Pyproject(_)));
+        std::fs::write(dir.path().join("Pipfile.lock"), "{}").unwrap();
+        assert!(matches!(find().unwrap(), Declaration::PipfileLock(_)));
+        std::fs::write(dir.path().join("uv.lock"), "").unwrap();
+        assert!(matches!(find().unwrap(), Declaration::UvLock { .. }));
+        std::fs::write(dir.path().join("requirements.txt"), "").unwrap();
+        assert!(matches!(find().unwrap(), Declaration::Requirements(_)));
     }
 
     #[test]
