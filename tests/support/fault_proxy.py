@@ -237,6 +237,21 @@ LATEST_SUFFIX_RE = re.compile(r"(?:%3A|:)(?:%24|\$)LATEST(?=/|$)", re.IGNORECASE
 SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
 
+
+def _botocore_routes():
+    """Lambda's routes from the installed botocore's service model (newer than the table
+    above when AWS adds operations); None without botocore."""
+    try:
+        import botocore.session
+    except ImportError:
+        return None
+    model = botocore.session.get_session().get_service_model("lambda")
+    return [(model.operation_model(n).http["method"], model.operation_model(n).http["requestUri"], n)
+            for n in model.operation_names]
+
+
+LAMBDA_ROUTES = sorted(set(LAMBDA_ROUTES) | set(_botocore_routes() or []))
+
 def all_operations() -> set[str]:
     ops = {f"lambda:{op}" for _, _, op in LAMBDA_ROUTES}
     ops |= {f"s3:{op}" for op in S3_OPERATIONS}
@@ -379,6 +394,7 @@ class ProxyState:
         self.fail_counts: dict[str, int | None] = {}
         self.functions: dict[tuple, FunctionState] = {}
         self.log: list[dict] = []
+        self.issued_secrets: list[str] = []
         self.known_ops = all_operations()
 
     # -- configuration ----------------------------------------------------------------
@@ -906,6 +922,10 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 fns = {f"{r}/{n}": s.snapshot(now) for (r, n), s in st.functions.items()}
             return self.send_json(200, {"functions": fns})
+        elif path == "/__proxy/secrets" and self.command == "GET":
+            # Credentials STS handed out through the proxy: tests check none reaches any log.
+            with st.lock:
+                return self.send_json(200, list(st.issued_secrets))
         elif path == "/__proxy/health":
             return self.send_json(200, {"ok": True})
         self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
@@ -955,6 +975,12 @@ class Handler(BaseHTTPRequestHandler):
                 reply = Reply(500, [("Content-Type", "text/plain")],
                               b"fault-proxy internal error (see its stderr)")
                 injected = "proxy_bug"
+            if call.service == "sts" and reply is not None and reply.ok:
+                text = reply.body.decode("utf-8", "replace")
+                found = re.findall(r"<(SecretAccessKey|SessionToken)>([^<]+)</", text)
+                if found:
+                    with st.lock:
+                        st.issued_secrets.extend(v for _, v in found)
             self.send_reply(reply, head_len)
         finally:
             entry.update({

@@ -19,6 +19,9 @@ pub const GITHUB_TOKEN: &str = "ghs_TestToken0123456789abcdefSECRET";
 pub const OIDC_REQUEST_TOKEN: &str = "oidc-request-token-0123456789SECRET";
 /// Keys the sealed environment gives the binary; tests check they never leak.
 pub const AWS_SECRET: &str = "testing-secret-key-SECRET";
+/// The ID token the fake GitHub hands out (a JWT-shaped string).
+pub const OIDC_ID_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vYXBwIn0.SECRETsignature0123";
 
 /// The repository root.
 #[must_use]
@@ -335,6 +338,8 @@ impl World {
                 GITHUB_TOKEN.into(),
                 "--oidc-request-token".into(),
                 OIDC_REQUEST_TOKEN.into(),
+                "--oidc-token".into(),
+                OIDC_ID_TOKEN.into(),
             ],
             &self.dir.path().join("github.log"),
         );
@@ -447,6 +452,7 @@ impl World {
             cwd: self.dir.path().to_path_buf(),
             dir: self.dir.path().to_path_buf(),
             github_url: self.github.as_ref().map(FakeGitHub::url),
+            proxy_url: self.proxy.as_ref().map(FaultProxy::url),
         }
     }
 
@@ -581,6 +587,7 @@ pub struct Cmd {
     cwd: PathBuf,
     dir: PathBuf,
     github_url: Option<String>,
+    proxy_url: Option<String>,
 }
 
 impl Cmd {
@@ -697,11 +704,58 @@ impl Cmd {
 
     pub fn run(self) -> RunResult {
         let out = self.command().output().expect("run deploy-action");
-        RunResult {
+        let result = RunResult {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             args: self.args.join(" "),
+        };
+        self.assert_no_secrets(&result);
+        result
+    }
+
+    /// Every run of every test checks that no secret reached stdout, stderr, the step
+    /// outputs or the step summary (issue 8): the GitHub token, the OIDC request token, the
+    /// ID token, the AWS secret key, and any credentials STS issued through the proxy.
+    #[track_caller]
+    pub fn assert_no_secrets(&self, result: &RunResult) {
+        let mut secrets: Vec<String> = vec![
+            GITHUB_TOKEN.into(),
+            OIDC_REQUEST_TOKEN.into(),
+            OIDC_ID_TOKEN.into(),
+            AWS_SECRET.into(),
+        ];
+        if let Some(url) = &self.proxy_url
+            && let Value::Array(issued) = http_json("GET", &format!("{url}/__proxy/secrets"), None)
+        {
+            secrets.extend(issued.iter().filter_map(|v| v.as_str().map(String::from)));
+        }
+        // `::add-mask::<secret>` is consumed by the runner, never shown: the one place a
+        // secret may be written.
+        let without_masks = |text: &str| {
+            text.lines()
+                .filter(|l| !l.starts_with("::add-mask::"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let mut places = vec![
+            ("stdout", without_masks(&result.stdout)),
+            ("stderr", without_masks(&result.stderr)),
+        ];
+        for file in ["github_output", "step_summary.md"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join(file)) {
+                places.push((file, text));
+            }
+        }
+        for (place, text) in &places {
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "a secret ({}…) leaked into {place} of `deploy-action {}`",
+                    &secret[..6],
+                    self.args.join(" ")
+                );
+            }
         }
     }
 }
