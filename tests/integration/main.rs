@@ -9,6 +9,7 @@ mod support;
 mod deploy;
 mod docs;
 mod github;
+mod python;
 mod reliability;
 mod rust;
 mod snapshots;
