@@ -11,6 +11,7 @@ mod action;
 mod deploy;
 mod docs;
 mod github;
+mod python;
 mod reliability;
 mod rust;
 mod snapshots;
