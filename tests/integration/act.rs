@@ -134,6 +134,11 @@ fn push_to_main() {
     assert!(url.starts_with("https://"), "{url}");
     assert_eq!(run.printed_after("deployed url: "), url);
     assert_eq!(run.printed_after("live version: "), "1 (changed: true)");
+    let deployment = deployments(&aw, "main")
+        .pop()
+        .expect("a deployment of main");
+    assert_eq!(deployment["state"], "success", "{deployment}");
+    assert_eq!(deployment["ref"], sha.as_str());
     let versions = aw.world.versions(&function);
     assert!(
         versions[0].2.contains(&format!("sha={sha}"))
