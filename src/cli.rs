@@ -262,6 +262,12 @@ pub struct PromoteArgs {
     /// Handler of the target (default: the source stage's).
     #[arg(long, env = "DEPLOY_HANDLER")]
     pub handler: Option<String>,
+    /// Instruction set of the target (default: the source stage's).
+    #[arg(long, env = "DEPLOY_ARCHITECTURE", value_enum)]
+    pub architecture: Option<ArchitectureArg>,
+    /// Where the artifact is stored (the same bucket and prefix the source was deployed with).
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Take over an existing target function that deploy-action did not create.
     #[arg(long, env = "DEPLOY_ADOPT")]
     pub adopt: bool,
