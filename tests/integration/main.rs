@@ -7,5 +7,9 @@
 mod support;
 
 mod deploy;
+mod docs;
 mod ops;
 mod policy;
+mod reliability;
+mod rust;
+mod snapshots;
