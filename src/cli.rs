@@ -242,6 +242,9 @@ pub struct RollbackArgs {
     /// The version to move `live` to (default: the one before the live one).
     #[arg(long, env = "DEPLOY_TO")]
     pub to: Option<String>,
+    /// Where artifacts are stored (optional: only names the version's artifact in the report).
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Clone, Args)]

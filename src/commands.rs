@@ -128,8 +128,12 @@ async fn rollback_command(args: &RollbackArgs) -> Result<Report> {
         .as_deref()
         .map(ops::rollback::validate_to)
         .transpose()?;
+    let store = match &args.store.s3_bucket {
+        Some(_) => Some(config::resolve_store(&args.store)?),
+        None => None,
+    };
     let aws = aws::connect(&target.aws).await?;
-    let report = ops::rollback::run(&aws, &target, to).await?;
+    let report = ops::rollback::run(&aws, &target, to, store.as_ref()).await?;
     Ok(Report::Deploy(report))
 }
 

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::aws::Aws;
 use crate::aws::lambda::{AliasWrite, Function, FunctionConfig, version_number};
-use crate::config::Target;
+use crate::config::{Store, Target};
 use crate::error::{Error, Result};
 use crate::naming::{LIVE_ALIAS, MAX_DESCRIPTION, Provenance};
 use crate::output::DeployReport;
@@ -150,7 +150,14 @@ pub fn rolled_back_description(target: &FunctionConfig, from: &str) -> String {
 }
 
 /// Move `live` of `target` back.
-pub async fn run(aws: &Aws, target: &Target, to: Option<u64>) -> Result<DeployReport> {
+/// With `store`, the report names the version's artifact (from its CodeSha256; not checked:
+/// a rollback touches nothing but the alias).
+pub async fn run(
+    aws: &Aws,
+    target: &Target,
+    to: Option<u64>,
+    store: Option<&Store>,
+) -> Result<DeployReport> {
     let function = Function::new(&aws.lambda, &target.function_name);
     let Some((latest, tags)) = function.get(None).await? else {
         return Err(Error::invalid(
@@ -194,8 +201,7 @@ pub async fn run(aws: &Aws, target: &Target, to: Option<u64>) -> Result<DeployRe
             alias: LIVE_ALIAS.to_string(),
             url: None,
             code_sha256: chosen.code_sha256.clone(),
-            // Rollback knows no bucket: the version's code is in Lambda already.
-            artifact: String::new(),
+            artifact: artifact_url(store, &target.app, &chosen.code_sha256),
             changed: false,
             superseded: false,
         };
@@ -241,6 +247,18 @@ pub async fn run(aws: &Aws, target: &Target, to: Option<u64>) -> Result<DeployRe
         message: "live kept moving under this rollback".into(),
         help: Some("another deploy of this stage is running; wait for it, then roll back".into()),
     })
+}
+
+/// `s3://bucket/<prefix>/<app>/<hex>.zip` of a version's code, or "" without a bucket.
+fn artifact_url(store: Option<&Store>, app: &str, code_sha256: &str) -> String {
+    match (store, super::code_sha256_hex(code_sha256)) {
+        (Some(s), Some(hex)) => format!(
+            "s3://{}/{}",
+            s.bucket,
+            crate::naming::artifact_key(&s.prefix, app, &hex)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// Write the rollback into the function's tag. `live` has moved already: a failure here

@@ -63,7 +63,9 @@ pub fn deploy(world: &World, stage: &str, artifact: &Path, extra: &[&str], run_i
 }
 
 fn rollback(world: &World, extra: &[&str]) -> crate::support::RunResult {
-    let mut args = vec!["rollback", "--app", "hello", "--stage", "main", "--output", "json"];
+    let mut args = vec![
+        "rollback", "--app", "hello", "--stage", "main", "--output", "json",
+    ];
     args.extend_from_slice(extra);
     world.cmd(&args).run()
 }
@@ -86,7 +88,13 @@ fn alias_description(world: &World, function: &str) -> String {
 
 fn tags(world: &World, function: &str) -> HashMap<String, String> {
     world
-        .block_on(world.lambda_client().get_function().function_name(function).send())
+        .block_on(
+            world
+                .lambda_client()
+                .get_function()
+                .function_name(function)
+                .send(),
+        )
         .unwrap()
         .tags()
         .cloned()
@@ -124,22 +132,49 @@ fn rollback_moves_live_back_and_a_later_deploy_moves_it_forward() {
     assert_eq!(back["alias"], "live");
     assert_eq!(back["code_sha256"], reports[1]["code_sha256"]);
     assert_eq!(back["url"], reports[2]["url"], "the URL stays");
-    assert!(back["function_arn"].as_str().unwrap().ends_with(":function:hello-main:live"));
-    assert_eq!(world.alias("hello-main"), Some(("2".into(), HashMap::new())));
+    assert_eq!(back["artifact"], "", "no bucket given: no artifact named");
+    assert!(
+        back["function_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":function:hello-main:live")
+    );
+    assert_eq!(
+        world.alias("hello-main"),
+        Some(("2".into(), HashMap::new()))
+    );
     let live = world.config("hello-main", Some("live"));
     assert_eq!(live.code_sha256(), reports[1]["code_sha256"].as_str());
     // Instant: no build, no upload, no new version; one alias write and the record.
     let ops = world.proxy().operations();
     assert!(ops.iter().all(|o| o.starts_with("lambda:")), "{ops:?}");
-    assert_eq!(writes(&ops), vec!["lambda:UpdateAlias", "lambda:TagResource"], "{ops:?}");
+    assert_eq!(
+        writes(&ops),
+        vec!["lambda:UpdateAlias", "lambda:TagResource"],
+        "{ops:?}"
+    );
     assert_eq!(world.versions("hello-main").len(), 3);
     assert_eq!(world.s3_keys(), keys_before);
     let described = alias_description(&world, "hello-main");
-    assert!(described.contains("run=11") && described.contains("rolled-back-from=3"), "{described}");
-    assert_eq!(tags(&world, "hello-main").get("deploy-action:rolled-back").map(String::as_str), Some("3"));
+    assert!(
+        described.contains("run=11") && described.contains("rolled-back-from=3"),
+        "{described}"
+    );
+    assert_eq!(
+        tags(&world, "hello-main")
+            .get("deploy-action:rolled-back")
+            .map(String::as_str),
+        Some("3")
+    );
 
-    let to_one = rollback(&world, &["--to", "1"]).success().json();
+    let to_one = rollback(&world, &["--to", "1", "--s3-bucket", BUCKET])
+        .success()
+        .json();
     assert_eq!(to_one["version"], "1");
+    assert_eq!(
+        to_one["artifact"], reports[0]["artifact"],
+        "named from the CodeSha256"
+    );
     assert_eq!(to_one["previous_version"], "2");
     assert_eq!(world.alias_version("hello-main").as_deref(), Some("1"));
 
@@ -171,11 +206,25 @@ fn rollback_twice_in_a_row_skips_the_versions_rolled_back_from() {
 
     // From 4: 3 was rolled back from, so 2; then from 2: 1.
     let first = rollback(&world, &[]).success().json();
-    assert_eq!((first["previous_version"].as_str(), first["version"].as_str()), (Some("4"), Some("2")));
-    let second = rollback(&world, &[]).success().json();
-    assert_eq!((second["previous_version"].as_str(), second["version"].as_str()), (Some("2"), Some("1")));
     assert_eq!(
-        tags(&world, "hello-main").get("deploy-action:rolled-back").map(String::as_str),
+        (
+            first["previous_version"].as_str(),
+            first["version"].as_str()
+        ),
+        (Some("4"), Some("2"))
+    );
+    let second = rollback(&world, &[]).success().json();
+    assert_eq!(
+        (
+            second["previous_version"].as_str(),
+            second["version"].as_str()
+        ),
+        (Some("2"), Some("1"))
+    );
+    assert_eq!(
+        tags(&world, "hello-main")
+            .get("deploy-action:rolled-back")
+            .map(String::as_str),
         Some("2 3 4")
     );
 
@@ -187,9 +236,14 @@ fn rollback_twice_in_a_row_skips_the_versions_rolled_back_from() {
     assert_eq!(writes(&world.proxy().operations()), Vec::<String>::new());
 
     // An explicit --to may pick a version rolled back from, and clears its mark.
-    assert_eq!(rollback(&world, &["--to", "3"]).success().json()["version"], "3");
     assert_eq!(
-        tags(&world, "hello-main").get("deploy-action:rolled-back").map(String::as_str),
+        rollback(&world, &["--to", "3"]).success().json()["version"],
+        "3"
+    );
+    assert_eq!(
+        tags(&world, "hello-main")
+            .get("deploy-action:rolled-back")
+            .map(String::as_str),
         Some("1 2 4")
     );
 }
@@ -217,7 +271,11 @@ fn rollback_to_a_missing_version_exits_2_and_changes_nothing() {
         .cmd(&["rollback", "--app", "hello", "--stage", "nope"])
         .run()
         .failure(2);
-    assert!(out.stderr.contains("hello-nope does not exist"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hello-nope does not exist"),
+        "{}",
+        out.stderr
+    );
 
     // JSON errors are one object on stdout.
     let json_err = rollback(&world, &["--to", "9"]).failure(2).json();
@@ -233,7 +291,14 @@ fn rollback_clears_canary_weights() {
     }
     // A canary left behind (say, by a cancelled job): 2 is live, 1 takes 30%.
     let current = world
-        .block_on(world.lambda_client().get_alias().function_name("hello-main").name("live").send())
+        .block_on(
+            world
+                .lambda_client()
+                .get_alias()
+                .function_name("hello-main")
+                .name("live")
+                .send(),
+        )
         .unwrap();
     world
         .block_on(
@@ -254,7 +319,10 @@ fn rollback_clears_canary_weights() {
         .unwrap();
     let out = rollback(&world, &[]).success().json();
     assert_eq!(out["version"], "1");
-    assert_eq!(world.alias("hello-main"), Some(("1".into(), HashMap::new())));
+    assert_eq!(
+        world.alias("hello-main"),
+        Some(("1".into(), HashMap::new()))
+    );
 }
 
 #[test]
@@ -269,8 +337,21 @@ fn promote_deploys_the_same_artifact_without_uploading() {
     let role = World::exec_role();
     let promoted = world
         .cmd(&[
-            "promote", "--app", "hello", "--from", "pr-7", "--to", "main", "--s3-bucket", BUCKET,
-            "--execution-role", &role, "--memory", "1024", "--output", "json",
+            "promote",
+            "--app",
+            "hello",
+            "--from",
+            "pr-7",
+            "--to",
+            "main",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
+            "--memory",
+            "1024",
+            "--output",
+            "json",
         ])
         .env("GITHUB_RUN_ID", "30")
         .run()
@@ -297,16 +378,33 @@ fn promote_deploys_the_same_artifact_without_uploading() {
     assert_eq!(live.runtime().map(|r| r.as_str()), Some("python3.13"));
     assert_eq!(live.handler(), Some("app.handler"));
     let description = live.description().unwrap_or_default();
-    assert!(description.contains("promoted-from=pr-7@1"), "{description}");
+    assert!(
+        description.contains("promoted-from=pr-7@1"),
+        "{description}"
+    );
     assert!(description.contains("run=30"), "{description}");
     let tags = tags(&world, "hello-main");
-    assert_eq!(tags.get("deploy-action:stage").map(String::as_str), Some("main"));
+    assert_eq!(
+        tags.get("deploy-action:stage").map(String::as_str),
+        Some("main")
+    );
 
     // Promoting again changes nothing.
     let again = world
         .cmd(&[
-            "promote", "--app", "hello", "--from", "pr-7", "--to", "main", "--s3-bucket", BUCKET,
-            "--memory", "1024", "--output", "json",
+            "promote",
+            "--app",
+            "hello",
+            "--from",
+            "pr-7",
+            "--to",
+            "main",
+            "--s3-bucket",
+            BUCKET,
+            "--memory",
+            "1024",
+            "--output",
+            "json",
         ])
         .env("GITHUB_RUN_ID", "31")
         .run()
@@ -324,7 +422,14 @@ fn promote_refuses_what_it_cannot_find() {
     let role = World::exec_role();
     let promote = |extra: &[&str]| {
         let mut args = vec![
-            "promote", "--app", "hello", "--to", "main", "--s3-bucket", BUCKET, "--execution-role",
+            "promote",
+            "--app",
+            "hello",
+            "--to",
+            "main",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
             &role,
         ];
         args.extend_from_slice(extra);
@@ -332,10 +437,18 @@ fn promote_refuses_what_it_cannot_find() {
     };
     // Nothing live on the source: bad input.
     let out = promote(&["--from", "pr-8"]).failure(2);
-    assert!(out.stderr.contains("pr-8 has nothing live"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("pr-8 has nothing live"),
+        "{}",
+        out.stderr
+    );
     // The artifact isn't under that prefix: exit 1 naming the object and the fix.
     let out = promote(&["--from", "pr-7", "--s3-prefix", "elsewhere"]).failure(1);
-    assert!(out.stderr.contains("s3://artifacts/elsewhere/hello/"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("s3://artifacts/elsewhere/hello/"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--s3-prefix"), "{}", out.stderr);
     assert!(!world.exists("hello-main"), "nothing was created");
     // Same stage twice: bad input before any call.
@@ -357,8 +470,19 @@ fn status_lists_the_stages_of_the_app_by_tag() {
     let role = World::exec_role();
     world
         .cmd(&[
-            "deploy", "--app", "hello-world", "--stage", "main", "--artifact", one.to_str().unwrap(),
-            "--handler", "app.handler", "--s3-bucket", BUCKET, "--execution-role", &role,
+            "deploy",
+            "--app",
+            "hello-world",
+            "--stage",
+            "main",
+            "--artifact",
+            one.to_str().unwrap(),
+            "--handler",
+            "app.handler",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
         ])
         .run()
         .success();
@@ -370,31 +494,53 @@ fn status_lists_the_stages_of_the_app_by_tag() {
         .json();
     assert_eq!(status["app"], "hello");
     let stages = status["stages"].as_array().unwrap();
-    let names: Vec<&str> = stages.iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    let names: Vec<&str> = stages
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["main", "pr-7"], "{status}");
     let main = &stages[0];
     assert_eq!(main["function_name"], "hello-main");
     assert_eq!(main["live_version"], "2");
-    assert_eq!(main["commit"], Value::Null, "outside Actions there is no commit");
+    assert_eq!(
+        main["commit"],
+        Value::Null,
+        "outside Actions there is no commit"
+    );
     assert_eq!(main["run_id"], 11);
     assert_eq!(main["url"], main2["url"]);
     assert_eq!(main["code_sha256"], main2["code_sha256"]);
     assert!(main["code_size"].as_i64().unwrap() > 0);
-    assert!(main["deployed_at"].as_str().is_some_and(|t| t.starts_with("20")), "{main}");
+    assert!(
+        main["deployed_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{main}"
+    );
     assert_eq!(main["versions"], json!(["1", "2"]));
     assert_eq!(main["canary"], Value::Null);
     assert_eq!(stages[1]["url"], pr["url"]);
 
-    let text = world.cmd(&["status", "--app", "hello"]).run().success().stdout;
+    let text = world
+        .cmd(&["status", "--app", "hello"])
+        .run()
+        .success()
+        .stdout;
     assert!(text.contains("STAGE"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("main ") && l.contains(main2["url"].as_str().unwrap())), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("main ") && l.contains(main2["url"].as_str().unwrap())),
+        "{text}"
+    );
     assert!(text.lines().any(|l| l.starts_with("pr-7 ")), "{text}");
     assert!(!text.contains("hello-world"), "{text}");
 
     // One stage: no ListFunctions.
     world.proxy().clear_log();
     let one_stage = world
-        .cmd(&["status", "--app", "hello", "--stage", "pr-7", "--output", "json"])
+        .cmd(&[
+            "status", "--app", "hello", "--stage", "pr-7", "--output", "json",
+        ])
         .run()
         .success()
         .json();
@@ -421,7 +567,10 @@ fn invocations(world: &World) -> Vec<(String, String)> {
         .map(|e| {
             (
                 e["qualifier"].as_str().unwrap_or_default().to_string(),
-                e["payload"]["rawPath"].as_str().unwrap_or_default().to_string(),
+                e["payload"]["rawPath"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect()
@@ -441,21 +590,46 @@ fn a_failing_smoke_check_keeps_all_traffic_on_the_old_version() {
         &world,
         "main",
         &two,
-        &["--canary", "10", "--canary-minutes", "0", "--smoke-path", "/healthz"],
+        &[
+            "--canary",
+            "10",
+            "--canary-minutes",
+            "0",
+            "--smoke-path",
+            "/healthz",
+        ],
         2,
     )
     .run()
     .failure(1);
-    assert!(out.stderr.contains("answered 500, expected 200"), "{}", out.stderr);
-    assert!(out.stderr.contains("database unreachable"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("answered 500, expected 200"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("database unreachable"),
+        "{}",
+        out.stderr
+    );
     let err = out.json();
     assert_eq!(err["error"]["kind"], "smoke_failed");
     // 100% on the old version; the new one was published but got no traffic.
-    assert_eq!(world.alias("hello-main"), Some(("1".into(), HashMap::new())));
+    assert_eq!(
+        world.alias("hello-main"),
+        Some(("1".into(), HashMap::new()))
+    );
     assert_eq!(world.versions("hello-main").len(), 2);
-    assert_eq!(invocations(&world), vec![("2".to_string(), "/healthz".to_string())]);
+    assert_eq!(
+        invocations(&world),
+        vec![("2".to_string(), "/healthz".to_string())]
+    );
     assert!(
-        !world.proxy().operations().iter().any(|o| o == "lambda:UpdateAlias"),
+        !world
+            .proxy()
+            .operations()
+            .iter()
+            .any(|o| o == "lambda:UpdateAlias"),
         "the weight was never given"
     );
 }
@@ -467,15 +641,30 @@ fn a_function_error_fails_the_smoke_check_and_a_first_deploy_creates_no_live() {
         "hello-main:*": {"function_error": "Unhandled", "payload": {"errorMessage": "KeyError: 'DATABASE_URL'"}},
     }}));
     let app = world.python_app("one", "one");
-    let out = deploy_cmd(&world, "main", &app, &["--smoke-path", "/"], 1).run().failure(1);
-    assert!(out.stderr.contains("Unhandled") && out.stderr.contains("DATABASE_URL"), "{}", out.stderr);
-    assert_eq!(world.alias_version("hello-main"), None, "no live without a passing check");
+    let out = deploy_cmd(&world, "main", &app, &["--smoke-path", "/"], 1)
+        .run()
+        .failure(1);
+    assert!(
+        out.stderr.contains("Unhandled") && out.stderr.contains("DATABASE_URL"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        world.alias_version("hello-main"),
+        None,
+        "no live without a passing check"
+    );
 
     // Fixed: the same stage deploys once the check passes.
-    world.proxy().configure(json!({"invoke": {"hello-main:*": null}}));
+    world
+        .proxy()
+        .configure(json!({"invoke": {"hello-main:*": null}}));
     let fixed = world.python_app("fixed", "fixed");
     let report = deploy(&world, "main", &fixed, &["--smoke-path", "/"], 2);
-    assert_eq!(world.alias_version("hello-main").as_deref(), report["version"].as_str());
+    assert_eq!(
+        world.alias_version("hello-main").as_deref(),
+        report["version"].as_str()
+    );
 }
 
 /// Poll `live` until `pred` holds (or panic after `within`).
@@ -491,7 +680,11 @@ fn wait_for_alias(
         {
             return a;
         }
-        assert!(Instant::now() < deadline, "live never got there: {:?}", world.alias("hello-main"));
+        assert!(
+            Instant::now() < deadline,
+            "live never got there: {:?}",
+            world.alias("hello-main")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -512,9 +705,15 @@ fn a_passing_canary_takes_its_share_then_all_traffic() {
     let two = world.python_app("two", "two");
     deploy(&world, "main", &one, &[], 1);
     world.proxy().clear_log();
-    let child = deploy_cmd(&world, "main", &two, &["--canary", "10", "--smoke-path", "/healthz"], 2)
-        .env("DEPLOY_ACTION_TEST_CANARY_SECONDS", "3")
-        .spawn();
+    let child = deploy_cmd(
+        &world,
+        "main",
+        &two,
+        &["--canary", "10", "--smoke-path", "/healthz"],
+        2,
+    )
+    .env("DEPLOY_ACTION_TEST_CANARY_SECONDS", "3")
+    .spawn();
     // While it holds: 1 is primary, 2 takes 10%.
     let during = wait_for_alias(&world, Duration::from_secs(30), |a| !a.1.is_empty());
     assert_eq!(during.0, "1");
@@ -524,11 +723,17 @@ fn a_passing_canary_takes_its_share_then_all_traffic() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["version"], "2");
     assert_eq!(report["previous_version"], "1");
-    assert_eq!(world.alias("hello-main"), Some(("2".into(), HashMap::new())));
+    assert_eq!(
+        world.alias("hello-main"),
+        Some(("2".into(), HashMap::new()))
+    );
     // Checked before the weight and again after holding it.
     assert_eq!(
         invocations(&world),
-        vec![("2".to_string(), "/healthz".to_string()), ("2".to_string(), "/healthz".to_string())]
+        vec![
+            ("2".to_string(), "/healthz".to_string()),
+            ("2".to_string(), "/healthz".to_string())
+        ]
     );
 }
 
@@ -538,19 +743,34 @@ fn a_canary_that_fails_while_holding_its_share_gives_it_back() {
     let one = world.python_app("one", "one");
     let two = world.python_app("two", "two");
     deploy(&world, "main", &one, &[], 1);
-    let child = deploy_cmd(&world, "main", &two, &["--canary", "25", "--canary-minutes", "1"], 2)
-        .env("DEPLOY_ACTION_TEST_CANARY_SECONDS", "4")
-        .spawn();
+    let child = deploy_cmd(
+        &world,
+        "main",
+        &two,
+        &["--canary", "25", "--canary-minutes", "1"],
+        2,
+    )
+    .env("DEPLOY_ACTION_TEST_CANARY_SECONDS", "4")
+    .spawn();
     // The first check passed and the canary holds 25%; now the new version starts failing.
     let during = wait_for_alias(&world, Duration::from_secs(30), |a| !a.1.is_empty());
-    assert_eq!(during, ("1".to_string(), HashMap::from([("2".to_string(), 0.25)])));
+    assert_eq!(
+        during,
+        ("1".to_string(), HashMap::from([("2".to_string(), 0.25)]))
+    );
     world.proxy().configure(json!({"invoke": {
         "hello-main:2": {"statusCode": 502, "body": "upstream timed out"},
     }}));
     let (code, _, stderr) = finish(child);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("GET / answered 502, expected 200: upstream timed out"), "{stderr}");
-    assert_eq!(world.alias("hello-main"), Some(("1".into(), HashMap::new())));
+    assert!(
+        stderr.contains("GET / answered 502, expected 200: upstream timed out"),
+        "{stderr}"
+    );
+    assert_eq!(
+        world.alias("hello-main"),
+        Some(("1".into(), HashMap::new()))
+    );
 }
 
 #[test]
@@ -559,13 +779,27 @@ fn smoke_path_without_canary_checks_before_live_moves() {
     let one = world.python_app("one", "one");
     let two = world.python_app("two", "two");
     deploy(&world, "main", &one, &[], 1);
-    world.proxy().configure(json!({"invoke": {"hello-main:2": {"statusCode": 204}}}));
+    world
+        .proxy()
+        .configure(json!({"invoke": {"hello-main:2": {"statusCode": 204}}}));
     world.proxy().clear_log();
-    let report = deploy(&world, "main", &two, &["--smoke-path", "/ready?deep=1", "--smoke-status", "204"], 2);
+    let report = deploy(
+        &world,
+        "main",
+        &two,
+        &["--smoke-path", "/ready?deep=1", "--smoke-status", "204"],
+        2,
+    );
     assert_eq!(report["version"], "2");
-    assert_eq!(world.alias("hello-main"), Some(("2".into(), HashMap::new())));
+    assert_eq!(
+        world.alias("hello-main"),
+        Some(("2".into(), HashMap::new()))
+    );
     let log = world.proxy().log();
-    let invoke = log.iter().find(|e| e["operation"] == "lambda:Invoke").unwrap();
+    let invoke = log
+        .iter()
+        .find(|e| e["operation"] == "lambda:Invoke")
+        .unwrap();
     assert_eq!(invoke["qualifier"], "2");
     let event = &invoke["payload"];
     assert_eq!(event["version"], "2.0");

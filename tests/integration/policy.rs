@@ -19,11 +19,107 @@ use crate::ops::{deploy, strict_world};
 use crate::support::{ACCOUNT, BUCKET, REGION, World};
 
 const DEPLOY_ROLE: &str = "arn:aws:iam::123456789012:role/deploy-action-hello";
+const OIDC_REQUEST: &str = "oidc-request-token-for-policy-tests-SECRET";
+
+/// A fake GitHub that mints ID tokens with GitHub's claims (`sub`, `aud`, ...), unlike the
+/// harness's, which hands out one fixed token: the trust policy is checked against the
+/// claims of the token a run really used.
+struct TokenMinter {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TokenMinter {
+    fn start(world: &World) -> TokenMinter {
+        use std::io::BufRead as _;
+        let python =
+            std::env::var("DEPLOY_ACTION_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let log = std::fs::File::create(world.dir().join("minter.log")).unwrap();
+        let mut child = std::process::Command::new(python)
+            .arg(crate::support::root().join("tests/support/fake_github.py"))
+            .args([
+                "--port",
+                "0",
+                "--token",
+                "unused-github-token",
+                "--oidc-request-token",
+                OIDC_REQUEST,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+        TokenMinter { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn claims(&self, claims: Value) {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}/__fake/config", self.url()))
+            .json(&json!({"oidc_claims": claims}))
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+
+    /// The tokens handed out, oldest first.
+    fn tokens(&self) -> Vec<Value> {
+        let state: Value = reqwest::blocking::get(format!("{}/__fake/state", self.url()))
+            .unwrap()
+            .json()
+            .unwrap();
+        state["oidc_requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Let `cmd` sign in with a token from here.
+    fn sign_in(&self, cmd: crate::support::Cmd) -> crate::support::Cmd {
+        cmd.env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/_apis/oidc/token?api-version=2.0", self.url()),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", OIDC_REQUEST)
+    }
+}
+
+impl Drop for TokenMinter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The token must not appear in what a run printed (but in `::add-mask::`, which the
+/// runner consumes).
+#[track_caller]
+fn assert_no_token(out: &crate::support::RunResult, token: &str) {
+    let shown = out.all_output();
+    assert!(
+        !shown
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .any(|l| l.contains(token)),
+        "the ID token leaked into the output:\n{shown}"
+    );
+}
 
 /// `*` and `?` wildcards, as IAM matches actions (case-insensitively) and resources.
 fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if ignore_case {
-        (pattern.to_lowercase().chars().collect(), text.to_lowercase().chars().collect())
+        (
+            pattern.to_lowercase().chars().collect(),
+            text.to_lowercase().chars().collect(),
+        )
     } else {
         (pattern.chars().collect(), text.chars().collect())
     };
@@ -51,7 +147,10 @@ fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
 fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -71,8 +170,12 @@ struct Need {
 fn allows(policy: &Value, need: &Need) -> bool {
     policy["Statement"].as_array().unwrap().iter().any(|st| {
         st["Effect"] == "Allow"
-            && strings(&st["Action"]).iter().any(|a| glob(a, &need.action, true))
-            && strings(&st["Resource"]).iter().any(|r| glob(r, &need.resource, false))
+            && strings(&st["Action"])
+                .iter()
+                .any(|a| glob(a, &need.action, true))
+            && strings(&st["Resource"])
+                .iter()
+                .any(|r| glob(r, &need.resource, false))
             && conditions_hold(&st["Condition"], need)
     })
 }
@@ -139,9 +242,17 @@ fn needs(entry: &Value) -> Vec<Need> {
                 need("lambda:TagResource", function_arn(function, None), None);
             }
             if let Some(role) = req["Role"].as_str() {
-                need("iam:PassRole", role.to_string(), Some("lambda.amazonaws.com"));
+                need(
+                    "iam:PassRole",
+                    role.to_string(),
+                    Some("lambda.amazonaws.com"),
+                );
             }
-            let code = if op == "lambda:CreateFunction" { &req["Code"] } else { req };
+            let code = if op == "lambda:CreateFunction" {
+                &req["Code"]
+            } else {
+                req
+            };
             if let (Some(b), Some(k)) = (code["S3Bucket"].as_str(), code["S3Key"].as_str()) {
                 need("s3:GetObject", format!("arn:aws:s3:::{b}/{k}"), None);
             }
@@ -172,29 +283,48 @@ fn trusts(trust: &Value, claims: &Value) -> bool {
         st["Effect"] == "Allow"
             && st["Action"] == "sts:AssumeRoleWithWebIdentity"
             && st["Principal"]["Federated"]
-                == format!("arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com")
-            && st["Condition"].as_object().unwrap().iter().all(|(op, keys)| {
-                keys.as_object().unwrap().iter().all(|(key, want)| {
-                    let claim = key
-                        .strip_prefix("token.actions.githubusercontent.com:")
-                        .expect("GitHub's claims only");
-                    let got = claims[claim].as_str().unwrap_or_default();
-                    let values = strings(want);
-                    match op.as_str() {
-                        "StringEquals" => values.iter().any(|v| v == got),
-                        "StringLike" => values.iter().any(|v| glob(v, got, false)),
-                        other => panic!("unexpected operator {other}"),
-                    }
+                == format!(
+                    "arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+                )
+            && st["Condition"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(op, keys)| {
+                    keys.as_object().unwrap().iter().all(|(key, want)| {
+                        let claim = key
+                            .strip_prefix("token.actions.githubusercontent.com:")
+                            .expect("GitHub's claims only");
+                        let got = claims[claim].as_str().unwrap_or_default();
+                        let values = strings(want);
+                        match op.as_str() {
+                            "StringEquals" => values.iter().any(|v| v == got),
+                            "StringLike" => values.iter().any(|v| glob(v, got, false)),
+                            other => panic!("unexpected operator {other}"),
+                        }
+                    })
                 })
-            })
     })
 }
 
 fn policy_json(world: &World, extra: &[&str]) -> Value {
     let role = World::exec_role();
     let mut args = vec![
-        "policy", "--app", "hello", "--s3-bucket", BUCKET, "--repo", "octo-org/octo-repo",
-        "--execution-role", &role, "--region", REGION, "--branch", "main", "--output", "json",
+        "policy",
+        "--app",
+        "hello",
+        "--s3-bucket",
+        BUCKET,
+        "--repo",
+        "octo-org/octo-repo",
+        "--execution-role",
+        &role,
+        "--region",
+        REGION,
+        "--branch",
+        "main",
+        "--output",
+        "json",
     ];
     args.extend_from_slice(extra);
     world.cmd(&args).run().success().json()
@@ -214,7 +344,9 @@ fn push_payload(world: &World, ids: bool) -> std::path::PathBuf {
         "deleted": false,
         "repository": repository,
     });
-    let path = world.dir().join(if ids { "push-ids.json" } else { "push.json" });
+    let path = world
+        .dir()
+        .join(if ids { "push-ids.json" } else { "push.json" });
     std::fs::write(&path, payload.to_string()).unwrap();
     path
 }
@@ -223,9 +355,21 @@ fn push_payload(world: &World, ids: bool) -> std::path::PathBuf {
 fn the_evaluator_matches_like_iam() {
     assert!(glob("lambda:*", "lambda:GetFunction", true));
     assert!(glob("Lambda:getfunction", "lambda:GetFunction", true));
-    assert!(glob("arn:aws:lambda:*:1:function:hello-*", "arn:aws:lambda:us-east-1:1:function:hello-main:live", false));
-    assert!(!glob("arn:aws:lambda:*:1:function:hello-*", "arn:aws:lambda:us-east-1:1:function:other-main", false));
-    assert!(!glob("arn:aws:s3:::b/p/hello/*.zip", "arn:aws:s3:::b/p/other/x.zip", false));
+    assert!(glob(
+        "arn:aws:lambda:*:1:function:hello-*",
+        "arn:aws:lambda:us-east-1:1:function:hello-main:live",
+        false
+    ));
+    assert!(!glob(
+        "arn:aws:lambda:*:1:function:hello-*",
+        "arn:aws:lambda:us-east-1:1:function:other-main",
+        false
+    ));
+    assert!(!glob(
+        "arn:aws:s3:::b/p/hello/*.zip",
+        "arn:aws:s3:::b/p/other/x.zip",
+        false
+    ));
     assert!(glob("a?c", "abc", false) && !glob("a?c", "ac", false));
     let policy = json!({"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:r",
         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}]});
@@ -246,8 +390,8 @@ fn the_evaluator_matches_like_iam() {
 /// allowed, and the policy allows nothing they didn't do.
 #[test]
 fn the_policy_allows_every_recorded_operation_and_nothing_else() {
-    let mut world = strict_world();
-    world.start_github();
+    let world = strict_world();
+    let minter = TokenMinter::start(&world);
     let role = World::exec_role();
     let v1 = world.python_app("v1", "one");
     let v2 = world.python_app("v2", "two");
@@ -255,48 +399,104 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
 
     // 1. Create, signed in through GitHub OIDC (AssumeRoleWithWebIdentity).
     let push = push_payload(&world, false);
-    world
-        .cmd(&[
-            "deploy", "--app", "hello", "--stage", "main", "--artifact", v1.to_str().unwrap(),
-            "--handler", "app.handler", "--s3-bucket", BUCKET, "--execution-role", &role,
-            "--role-to-assume", DEPLOY_ROLE, "--comment", "never",
-        ])
-        .github_event("push", &push, 100)
-        .oidc()
+    let signed_in = minter
+        .sign_in(
+            world
+                .cmd(&[
+                    "deploy",
+                    "--app",
+                    "hello",
+                    "--stage",
+                    "main",
+                    "--artifact",
+                    v1.to_str().unwrap(),
+                    "--handler",
+                    "app.handler",
+                    "--s3-bucket",
+                    BUCKET,
+                    "--execution-role",
+                    &role,
+                    "--role-to-assume",
+                    DEPLOY_ROLE,
+                    "--comment",
+                    "never",
+                ])
+                .github_event("push", &push, 100),
+        )
         .run()
         .success();
     // 2. New code and configuration drift.
     deploy(&world, "main", &v2, &["--memory", "1024"], 101);
     // 3-5. URL auth type changed, URL removed, URL and permissions re-created.
-    deploy(&world, "main", &v2, &["--memory", "1024", "--function-url", "iam"], 102);
-    deploy(&world, "main", &v2, &["--memory", "1024", "--function-url", "none"], 103);
+    deploy(
+        &world,
+        "main",
+        &v2,
+        &["--memory", "1024", "--function-url", "iam"],
+        102,
+    );
+    deploy(
+        &world,
+        "main",
+        &v2,
+        &["--memory", "1024", "--function-url", "none"],
+        103,
+    );
     deploy(&world, "main", &v2, &["--memory", "1024"], 104);
     // 6. A canary with a smoke check, pruning old versions.
     deploy(
         &world,
         "main",
         &v3,
-        &["--memory", "1024", "--canary", "10", "--canary-minutes", "0", "--keep-versions", "2"],
+        &[
+            "--memory",
+            "1024",
+            "--canary",
+            "10",
+            "--canary-minutes",
+            "0",
+            "--keep-versions",
+            "2",
+        ],
         105,
     );
     // 7. Rollback.
-    world.cmd(&["rollback", "--app", "hello", "--stage", "main"]).run().success();
+    world
+        .cmd(&["rollback", "--app", "hello", "--stage", "main"])
+        .run()
+        .success();
     // 8. Promote a preview to a new stage.
     deploy(&world, "pr-7", &v1, &[], 106);
     world
         .cmd(&[
-            "promote", "--app", "hello", "--from", "pr-7", "--to", "staging", "--s3-bucket", BUCKET,
-            "--execution-role", &role,
+            "promote",
+            "--app",
+            "hello",
+            "--from",
+            "pr-7",
+            "--to",
+            "staging",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
         ])
         .run()
         .success();
     // 9. Status of every stage.
     world.cmd(&["status", "--app", "hello"]).run().success();
     // 10. Teardown.
-    world.cmd(&["teardown", "--app", "hello", "--stage", "pr-7"]).run().success();
+    world
+        .cmd(&["teardown", "--app", "hello", "--stage", "pr-7"])
+        .run()
+        .success();
 
     let log = world.proxy().log();
-    assert!(log.iter().all(|e| e["status"].as_u64().is_some_and(|s| s < 500)), "no server errors");
+    assert!(
+        log.iter()
+            .all(|e| e["status"].as_u64().is_some_and(|s| s < 500)),
+        "no server errors"
+    );
     let required: Vec<Need> = log.iter().flat_map(needs).collect();
 
     let report = policy_json(&world, &[]);
@@ -308,7 +508,10 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         .filter(|n| !allows(permissions, n))
         .map(|n| format!("{} on {} (for {})", n.action, n.resource, n.why))
         .collect();
-    assert!(denied.is_empty(), "the policy denies what the runs did:\n{denied:#?}\npolicy: {permissions:#}");
+    assert!(
+        denied.is_empty(),
+        "the policy denies what the runs did:\n{denied:#?}\npolicy: {permissions:#}"
+    );
 
     // Tight: every action it grants was needed, and none is a wildcard.
     let used: BTreeSet<String> = required.iter().map(|n| n.action.clone()).collect();
@@ -318,9 +521,15 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         .iter()
         .flat_map(|s| strings(&s["Action"]))
         .collect();
-    assert!(granted.iter().all(|a| !a.contains('*') && !a.contains('?')), "{granted:?}");
+    assert!(
+        granted.iter().all(|a| !a.contains('*') && !a.contains('?')),
+        "{granted:?}"
+    );
     let unused: Vec<&String> = granted.difference(&used).collect();
-    assert!(unused.is_empty(), "granted but never used by the recorded runs: {unused:?}");
+    assert!(
+        unused.is_empty(),
+        "granted but never used by the recorded runs: {unused:?}"
+    );
 
     // Nothing on `*` but ListFunctions; S3 only on the app's artifacts.
     for st in permissions["Statement"].as_array().unwrap() {
@@ -330,19 +539,44 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
             assert_eq!(actions, vec!["lambda:ListFunctions"], "{st}");
         }
         if actions.iter().any(|a| a.starts_with("s3:")) {
-            assert_eq!(resources, vec!["arn:aws:s3:::artifacts/deploy-action/hello/*.zip"], "{st}");
+            assert_eq!(
+                resources,
+                vec!["arn:aws:s3:::artifacts/deploy-action/hello/*.zip"],
+                "{st}"
+            );
         }
-        if actions.iter().any(|a| a.starts_with("lambda:") && a != "lambda:ListFunctions") {
-            assert!(resources.iter().all(|r| r.contains(":function:hello-")), "{st}");
+        if actions
+            .iter()
+            .any(|a| a.starts_with("lambda:") && a != "lambda:ListFunctions")
+        {
+            assert!(
+                resources.iter().all(|r| r.contains(":function:hello-")),
+                "{st}"
+            );
         }
     }
     // Other apps' functions and artifacts are out of reach.
     for (action, resource) in [
-        ("lambda:UpdateFunctionCode", function_arn("other-main", None)),
-        ("lambda:DeleteFunction", function_arn("other-main", Some("live"))),
-        ("s3:PutObject", "arn:aws:s3:::artifacts/deploy-action/other/x.zip".to_string()),
-        ("s3:GetObject", "arn:aws:s3:::other-bucket/deploy-action/hello/x.zip".to_string()),
-        ("iam:PassRole", "arn:aws:iam::123456789012:role/admin".to_string()),
+        (
+            "lambda:UpdateFunctionCode",
+            function_arn("other-main", None),
+        ),
+        (
+            "lambda:DeleteFunction",
+            function_arn("other-main", Some("live")),
+        ),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::artifacts/deploy-action/other/x.zip".to_string(),
+        ),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::other-bucket/deploy-action/hello/x.zip".to_string(),
+        ),
+        (
+            "iam:PassRole",
+            "arn:aws:iam::123456789012:role/admin".to_string(),
+        ),
         ("lambda:GetFunction", "*".to_string()),
     ] {
         let need = Need {
@@ -351,7 +585,10 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
             passed_to: Some("lambda.amazonaws.com".into()),
             why: "probe".into(),
         };
-        assert!(!allows(permissions, &need), "{action} on {resource} must be denied");
+        assert!(
+            !allows(permissions, &need),
+            "{action} on {resource} must be denied"
+        );
     }
 
     // The trust policy admitted the token that was used, for this role.
@@ -361,11 +598,20 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         .collect();
     assert_eq!(sts.len(), 1, "one OIDC sign-in");
     assert_eq!(sts[0]["params"]["RoleArn"], DEPLOY_ROLE);
-    let oidc = world.github().state()["oidc_requests"].clone();
+    let oidc = minter.tokens();
+    assert_eq!(oidc.len(), 1);
     let token = oidc[0]["token"].as_str().unwrap();
-    assert_eq!(sts[0]["params"]["WebIdentityToken_sha256"], oidc[0]["token_sha256"]);
+    assert_no_token(&signed_in, token);
+    assert_eq!(
+        sts[0]["params"]["WebIdentityToken_sha256"],
+        oidc[0]["token_sha256"]
+    );
     let used_claims = claims(token);
-    assert!(trusts(&report["trust"], &used_claims), "{} vs {used_claims}", report["trust"]);
+    assert!(
+        trusts(&report["trust"], &used_claims),
+        "{} vs {used_claims}",
+        report["trust"]
+    );
     for (claim, value) in [
         ("sub", "repo:octo-org/other-repo:ref:refs/heads/main"),
         ("sub", "repo:octo-org/octo-repo:ref:refs/heads/dev"),
@@ -375,7 +621,10 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
     ] {
         let mut other = used_claims.clone();
         other[claim] = json!(value);
-        assert!(!trusts(&report["trust"], &other), "{claim}={value} must not be trusted");
+        assert!(
+            !trusts(&report["trust"], &other),
+            "{claim}={value} must not be trusted"
+        );
     }
 }
 
@@ -383,41 +632,56 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
 /// immutable subject, which matches the token GitHub issues to such a repository.
 #[test]
 fn the_immutable_subject_comes_from_the_event_and_matches_the_token() {
-    let mut world = strict_world();
-    world.start_github();
-    world.github().post(
-        "/__fake/config",
-        json!({"oidc_claims": {"sub": "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main"}}),
-    );
+    let world = strict_world();
+    let minter = TokenMinter::start(&world);
+    minter.claims(json!({"sub": "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main"}));
     let push = push_payload(&world, true);
     let role = World::exec_role();
     let report = world
         .cmd(&[
-            "policy", "--app", "hello", "--s3-bucket", BUCKET, "--execution-role", &role,
-            "--branch", "main", "--output", "json",
+            "policy",
+            "--app",
+            "hello",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
+            "--branch",
+            "main",
+            "--output",
+            "json",
         ])
         .github_event("push", &push, 7)
         .run()
         .success()
         .json();
-    let sub = &report["trust"]["Statement"][0]["Condition"]["StringEquals"]
-        ["token.actions.githubusercontent.com:sub"];
-    assert_eq!(sub, "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main");
+    let sub = &report["trust"]["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"];
+    assert_eq!(
+        sub,
+        "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main"
+    );
 
     // A real sign-in with that token.
-    world
-        .cmd(&["status", "--app", "hello", "--role-to-assume", DEPLOY_ROLE])
-        .github_event("push", &push, 8)
-        .oidc()
+    let signed_in = minter
+        .sign_in(
+            world
+                .cmd(&["status", "--app", "hello", "--role-to-assume", DEPLOY_ROLE])
+                .github_event("push", &push, 8),
+        )
         .run()
         .success();
-    let token = world.github().state()["oidc_requests"][0]["token"].as_str().unwrap().to_string();
+    let token = minter.tokens()[0]["token"].as_str().unwrap().to_string();
+    assert_no_token(&signed_in, &token);
     assert!(trusts(&report["trust"], &claims(&token)));
     // The name form would not match it.
     let name_form = policy_json(&world, &[]);
     assert!(!trusts(&name_form["trust"], &claims(&token)));
     assert!(
-        name_form["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("--owner-id")),
+        name_form["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("--owner-id")),
         "{name_form}"
     );
 }
@@ -425,12 +689,28 @@ fn the_immutable_subject_comes_from_the_event_and_matches_the_token() {
 #[test]
 fn the_policy_output_is_stable() {
     let world = World::new();
-    let report = policy_json(&world, &["--pull-request", "--owner-id", "123456", "--repo-id", "456789"]);
+    let report = policy_json(
+        &world,
+        &[
+            "--pull-request",
+            "--owner-id",
+            "123456",
+            "--repo-id",
+            "456789",
+        ],
+    );
     insta::assert_json_snapshot!("policy_json", report);
     let text = world
         .cmd(&[
-            "policy", "--app", "hello", "--s3-bucket", BUCKET, "--repo", "octo-org/octo-repo",
-            "--account", ACCOUNT,
+            "policy",
+            "--app",
+            "hello",
+            "--s3-bucket",
+            BUCKET,
+            "--repo",
+            "octo-org/octo-repo",
+            "--account",
+            ACCOUNT,
         ])
         .run()
         .success()
@@ -445,13 +725,51 @@ fn the_policy_output_is_stable() {
     );
     // The two documents in the text are the JSON ones.
     assert!(text.contains("\"lambda:ListFunctions\""), "{text}");
-    assert!(!text.contains("iam:PassRole"), "no execution role, no PassRole: {text}");
+    assert!(
+        !text.contains("iam:PassRole"),
+        "no execution role, no PassRole: {text}"
+    );
 
     // Bad input: exit 2 before anything else.
     for (args, needle) in [
-        (vec!["policy", "--app", "hello", "--s3-bucket", BUCKET, "--repo", "octo-org/*", "--account", ACCOUNT], "--repo"),
-        (vec!["policy", "--app", "hello", "--s3-bucket", BUCKET, "--repo", "octo-org/octo-repo"], "--account"),
-        (vec!["policy", "--s3-bucket", BUCKET, "--repo", "octo-org/octo-repo", "--account", ACCOUNT], "--app"),
+        (
+            vec![
+                "policy",
+                "--app",
+                "hello",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/*",
+                "--account",
+                ACCOUNT,
+            ],
+            "--repo",
+        ),
+        (
+            vec![
+                "policy",
+                "--app",
+                "hello",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/octo-repo",
+            ],
+            "--account",
+        ),
+        (
+            vec![
+                "policy",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/octo-repo",
+                "--account",
+                ACCOUNT,
+            ],
+            "--app",
+        ),
     ] {
         let out = world.cmd(&args).run().failure(2);
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
