@@ -693,3 +693,29 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     assert_eq!(world.versions("hello-main").len(), 1);
     assert_eq!(world.s3_keys().len(), 1);
 }
+
+#[test]
+fn a_package_written_inside_the_source_is_not_packaged_next_time() {
+    let world = World::moto_only();
+    let app = world.python_app("app", "x");
+    let out = app.join("dist/app.zip");
+    let run = || {
+        world
+            .cmd(&[
+                "package",
+                "--artifact",
+                app.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--output",
+                "json",
+            ])
+            .run()
+            .success()
+            .json()
+    };
+    let first = run();
+    let second = run();
+    assert_eq!(first["sha256"], second["sha256"]);
+    assert_eq!(second["files"], 1);
+}

@@ -8,8 +8,10 @@ mod support;
 
 mod deploy;
 mod docs;
+mod github;
 mod ops;
 mod policy;
+mod python;
 mod reliability;
 mod rust;
 mod snapshots;
