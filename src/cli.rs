@@ -242,6 +242,9 @@ pub struct RollbackArgs {
     /// The version to move `live` to (default: the one before the live one).
     #[arg(long, env = "DEPLOY_TO")]
     pub to: Option<String>,
+    /// Where artifacts are stored (optional: only names the version's artifact in the report).
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -262,6 +265,12 @@ pub struct PromoteArgs {
     /// Handler of the target (default: the source stage's).
     #[arg(long, env = "DEPLOY_HANDLER")]
     pub handler: Option<String>,
+    /// Instruction set of the target (default: the source stage's).
+    #[arg(long, env = "DEPLOY_ARCHITECTURE", value_enum)]
+    pub architecture: Option<ArchitectureArg>,
+    /// Where the artifact is stored (the same bucket and prefix the source was deployed with).
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Take over an existing target function that deploy-action did not create.
     #[arg(long, env = "DEPLOY_ADOPT")]
     pub adopt: bool,

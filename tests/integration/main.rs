@@ -9,6 +9,8 @@ mod support;
 mod deploy;
 mod docs;
 mod github;
+mod ops;
+mod policy;
 mod python;
 mod reliability;
 mod rust;
