@@ -28,13 +28,12 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Deploy(args) => deploy_command(&args).await,
         Command::Package(args) => package_command(&args),
         Command::Teardown(args) => teardown_command(&args).await,
-        Command::Rollback(_)
-        | Command::Promote(_)
-        | Command::Status(_)
-        | Command::Policy(_)
-        | Command::Serve(_) => Err(Error::Internal(
-            "this command is not implemented yet".into(),
-        )),
+        Command::Serve(args) => crate::serve::run(args).await,
+        Command::Rollback(_) | Command::Promote(_) | Command::Status(_) | Command::Policy(_) => {
+            Err(Error::Internal(
+                "this command is not implemented yet".into(),
+            ))
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod naming;
 pub mod output;
 pub mod package;
 pub mod plan;
+pub mod serve;
 
 use std::ffi::OsString;
 
