@@ -688,7 +688,10 @@ impl<'a> Function<'a> {
             .send()
             .await
         {
-            Ok(c) => Ok(Some((normalize_url(c.function_url()), c.auth_type().clone()))),
+            Ok(c) => Ok(Some((
+                normalize_url(c.function_url()),
+                c.auth_type().clone(),
+            ))),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(wrap(
                 "url",

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{World, BUCKET};
+use crate::support::{BUCKET, World};
 
 const ROLE_FLAG: &str = "--execution-role";
 
@@ -57,25 +57,51 @@ fn first_deploy_creates_function_version_alias_and_public_url() {
     assert_eq!(report["changed"], true);
     assert_eq!(report["superseded"], false);
     let url = report["url"].as_str().unwrap();
-    assert!(url.starts_with("https://") && url.ends_with(".lambda-url.us-east-1.on.aws/"), "{url}");
-    assert!(report["function_arn"].as_str().unwrap().ends_with(":function:hello-main:live"));
+    assert!(
+        url.starts_with("https://") && url.ends_with(".lambda-url.us-east-1.on.aws/"),
+        "{url}"
+    );
+    assert!(
+        report["function_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":function:hello-main:live")
+    );
     let artifact = report["artifact"].as_str().unwrap();
-    assert!(artifact.starts_with("s3://artifacts/deploy-action/hello/") && artifact.ends_with(".zip"));
+    assert!(
+        artifact.starts_with("s3://artifacts/deploy-action/hello/") && artifact.ends_with(".zip")
+    );
 
     assert_eq!(world.alias_version("hello-main").as_deref(), Some("1"));
     let versions = world.versions("hello-main");
     assert_eq!(versions.len(), 1);
     assert_eq!(versions[0].1, report["code_sha256"].as_str().unwrap());
-    assert!(versions[0].2.contains("run=10"), "provenance: {}", versions[0].2);
+    assert!(
+        versions[0].2.contains("run=10"),
+        "provenance: {}",
+        versions[0].2
+    );
 
     let tags = world
-        .block_on(world.lambda_client().get_function().function_name("hello-main").send())
+        .block_on(
+            world
+                .lambda_client()
+                .get_function()
+                .function_name("hello-main")
+                .send(),
+        )
         .unwrap()
         .tags()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(tags.get("deploy-action:app").map(String::as_str), Some("hello"));
-    assert_eq!(tags.get("deploy-action:stage").map(String::as_str), Some("main"));
+    assert_eq!(
+        tags.get("deploy-action:app").map(String::as_str),
+        Some("hello")
+    );
+    assert_eq!(
+        tags.get("deploy-action:stage").map(String::as_str),
+        Some("main")
+    );
 
     let policy = world
         .block_on(
@@ -89,7 +115,10 @@ fn first_deploy_creates_function_version_alias_and_public_url() {
         .unwrap();
     let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
-    let sids: Vec<&str> = statements.iter().filter_map(|s| s["Sid"].as_str()).collect();
+    let sids: Vec<&str> = statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
     assert!(sids.contains(&"deploy-action-url"), "{policy}");
     assert!(sids.contains(&"deploy-action-url-invoke"), "{policy}");
     let keys = world.s3_keys();
@@ -121,7 +150,10 @@ fn code_change_publishes_a_new_version_and_moves_live() {
     assert_eq!(second["version"], "2");
     assert_eq!(second["previous_version"], "1");
     assert_ne!(second["code_sha256"], first["code_sha256"]);
-    assert_eq!(second["url"], first["url"], "the URL is stable across versions");
+    assert_eq!(
+        second["url"], first["url"],
+        "the URL is stable across versions"
+    );
     assert_eq!(world.alias_version("hello-main").as_deref(), Some("2"));
     let live = world.config("hello-main", Some("live"));
     assert_eq!(live.code_sha256(), second["code_sha256"].as_str());
@@ -136,7 +168,16 @@ fn configuration_drift_is_applied_and_published() {
     let report = deploy(
         &world,
         &app,
-        &["--memory", "1024", "--timeout", "60", "--env", "GREETING=hi", "--architecture", "x86_64"],
+        &[
+            "--memory",
+            "1024",
+            "--timeout",
+            "60",
+            "--env",
+            "GREETING=hi",
+            "--architecture",
+            "x86_64",
+        ],
         11,
     );
     assert_eq!(report["changed"], true);
@@ -151,13 +192,25 @@ fn configuration_drift_is_applied_and_published() {
             .map(String::as_str),
         Some("hi")
     );
-    assert_eq!(live.architectures().first().map(|a| a.as_str()), Some("x86_64"));
+    assert_eq!(
+        live.architectures().first().map(|a| a.as_str()),
+        Some("x86_64")
+    );
     assert_eq!(world.s3_keys().len(), 1, "same code, no new upload");
 
     let again = deploy(
         &world,
         &app,
-        &["--memory", "1024", "--timeout", "60", "--env", "GREETING=hi", "--architecture", "x86_64"],
+        &[
+            "--memory",
+            "1024",
+            "--timeout",
+            "60",
+            "--env",
+            "GREETING=hi",
+            "--architecture",
+            "x86_64",
+        ],
         12,
     );
     assert_eq!(again["changed"], false);
@@ -189,7 +242,13 @@ fn an_untagged_function_is_refused_unless_adopted() {
     // Someone else's function with the same name.
     let zip = world.dir().join("other.zip");
     world
-        .cmd(&["package", "--artifact", app.to_str().unwrap(), "--out", zip.to_str().unwrap()])
+        .cmd(&[
+            "package",
+            "--artifact",
+            app.to_str().unwrap(),
+            "--out",
+            zip.to_str().unwrap(),
+        ])
         .run()
         .success();
     world
@@ -203,7 +262,9 @@ fn an_untagged_function_is_refused_unless_adopted() {
                 .handler("app.handler")
                 .code(
                     aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(aws_sdk_lambda::primitives::Blob::new(std::fs::read(&zip).unwrap()))
+                        .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                            std::fs::read(&zip).unwrap(),
+                        ))
                         .build(),
                 )
                 .send(),
@@ -227,8 +288,17 @@ fn a_first_deploy_without_execution_role_changes_nothing() {
     let app = world.python_app("app", "x");
     let out = world
         .cmd(&[
-            "deploy", "--app", "hello", "--stage", "main", "--artifact", app.to_str().unwrap(),
-            "--handler", "app.handler", "--s3-bucket", BUCKET,
+            "deploy",
+            "--app",
+            "hello",
+            "--stage",
+            "main",
+            "--artifact",
+            app.to_str().unwrap(),
+            "--handler",
+            "app.handler",
+            "--s3-bucket",
+            BUCKET,
         ])
         .run()
         .failure(2);
@@ -236,7 +306,10 @@ fn a_first_deploy_without_execution_role_changes_nothing() {
     assert!(!world.exists("hello-main"));
     assert!(world.s3_keys().is_empty());
     for op in world.proxy().operations() {
-        assert!(op.starts_with("lambda:Get") || op.starts_with("lambda:List"), "write made: {op}");
+        assert!(
+            op.starts_with("lambda:Get") || op.starts_with("lambda:List"),
+            "write made: {op}"
+        );
     }
 }
 
@@ -250,22 +323,85 @@ fn bad_input_exits_2_with_a_fix_and_makes_no_aws_request() {
     let missing = missing.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--app", "bad app!", "--artifact", app], "--app"),
-        (vec!["--app", "hello", "--stage", "feature/Login", "--artifact", app], "feature-login"),
-        (vec!["--app", "hello", "--artifact", app, "--memory", "99999"], "128 to 10240"),
-        (vec!["--app", "hello", "--artifact", app, "--timeout", "0"], "1 to 900"),
-        (vec!["--app", "hello", "--artifact", app, "--env", "1BAD=x"], "1BAD"),
-        (vec!["--app", "hello", "--artifact", app, "--env", "AWS_REGION=x"], "reserved"),
-        (vec!["--app", "hello", "--artifact", missing], "does not exist"),
-        (vec!["--app", "hello", "--artifact", app, "--runtime", "nodejs99"], "python3.13"),
-        (vec!["--app", "hello", "--artifact", app, "--execution-role", "lambda-role"], "arn:aws:iam::"),
+        (
+            vec![
+                "--app",
+                "hello",
+                "--stage",
+                "feature/Login",
+                "--artifact",
+                app,
+            ],
+            "feature-login",
+        ),
+        (
+            vec!["--app", "hello", "--artifact", app, "--memory", "99999"],
+            "128 to 10240",
+        ),
+        (
+            vec!["--app", "hello", "--artifact", app, "--timeout", "0"],
+            "1 to 900",
+        ),
+        (
+            vec!["--app", "hello", "--artifact", app, "--env", "1BAD=x"],
+            "1BAD",
+        ),
+        (
+            vec!["--app", "hello", "--artifact", app, "--env", "AWS_REGION=x"],
+            "reserved",
+        ),
+        (
+            vec!["--app", "hello", "--artifact", missing],
+            "does not exist",
+        ),
+        (
+            vec!["--app", "hello", "--artifact", app, "--runtime", "nodejs99"],
+            "python3.13",
+        ),
+        (
+            vec![
+                "--app",
+                "hello",
+                "--artifact",
+                app,
+                "--execution-role",
+                "lambda-role",
+            ],
+            "arn:aws:iam::",
+        ),
         (vec!["--artifact", app], "--app"),
-        (vec!["--app", "hello", "--artifact", app, "--s3-bucket", "Bad_Bucket"], "bucket"),
-        (vec!["--app", "hello", "--artifact", app, "--architecture", "sparc"], "arm64"),
+        (
+            vec![
+                "--app",
+                "hello",
+                "--artifact",
+                app,
+                "--s3-bucket",
+                "Bad_Bucket",
+            ],
+            "bucket",
+        ),
+        (
+            vec![
+                "--app",
+                "hello",
+                "--artifact",
+                app,
+                "--architecture",
+                "sparc",
+            ],
+            "arm64",
+        ),
     ];
     for (extra, needle) in cases {
-        let mut args = vec!["deploy", "--s3-bucket", BUCKET, "--execution-role", &role];
-        // A later --s3-bucket / --execution-role in `extra` must win: clap takes the last.
+        let mut args = vec!["deploy"];
         args.extend(extra.iter().copied());
+        if !extra.contains(&"--s3-bucket") {
+            args.extend(["--s3-bucket", BUCKET]);
+        }
+        if !extra.contains(&"--execution-role") {
+            args.extend(["--execution-role", &role]);
+        }
         let out = world.cmd(&args).run();
         assert_eq!(out.code, 2, "{extra:?} exited {}: {}", out.code, out.stderr);
         assert!(
@@ -275,36 +411,80 @@ fn bad_input_exits_2_with_a_fix_and_makes_no_aws_request() {
         );
     }
     let no_bucket = world
-        .cmd(&["deploy", "--app", "hello", "--artifact", app, "--execution-role", &role])
+        .cmd(&[
+            "deploy",
+            "--app",
+            "hello",
+            "--artifact",
+            app,
+            "--execution-role",
+            &role,
+        ])
         .run()
         .failure(2);
-    assert!(no_bucket.stderr.contains("--s3-bucket"), "{}", no_bucket.stderr);
-    assert_eq!(world.proxy().log(), Vec::<Value>::new(), "no AWS request for bad input");
+    assert!(
+        no_bucket.stderr.contains("--s3-bucket"),
+        "{}",
+        no_bucket.stderr
+    );
+    assert_eq!(
+        world.proxy().log(),
+        Vec::<Value>::new(),
+        "no AWS request for bad input"
+    );
 }
 
 #[test]
 fn json_errors_are_one_object_on_stdout() {
     let world = World::new();
     let out = world
-        .cmd(&["deploy", "--app", "hello", "--artifact", "/nonexistent", "--s3-bucket", BUCKET, "--output", "json"])
+        .cmd(&[
+            "deploy",
+            "--app",
+            "hello",
+            "--artifact",
+            "/nonexistent",
+            "--s3-bucket",
+            BUCKET,
+            "--output",
+            "json",
+        ])
         .run()
         .failure(2);
     let v = out.json();
     assert_eq!(v["error"]["exit_code"], 2);
     assert_eq!(v["error"]["kind"], "invalid_input");
-    assert!(v["error"]["help"].as_str().unwrap().contains("--artifact") || v["error"]["message"].as_str().unwrap().contains("does not exist"));
+    assert!(
+        v["error"]["help"].as_str().unwrap().contains("--artifact")
+            || v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not exist")
+    );
 }
 
 #[test]
 fn the_same_tree_with_other_mtimes_packages_to_the_same_sha256() {
     let world = World::new();
-    let files = [("app.py", "print('hi')\n"), ("lib/util.py", "X = 1\n"), ("static/a.css", "body{}")];
+    let files = [
+        ("app.py", "print('hi')\n"),
+        ("lib/util.py", "X = 1\n"),
+        ("static/a.css", "body{}"),
+    ];
     let a = world.write_dir("a", &files);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let b = world.write_dir("b", &files);
     let package = |dir: &std::path::Path, out: &str| {
         world
-            .cmd(&["package", "--artifact", dir.to_str().unwrap(), "--out", out, "--output", "json"])
+            .cmd(&[
+                "package",
+                "--artifact",
+                dir.to_str().unwrap(),
+                "--out",
+                out,
+                "--output",
+                "json",
+            ])
             .run()
             .success()
             .json()
@@ -318,21 +498,45 @@ fn the_same_tree_with_other_mtimes_packages_to_the_same_sha256() {
     assert_eq!(bytes, std::fs::read(world.dir().join("b.zip")).unwrap());
 }
 
-#[test]
-fn a_prebuilt_zip_is_deployed_and_normalised() {
-    let world = World::new();
-    let app = world.python_app("app", "zip");
-    let zip = world.dir().join("app.zip");
+/// Zip `files` with Python's zipfile (another tool than ours), entries in the given order,
+/// all stamped with `date`.
+fn foreign_zip(path: &std::path::Path, files: &[(&str, &str)], date: &str) {
+    let spec = serde_json::to_string(files).unwrap();
     let status = std::process::Command::new("python3")
-        .args(["-c", "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1],'w'); z.write(sys.argv[2]+'/app.py','app.py'); z.close()", zip.to_str().unwrap(), app.to_str().unwrap()])
+        .args([
+            "-c",
+            "import sys,json,zipfile\nz=zipfile.ZipFile(sys.argv[1],'w',zipfile.ZIP_DEFLATED)\nd=tuple(int(x) for x in sys.argv[3].split('-'))+(12,0,0)\nfor n,b in json.loads(sys.argv[2]):\n  i=zipfile.ZipInfo(n,d); i.external_attr=0o600<<16; z.writestr(i,b)\nz.close()",
+            path.to_str().unwrap(),
+            &spec,
+            date,
+        ])
         .status()
         .unwrap();
     assert!(status.success());
-    let report = deploy(&world, &zip, &[], 1);
+}
+
+#[test]
+fn a_prebuilt_zip_is_deployed_and_normalised() {
+    let world = World::new();
+    let handler = "def handler(e, c):\n    return {'statusCode': 200, 'body': 'zip'}\n";
+    let a = world.dir().join("a.zip");
+    let b = world.dir().join("b.zip");
+    foreign_zip(
+        &a,
+        &[("app.py", handler), ("lib/x.py", "X=1")],
+        "2024-01-02",
+    );
+    foreign_zip(
+        &b,
+        &[("lib/x.py", "X=1"), ("app.py", handler)],
+        "2025-06-07",
+    );
+    let report = deploy(&world, &a, &[], 1);
     assert_eq!(report["changed"], true);
-    // The same file zipped by us from the directory gives the same artifact.
-    let again = deploy(&world, &app, &[], 2);
-    assert_eq!(again["changed"], false, "normalised zip == directory zip");
+    // Other order, other timestamps, same files: the same artifact, so a no-op.
+    let again = deploy(&world, &b, &[], 2);
+    assert_eq!(again["changed"], false, "normalised zips are equal");
+    assert_eq!(again["code_sha256"], report["code_sha256"]);
 }
 
 #[test]
@@ -341,14 +545,18 @@ fn teardown_deletes_the_stage_and_is_idempotent() {
     let app = world.python_app("app", "x");
     deploy(&world, &app, &[], 1);
     let out = world
-        .cmd(&["teardown", "--app", "hello", "--stage", "main", "--output", "json"])
+        .cmd(&[
+            "teardown", "--app", "hello", "--stage", "main", "--output", "json",
+        ])
         .run()
         .success()
         .json();
     assert_eq!(out["deleted"], true);
     assert!(!world.exists("hello-main"));
     let again = world
-        .cmd(&["teardown", "--app", "hello", "--stage", "main", "--output", "json"])
+        .cmd(&[
+            "teardown", "--app", "hello", "--stage", "main", "--output", "json",
+        ])
         .run()
         .success()
         .json();
@@ -362,7 +570,11 @@ fn old_versions_are_pruned_but_live_is_kept() {
         let app = world.python_app(&format!("v{i}"), &format!("body {i}"));
         deploy(&world, &app, &["--keep-versions", "2"], 100 + i);
     }
-    let versions: Vec<String> = world.versions("hello-main").into_iter().map(|v| v.0).collect();
+    let versions: Vec<String> = world
+        .versions("hello-main")
+        .into_iter()
+        .map(|v| v.0)
+        .collect();
     assert_eq!(versions, vec!["3", "4"]);
     assert_eq!(world.alias_version("hello-main").as_deref(), Some("4"));
 }
@@ -389,11 +601,20 @@ fn deploys_succeed_through_throttling_errors_and_busy_windows() {
     }
     let live = world.config("hello-main", Some("live"));
     assert_eq!(live.code_sha256(), last["code_sha256"].as_str());
-    assert_eq!(world.alias_version("hello-main").as_deref(), last["version"].as_str());
+    assert_eq!(
+        world.alias_version("hello-main").as_deref(),
+        last["version"].as_str()
+    );
     let log = world.proxy().log();
     let injected: Vec<&str> = log.iter().filter_map(|e| e["injected"].as_str()).collect();
-    assert!(injected.iter().any(|i| i.contains("throttle")), "faults were injected: {injected:?}");
-    assert!(injected.iter().any(|i| i.contains("busy") || i.contains("conflict")), "busy windows hit: {injected:?}");
+    assert!(
+        injected.iter().any(|i| i.contains("throttle")),
+        "faults were injected: {injected:?}"
+    );
+    assert!(
+        injected.iter().any(|i| i.contains("error5xx")),
+        "5xx were injected: {injected:?}"
+    );
 }
 
 #[test]

@@ -337,6 +337,14 @@ class FunctionState:
         self.version_revs: dict[str, str] = {}
         self.alias_revs: dict[str, str] = {}
         self.url_qualifier = None  # which qualifier owns the (single, in moto) URL config
+        # moto numbers a new version len(versions)+1, so after a version is deleted it hands
+        # out a number twice; Lambda never reuses one. The proxy keeps deleted versions in
+        # moto and hides them instead.
+        self.deleted_versions: set[str] = set()
+        # moto ignores UpdateFunctionCode's Architectures; Lambda applies it to $LATEST and
+        # the versions published from it.
+        self.latest_arch = None
+        self.version_arch: dict[str, str] = {}
 
     def busy(self, now):
         if self.busy_kind and now < self.busy_until:
@@ -371,6 +379,7 @@ class ProxyState:
         self.fail_counts: dict[str, int | None] = {}
         self.functions: dict[tuple, FunctionState] = {}
         self.log: list[dict] = []
+        self.issued_secrets: list[str] = []
         self.known_ops = all_operations()
 
     # -- configuration ----------------------------------------------------------------
@@ -898,6 +907,10 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 fns = {f"{r}/{n}": s.snapshot(now) for (r, n), s in st.functions.items()}
             return self.send_json(200, {"functions": fns})
+        elif path == "/__proxy/secrets" and self.command == "GET":
+            # Credentials STS handed out through the proxy: tests check none reaches any log.
+            with st.lock:
+                return self.send_json(200, list(st.issued_secrets))
         elif path == "/__proxy/health":
             return self.send_json(200, {"ok": True})
         self.send_json(404, {"error": f"no control endpoint {self.command} {path}"})
@@ -920,13 +933,16 @@ class Handler(BaseHTTPRequestHandler):
             "injected": None, "t": t0, "wall_time": time.time(),
         }
         cfg = st.config  # replaced wholesale on change, so one read is a consistent view
+        # Tests inspect state with credentials named OBSERVER...: those requests see the same
+        # Lambda-like answers but are never faulted, delayed or logged.
+        observer = (call.access_key_id or "").startswith("OBSERVER")
         eligible = False
         injected = None
         reply = None
         head_len = None
         try:
             op = call.op
-            eligible = call.service in ("lambda", "s3") and (
+            eligible = not observer and call.service in ("lambda", "s3") and (
                 cfg["only_ops"] is None or op in cfg["only_ops"])
             if (eligible and call.service == "s3" and call.operation in ("PutObject", "UploadPart")
                     and st.chance(cfg["drop_upload"])):
@@ -937,13 +953,19 @@ class Handler(BaseHTTPRequestHandler):
             call.body = self.read_body()
             call.classify_with_body()
             try:
-                reply, head_len, injected = self.handle_call(call, cfg, eligible)
+                reply, head_len, injected = self.handle_call(call, cfg, eligible, observer)
             except Exception:  # a proxy bug must not hang the client: say so and go on
                 import traceback
                 traceback.print_exc(file=sys.stderr)
                 reply = Reply(500, [("Content-Type", "text/plain")],
                               b"fault-proxy internal error (see its stderr)")
                 injected = "proxy_bug"
+            if call.service == "sts" and reply is not None and reply.ok:
+                text = reply.body.decode("utf-8", "replace")
+                found = re.findall(r"<(SecretAccessKey|SessionToken)>([^<]+)</", text)
+                if found:
+                    with st.lock:
+                        st.issued_secrets.extend(v for _, v in found)
             self.send_reply(reply, head_len)
         finally:
             entry.update({
@@ -959,7 +981,8 @@ class Handler(BaseHTTPRequestHandler):
             if call.params and call.service not in ("lambda", "s3"):
                 entry["params"] = call.params
             entry.update(call.extra)
-            st.add_log(entry)
+            if not observer:
+                st.add_log(entry)
             self.vlog(f"{call.method} {call.raw_path} {call.op} -> {entry['status']}"
                       f"{' [' + injected + ']' if injected else ''}")
 
@@ -974,10 +997,10 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def handle_call(self, call: Call, cfg, eligible):
+    def handle_call(self, call: Call, cfg, eligible, observer=False):
         st = self.state
         op = call.op
-        rule = st.take_fail_rule(op) if op else None
+        rule = st.take_fail_rule(op) if op and not observer else None
         if rule is not None:
             return aws_error(call, rule["status"], rule.get("type", "ServiceException"),
                              rule.get("message", "injected failure")), None, "fail_ops"
@@ -995,8 +1018,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.error_500(call), None, "error5xx"
         fail_after = eligible and st.chance(cfg["error5xx_after"])
 
-        delay = float(cfg["op_delay"].get(op, 0) or 0)
-        if call.operation == "PublishVersion" and call.service == "lambda":
+        delay = 0.0 if observer else float(cfg["op_delay"].get(op, 0) or 0)
+        if call.operation == "PublishVersion" and call.service == "lambda" and not observer:
             delay += float(cfg["publish_delay"] or 0)
         if delay:
             time.sleep(delay)
@@ -1100,6 +1123,10 @@ class Handler(BaseHTTPRequestHandler):
         """Real Lambda refuses these; moto accepts them. Answer as Lambda does."""
         opn = call.operation
         name = call.function
+        if call.qualifier and call.qualifier in fst.deleted_versions and opn != "Invoke":
+            arn = function_arn(call, fst, name)
+            return aws_error(call, 404, "ResourceNotFoundException",
+                             f"Function not found: {arn}:{call.qualifier}")
         if opn in ("CreateFunction", "UpdateFunctionCode"):
             code = body.get("Code", {}) if opn == "CreateFunction" else body
             bucket, key = code.get("S3Bucket"), code.get("S3Key")
@@ -1163,6 +1190,15 @@ class Handler(BaseHTTPRequestHandler):
                         call, 409, "ResourceConflictException",
                         "Unable to delete version because the following aliases reference it: "
                         f"[{', '.join(refs)}]")
+            got = self.lookup(call, f"/2015-03-31/functions/{q(name)}/configuration"
+                                    f"?Qualifier={q(call.qualifier)}")
+            if got.status == 404:
+                return aws_error(call, 404, "ResourceNotFoundException",
+                                 "The resource you requested does not exist.")
+            # Hide instead of deleting, so moto's numbering never reuses the number.
+            fst.deleted_versions.add(call.qualifier)
+            fst.version_revs.pop(call.qualifier, None)
+            return Reply(204, [("Content-Type", "application/json")], b"")
         return None
 
     def check_routing(self, call: Call, body):
@@ -1228,9 +1264,13 @@ class Handler(BaseHTTPRequestHandler):
             if busy:
                 fst.busy_kind, fst.busy_until = "create", now + busy
         elif opn in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            if opn == "UpdateFunctionCode" and body.get("Architectures"):
+                fst.latest_arch = body["Architectures"]
             fst.latest_rev = str(uuid.uuid4())
             if busy:
                 fst.busy_kind, fst.busy_until = "update", now + busy
+        elif opn == "PublishVersion":
+            pass  # the version's architecture is recorded in rewrite(), which sees its number
         elif opn == "CreateAlias":
             fst.alias_revs[body.get("Name")] = str(uuid.uuid4())
         elif opn == "UpdateAlias":
@@ -1285,6 +1325,12 @@ class Handler(BaseHTTPRequestHandler):
                     c["RevisionId"] = s.latest_rev
                 elif ver:
                     c["RevisionId"] = s.version_revs.setdefault(ver, str(uuid.uuid4()))
+                if opn == "PublishVersion" and ver and ver != "$LATEST" and s.latest_arch:
+                    s.version_arch.setdefault(ver, s.latest_arch)
+                if ver == "$LATEST" and s.latest_arch:
+                    c["Architectures"] = s.latest_arch
+                elif ver in s.version_arch:
+                    c["Architectures"] = s.version_arch[ver]
             kind = s.busy(now)
             if allow_busy and ver == "$LATEST" and kind:
                 if kind == "create":
@@ -1308,6 +1354,9 @@ class Handler(BaseHTTPRequestHandler):
         elif opn == "GetFunction":
             fix_cfg(data.get("Configuration"), True)
         elif opn == "ListVersionsByFunction":
+            if fixes and fst is not None:
+                data["Versions"] = [c for c in data.get("Versions") or []
+                                    if c.get("Version") not in fst.deleted_versions]
             for c in data.get("Versions") or []:
                 fix_cfg(c, False)
         elif opn == "ListFunctions":

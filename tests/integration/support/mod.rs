@@ -19,6 +19,8 @@ pub const GITHUB_TOKEN: &str = "ghs_TestToken0123456789abcdefSECRET";
 pub const OIDC_REQUEST_TOKEN: &str = "oidc-request-token-0123456789SECRET";
 /// Keys the sealed environment gives the binary; tests check they never leak.
 pub const AWS_SECRET: &str = "testing-secret-key-SECRET";
+/// The ID token the fake GitHub hands out (a JWT-shaped string).
+pub const OIDC_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vYXBwIn0.SECRETsignature0123";
 
 /// The repository root.
 #[must_use]
@@ -134,11 +136,19 @@ impl FaultProxy {
 
     /// Merge settings into the proxy's configuration (see tests/support/README.md).
     pub fn configure(&self, config: Value) {
-        http_json("POST", &format!("{}/__proxy/config", self.url()), Some(&config));
+        http_json(
+            "POST",
+            &format!("{}/__proxy/config", self.url()),
+            Some(&config),
+        );
     }
 
     pub fn reset(&self) {
-        http_json("POST", &format!("{}/__proxy/reset", self.url()), Some(&Value::Null));
+        http_json(
+            "POST",
+            &format!("{}/__proxy/reset", self.url()),
+            Some(&Value::Null),
+        );
     }
 
     /// Every request that went through, in order.
@@ -186,6 +196,34 @@ impl FakeGitHub {
     }
 }
 
+/// SDK clients for inspecting state. Their access key starts with OBSERVER, which the
+/// fault proxy never faults or logs.
+fn inspection_clients(
+    runtime: &tokio::runtime::Runtime,
+    endpoint: &str,
+) -> (aws_sdk_lambda::Client, aws_sdk_s3::Client) {
+    let config = runtime.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "OBSERVER0000000000",
+                "observer",
+                None,
+                None,
+                "tests",
+            ))
+            .load(),
+    );
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    (lambda, s3)
+}
+
 /// One test's world: moto, maybe the proxy and the fake GitHub, a temp dir.
 pub struct World {
     dir: tempfile::TempDir,
@@ -199,9 +237,17 @@ pub struct World {
 }
 
 impl World {
-    /// A fresh moto with the bucket and the execution role.
+    /// A fresh moto with the bucket and the execution role, behind the fault proxy with no
+    /// faults on: the proxy still makes moto answer like Lambda (RevisionIds, version
+    /// numbers, architectures; see tests/support/README.md).
     #[must_use]
     pub fn new() -> World {
+        World::with_proxy()
+    }
+
+    /// moto alone, as it answers.
+    #[must_use]
+    pub fn moto_only() -> World {
         let dir = tempfile::Builder::new()
             .prefix("deploy-action-test-")
             .tempdir()
@@ -209,7 +255,14 @@ impl World {
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("moto.log")).expect("moto log");
         let mut child = Command::new(python())
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -220,19 +273,7 @@ impl World {
             .enable_all()
             .build()
             .expect("runtime");
-        let config = runtime.block_on(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new(REGION))
-                .endpoint_url(format!("http://127.0.0.1:{port}"))
-                .credentials_provider(aws_credential_types::Credentials::for_tests())
-                .load(),
-        );
-        let lambda = aws_sdk_lambda::Client::new(&config);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
+        let (lambda, s3) = inspection_clients(&runtime, &format!("http://127.0.0.1:{port}"));
         let world = World {
             dir,
             _moto: moto,
@@ -263,7 +304,7 @@ impl World {
     /// moto behind the fault proxy; the binary talks to the proxy.
     #[must_use]
     pub fn with_proxy() -> World {
-        let mut world = World::new();
+        let mut world = World::moto_only();
         let (server, port) = start_support_server(
             "fault_proxy.py",
             &[
@@ -278,6 +319,10 @@ impl World {
             _server: server,
             port,
         });
+        // Inspect through the proxy too, so tests see what Lambda would answer.
+        let (lambda, s3) = inspection_clients(&world.runtime, &format!("http://127.0.0.1:{port}"));
+        world.lambda = lambda;
+        world.s3 = s3;
         world
     }
 
@@ -292,6 +337,8 @@ impl World {
                 GITHUB_TOKEN.into(),
                 "--oidc-request-token".into(),
                 OIDC_REQUEST_TOKEN.into(),
+                "--oidc-token".into(),
+                OIDC_ID_TOKEN.into(),
             ],
             &self.dir.path().join("github.log"),
         );
@@ -367,7 +414,6 @@ impl World {
     }
 
     /// `deploy-action` with a sealed environment pointing at this world.
-    #[must_use]
     pub fn cmd(&self, args: &[&str]) -> Cmd {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for key in [
@@ -405,6 +451,7 @@ impl World {
             cwd: self.dir.path().to_path_buf(),
             dir: self.dir.path().to_path_buf(),
             github_url: self.github.as_ref().map(FakeGitHub::url),
+            proxy_url: self.proxy.as_ref().map(FaultProxy::url),
         }
     }
 
@@ -425,7 +472,10 @@ impl World {
 
     /// `live`'s version and routing weights.
     #[must_use]
-    pub fn alias(&self, function: &str) -> Option<(String, std::collections::HashMap<String, f64>)> {
+    pub fn alias(
+        &self,
+        function: &str,
+    ) -> Option<(String, std::collections::HashMap<String, f64>)> {
         let r = self.block_on(
             self.lambda
                 .get_alias()
@@ -518,7 +568,12 @@ impl World {
                 .send()
                 .await
                 .expect("get object");
-            out.body.collect().await.expect("body").into_bytes().to_vec()
+            out.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .to_vec()
         })
     }
 }
@@ -531,6 +586,7 @@ pub struct Cmd {
     cwd: PathBuf,
     dir: PathBuf,
     github_url: Option<String>,
+    proxy_url: Option<String>,
 }
 
 impl Cmd {
@@ -563,7 +619,8 @@ impl Cmd {
     /// GITHUB_* set, outputs and summary written to files in the temp dir.
     pub fn github_event(mut self, event_name: &str, payload: &Path, run_id: u64) -> Self {
         let payload_json: Value =
-            serde_json::from_str(&std::fs::read_to_string(payload).expect("payload")).unwrap_or(Value::Null);
+            serde_json::from_str(&std::fs::read_to_string(payload).expect("payload"))
+                .unwrap_or(Value::Null);
         let repo = payload_json
             .pointer("/repository/full_name")
             .and_then(Value::as_str)
@@ -586,7 +643,10 @@ impl Cmd {
             ("GITHUB_EVENT_NAME", event_name.into()),
             ("GITHUB_EVENT_PATH", payload.display().to_string()),
             ("GITHUB_REPOSITORY", repo),
-            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567".into()),
+            (
+                "GITHUB_SHA",
+                "0123456789abcdef0123456789abcdef01234567".into(),
+            ),
             ("GITHUB_REF", git_ref),
             ("GITHUB_RUN_ID", run_id.to_string()),
             ("GITHUB_SERVER_URL", "https://github.com".into()),
@@ -615,8 +675,10 @@ impl Cmd {
             "ACTIONS_ID_TOKEN_REQUEST_URL".into(),
             format!("{url}/_apis/oidc/token?api-version=2.0"),
         );
-        self.env
-            .insert("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), OIDC_REQUEST_TOKEN.into());
+        self.env.insert(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+            OIDC_REQUEST_TOKEN.into(),
+        );
         self
     }
 
@@ -641,11 +703,58 @@ impl Cmd {
 
     pub fn run(self) -> RunResult {
         let out = self.command().output().expect("run deploy-action");
-        RunResult {
+        let result = RunResult {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             args: self.args.join(" "),
+        };
+        self.assert_no_secrets(&result);
+        result
+    }
+
+    /// Every run of every test checks that no secret reached stdout, stderr, the step
+    /// outputs or the step summary (issue 8): the GitHub token, the OIDC request token, the
+    /// ID token, the AWS secret key, and any credentials STS issued through the proxy.
+    #[track_caller]
+    pub fn assert_no_secrets(&self, result: &RunResult) {
+        let mut secrets: Vec<String> = vec![
+            GITHUB_TOKEN.into(),
+            OIDC_REQUEST_TOKEN.into(),
+            OIDC_ID_TOKEN.into(),
+            AWS_SECRET.into(),
+        ];
+        if let Some(url) = &self.proxy_url
+            && let Value::Array(issued) = http_json("GET", &format!("{url}/__proxy/secrets"), None)
+        {
+            secrets.extend(issued.iter().filter_map(|v| v.as_str().map(String::from)));
+        }
+        // `::add-mask::<secret>` is consumed by the runner, never shown: the one place a
+        // secret may be written.
+        let without_masks = |text: &str| {
+            text.lines()
+                .filter(|l| !l.starts_with("::add-mask::"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let mut places = vec![
+            ("stdout", without_masks(&result.stdout)),
+            ("stderr", without_masks(&result.stderr)),
+        ];
+        for file in ["github_output", "step_summary.md"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir.join(file)) {
+                places.push((file, text));
+            }
+        }
+        for (place, text) in &places {
+            for secret in &secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "a secret ({}…) leaked into {place} of `deploy-action {}`",
+                    &secret[..6],
+                    self.args.join(" ")
+                );
+            }
         }
     }
 }

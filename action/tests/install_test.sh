@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# Tests action/install.sh against a fake release served by a real HTTP server on 127.0.0.1.
+#
+#   bash action/tests/install_test.sh            # all cases
+#   bash action/tests/install_test.sh mismatch   # only cases whose name contains "mismatch"
+#
+# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, and sha256sum or shasum.
+# Prints "N passed, N failed" last and exits non-zero when a case failed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+install_sh="${here}/../install.sh"
+filter="${1:-}"
+
+root="$(mktemp -d "${TMPDIR:-/tmp}/install-test.XXXXXXXX")"
+server_pid=''
+cleanup() {
+  if [[ -n "${server_pid}" ]]; then
+    kill "${server_pid}" 2>/dev/null || true
+    wait "${server_pid}" 2>/dev/null || true
+  fi
+  [[ -n "${KEEP_TEST_DIR:-}" ]] || rm -rf -- "${root}"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+failures=()
+current=''
+
+# ---- fake releases ----------------------------------------------------------------------------
+srv="${root}/srv"
+mkdir -p "${srv}"
+targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin aarch64-apple-darwin)
+
+# sha256_line FILE: "<hex>  <name>" like sha256sum, also where only shasum exists (macOS).
+sha256_line() {
+  if type -P sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi
+}
+# link_tools DIR TOOL...: a PATH dir holding only the given tools (those that exist here).
+link_tools() {
+  local dir="$1" tool
+  shift
+  mkdir -p "${dir}"
+  for tool in "$@"; do
+    if type -P "${tool}" >/dev/null; then
+      ln -sf "$(type -P "${tool}")" "${dir}/${tool}"
+    fi
+  done
+}
+base_tools=(bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep)
+
+# make_asset TAG TARGET [MARK]: a tarball holding a deploy-action script that names its target.
+make_asset() {
+  local tag="$1" target="$2" mark="${3:-release}" dir
+  dir="${srv}/${tag}"
+  mkdir -p "${dir}" "${root}/build/${tag}/${target}"
+  cat >"${root}/build/${tag}/${target}/deploy-action" <<EOF
+#!/bin/sh
+echo "deploy-action ${mark} ${tag} ${target} \$*"
+EOF
+  chmod 0755 "${root}/build/${tag}/${target}/deploy-action"
+  tar -czf "${dir}/deploy-action-${target}.tar.gz" -C "${root}/build/${tag}/${target}" deploy-action
+  (cd "${dir}" && sha256_line "deploy-action-${target}.tar.gz" >"deploy-action-${target}.tar.gz.sha256")
+}
+
+for t in "${targets[@]}"; do
+  make_asset v1.2.3 "${t}"
+done
+# v6.6.6: the checksum file does not match the tarball (a corrupted asset or checksum).
+# v6.6.7: the tarball was swapped for another build, the checksum file is the genuine one.
+make_asset v6.6.6 x86_64-unknown-linux-musl
+make_asset v6.6.7 x86_64-unknown-linux-musl evil
+cp "${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256" \
+  "${srv}/v6.6.7/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256"
+printf '%064d  deploy-action-x86_64-unknown-linux-musl.tar.gz\n' 0 \
+  >"${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256"
+# v7.0.0: binary but no checksum file.
+make_asset v7.0.0 x86_64-unknown-linux-musl
+rm "${srv}/v7.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256"
+# v8.0.0: an archive with more than the binary in it (path traversal attempt).
+mkdir -p "${srv}/v8.0.0" "${root}/build/v8.0.0/a"
+printf '#!/bin/sh\necho pwned\n' >"${root}/build/v8.0.0/a/deploy-action"
+printf 'x\n' >"${root}/build/v8.0.0/evil"
+chmod 0755 "${root}/build/v8.0.0/a/deploy-action"
+# GNU tar strips "../" when creating, so Python's tarfile writes the hostile member name.
+python3 - "${root}/build/v8.0.0" "${srv}/v8.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz" <<'EOF'
+import sys, tarfile
+src, dst = sys.argv[1], sys.argv[2]
+with tarfile.open(dst, "w:gz") as t:
+    t.add(f"{src}/a/deploy-action", arcname="deploy-action")
+    t.add(f"{src}/evil", arcname="../evil")
+EOF
+(cd "${srv}/v8.0.0" && sha256_line deploy-action-x86_64-unknown-linux-musl.tar.gz \
+  >deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256)
+# v9.0.0: the release exists but the asset is missing (404), as for a fork without releases.
+mkdir -p "${srv}/v9.0.0"
+
+server_log="${root}/server.log"
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "${srv}" >"${root}/server.out" 2>"${server_log}" &
+server_pid=$!
+port=''
+for _ in $(seq 1 100); do
+  port="$(sed -n 's/.* port \([0-9][0-9]*\) .*/\1/p' "${root}/server.out" | head -n 1)"
+  [[ -n "${port}" ]] && break
+  sleep 0.1
+done
+if [[ -z "${port}" ]]; then
+  echo "could not start the test HTTP server" >&2
+  cat "${server_log}" >&2
+  exit 1
+fi
+base_url="http://127.0.0.1:${port}"
+
+# ---- the action under test --------------------------------------------------------------------
+# make_action_path DIR VERSION: a copy of the action's layout with a Cargo.toml of that version.
+make_action_path() {
+  local dir="$1" version="$2"
+  mkdir -p "${dir}/action"
+  cp "${install_sh}" "${dir}/action/install.sh"
+  cat >"${dir}/Cargo.toml" <<EOF
+[package]
+name = "deploy-action"
+version = "${version}"
+
+[dependencies]
+version = "not this one"
+EOF
+}
+action_path="${root}/action-1.2.3"
+make_action_path "${action_path}" 1.2.3
+
+# A PATH shim dir whose cargo stands in for a real build: it records its arguments and writes a
+# binary where cargo would.
+shim="${root}/shim"
+mkdir -p "${shim}"
+cat >"${shim}/cargo" <<'EOF'
+#!/bin/sh
+printf '%s\n' "$*" >>"${CARGO_SHIM_LOG:?}"
+mkdir -p "${CARGO_TARGET_DIR:?}/release"
+printf '#!/bin/sh\necho "deploy-action built-from-source $*"\n' >"${CARGO_TARGET_DIR}/release/deploy-action"
+chmod 0755 "${CARGO_TARGET_DIR}/release/deploy-action"
+EOF
+chmod 0755 "${shim}/cargo"
+
+# Case state, reset by begin().
+case_dir=''
+out=''
+status=0
+
+begin() {
+  current="$1"
+  case_dir="${root}/case-${current}"
+  mkdir -p "${case_dir}/tool_cache" "${case_dir}/temp"
+  : >"${case_dir}/github_path"
+  : >"${case_dir}/github_output"
+  : >"${case_dir}/cargo.log"
+  : >"${server_log}"
+  out="${case_dir}/out.log"
+}
+
+# run_install [VAR=VALUE...]: runs install.sh in a sealed environment plus the given variables.
+run_install() {
+  status=0
+  env -i \
+    PATH="${RUN_PATH:-${shim}:/usr/local/bin:/usr/bin:/bin}" \
+    HOME="${case_dir}" \
+    RUNNER_OS=Linux RUNNER_ARCH=X64 \
+    RUNNER_TOOL_CACHE="${case_dir}/tool_cache" \
+    RUNNER_TEMP="${case_dir}/temp" \
+    GITHUB_PATH="${case_dir}/github_path" \
+    GITHUB_OUTPUT="${case_dir}/github_output" \
+    GITHUB_ACTION_PATH="${action_path}" \
+    GITHUB_SERVER_URL=https://github.invalid \
+    DEPLOY_ACTION_REPOSITORY=org/deploy-action \
+    DEPLOY_ACTION_RELEASE_BASE_URL="${base_url}" \
+    CARGO_SHIM_LOG="${case_dir}/cargo.log" \
+    INPUT_COMMAND=deploy INPUT_BUILD=none INPUT_SOURCE=. \
+    "$@" \
+    bash --noprofile --norc "${action_path}/action/install.sh" >"${out}" 2>&1 || status=$?
+}
+
+check() {
+  local what="$1"
+  shift
+  if "$@"; then
+    return 0
+  fi
+  failures+=("${current}: ${what}")
+  echo "  FAIL ${current}: ${what}" >&2
+  return 1
+}
+# finish: counts the case once, after all its checks.
+case_failed=0
+expect() {
+  check "$@" || case_failed=1
+}
+finish() {
+  if [[ "${case_failed}" == 0 ]]; then
+    passed=$((passed + 1))
+    echo "ok   ${current}"
+  else
+    failed=$((failed + 1))
+    echo "FAIL ${current} (log follows)"
+    sed 's/^/     | /' "${out}"
+  fi
+  case_failed=0
+}
+selected() {
+  [[ -z "${filter}" || "$1" == *"${filter}"* ]]
+}
+
+output_value() { sed -n "s/^$1=//p" "${case_dir}/github_output" | tail -n 1; }
+requested() { grep -q "\"GET $1 HTTP" "${server_log}"; }
+no_requests() { ! grep -q '"GET ' "${server_log}"; }
+log_has() { grep -qF -- "$1" "${out}"; }
+no_executables_under() { [[ -z "$(find "$@" -type f -perm -u+x 2>/dev/null)" ]]; }
+bin_says() { [[ "$("$(output_value bin)" --version 2>/dev/null)" == *"$1"* ]]; }
+
+# ---- cases ------------------------------------------------------------------------------------
+for combo in Linux:X64:x86_64-unknown-linux-musl:x64 Linux:ARM64:aarch64-unknown-linux-musl:arm64 \
+  macOS:X64:x86_64-apple-darwin:x64 macOS:ARM64:aarch64-apple-darwin:arm64; do
+  IFS=: read -r os arch target cache_arch <<<"${combo}"
+  name="asset-${os}-${arch}"
+  selected "${name}" || continue
+  begin "${name}"
+  run_install RUNNER_OS="${os}" RUNNER_ARCH="${arch}" DEPLOY_ACTION_REF=v1.2.3
+  cache="${case_dir}/tool_cache/deploy-action/1.2.3/${cache_arch}"
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "downloaded the ${target} asset" requested "/v1.2.3/deploy-action-${target}.tar.gz"
+  expect "downloaded its checksum" requested "/v1.2.3/deploy-action-${target}.tar.gz.sha256"
+  expect "bin output is the tool-cache path" [ "$(output_value bin)" = "${cache}/deploy-action" ]
+  expect "installed binary is the ${target} one" bin_says "${target}"
+  expect "tool-cache marker written" [ -f "${cache}.complete" ]
+  expect "bin dir added to GITHUB_PATH" grep -qxF "${cache}" "${case_dir}/github_path"
+  expect "temp files removed" no_executables_under "${case_dir}/temp"
+  finish
+done
+
+if selected uname-fallback; then
+  begin uname-fallback
+  run_install RUNNER_OS= RUNNER_ARCH= DEPLOY_ACTION_REF=v1.2.3
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64) want=x86_64-unknown-linux-musl ;;
+    Linux/aarch64) want=aarch64-unknown-linux-musl ;;
+    Darwin/x86_64) want=x86_64-apple-darwin ;;
+    Darwin/arm64) want=aarch64-apple-darwin ;;
+  esac
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "picked ${want} from uname" requested "/v1.2.3/deploy-action-${want}.tar.gz"
+  finish
+fi
+
+if selected unsupported-platform; then
+  begin unsupported-platform
+  run_install RUNNER_OS=Windows RUNNER_ARCH=X64 DEPLOY_ACTION_REF=v1.2.3
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "::error:: names the runner" log_has "::error::deploy-action install: unsupported runner Windows/X64"
+  expect "nothing downloaded" no_requests
+  finish
+fi
+
+if selected tool-cache-hit; then
+  begin tool-cache-hit
+  cache="${case_dir}/tool_cache/deploy-action/1.2.3/x64"
+  mkdir -p "${cache}"
+  printf '#!/bin/sh\necho "deploy-action seeded"\n' >"${cache}/deploy-action"
+  chmod 0755 "${cache}/deploy-action"
+  : >"${cache}.complete"
+  # An unreachable release URL: any download attempt would fail the case.
+  run_install DEPLOY_ACTION_REF=v1.2.3 DEPLOY_ACTION_RELEASE_BASE_URL=http://127.0.0.1:1
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "nothing downloaded" no_requests
+  expect "uses the seeded binary" bin_says seeded
+  expect "bin dir added to GITHUB_PATH" grep -qxF "${cache}" "${case_dir}/github_path"
+  finish
+fi
+
+if selected tool-cache-hit-local-ref; then
+  # `uses: ./` (no ref) finds the binary cached for the package version; this is what the act
+  # scenarios rely on.
+  begin tool-cache-hit-local-ref
+  cache="${case_dir}/tool_cache/deploy-action/1.2.3/x64"
+  mkdir -p "${cache}"
+  printf '#!/bin/sh\necho "deploy-action seeded"\n' >"${cache}/deploy-action"
+  chmod 0755 "${cache}/deploy-action"
+  : >"${cache}.complete"
+  run_install DEPLOY_ACTION_REF= DEPLOY_ACTION_REPOSITORY=
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "uses the seeded binary" bin_says seeded
+  expect "cargo not run" [ ! -s "${case_dir}/cargo.log" ]
+  finish
+fi
+
+if selected tool-cache-incomplete; then
+  # Without the .complete marker a cached dir may be half-written: download again.
+  begin tool-cache-incomplete
+  cache="${case_dir}/tool_cache/deploy-action/1.2.3/x64"
+  mkdir -p "${cache}"
+  printf '#!/bin/sh\necho "deploy-action half-written"\n' >"${cache}/deploy-action"
+  chmod 0755 "${cache}/deploy-action"
+  run_install DEPLOY_ACTION_REF=v1.2.3
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "downloaded the release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "replaced the half-written binary" bin_says "release v1.2.3"
+  expect "marker written" [ -f "${cache}.complete" ]
+  finish
+fi
+
+if selected checksum-mismatch; then
+  for tag in v6.6.6 v6.6.7; do
+    begin "checksum-mismatch-${tag}"
+    run_install DEPLOY_ACTION_REF="${tag}"
+    expect "exit non-zero" [ "${status}" != 0 ]
+    expect "clear ::error::" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-musl.tar.gz from release ${tag}"
+    expect "nothing executable left in the tool cache" no_executables_under "${case_dir}/tool_cache"
+    expect "nothing executable left in RUNNER_TEMP" no_executables_under "${case_dir}/temp"
+    expect "no download left in RUNNER_TEMP" [ -z "$(ls -A "${case_dir}/temp")" ]
+    expect "no cache marker" [ -z "$(find "${case_dir}/tool_cache" -name '*.complete')" ]
+    expect "no bin output" [ -z "$(output_value bin)" ]
+    expect "nothing added to GITHUB_PATH" [ ! -s "${case_dir}/github_path" ]
+    expect "did not fall back to a build" [ ! -s "${case_dir}/cargo.log" ]
+    finish
+  done
+fi
+
+if selected missing-checksum; then
+  begin missing-checksum
+  run_install DEPLOY_ACTION_REF=v7.0.0
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "::error:: names the checksum file" log_has "checksum file deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256 answered HTTP 404"
+  expect "nothing executable left" no_executables_under "${case_dir}/tool_cache" "${case_dir}/temp"
+  expect "did not fall back to a build" [ ! -s "${case_dir}/cargo.log" ]
+  finish
+fi
+
+if selected unexpected-archive; then
+  begin unexpected-archive
+  run_install DEPLOY_ACTION_REF=v8.0.0
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "::error:: says what the archive holds" log_has "must contain only deploy-action"
+  expect "nothing executable left" no_executables_under "${case_dir}/tool_cache" "${case_dir}/temp"
+  expect "nothing written beside the case dir" [ ! -e "${case_dir}/evil" ]
+  expect "nothing written into RUNNER_TEMP" [ ! -e "${case_dir}/temp/evil" ]
+  finish
+fi
+
+if selected not-found-builds; then
+  begin not-found-builds
+  run_install DEPLOY_ACTION_REF=v9.0.0
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "tried the release first" requested "/v9.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "::notice:: says it builds from source" log_has "::notice::deploy-action install: building deploy-action 1.2.3 from source"
+  expect "::notice:: says why" log_has "release v9.0.0 has no asset deploy-action-x86_64-unknown-linux-musl.tar.gz (HTTP 404)"
+  expect "ran cargo build --release --locked" grep -q -- "build --release --locked --manifest-path ${action_path}/Cargo.toml" "${case_dir}/cargo.log"
+  expect "bin is the source build" bin_says built-from-source
+  expect "source build not put in the tool cache" [ -z "$(ls -A "${case_dir}/tool_cache")" ]
+  expect "bin dir added to GITHUB_PATH" grep -qxF "${case_dir}/temp/deploy-action-bin" "${case_dir}/github_path"
+  finish
+fi
+
+if selected branch-ref-builds; then
+  begin branch-ref-builds
+  run_install DEPLOY_ACTION_REF=main
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "no download for a branch" no_requests
+  expect "built from source" bin_says built-from-source
+  finish
+fi
+
+if selected no-cargo; then
+  begin no-cargo
+  # Only the tools the script needs, so no cargo anywhere on PATH.
+  link_tools "${case_dir}/bin" "${base_tools[@]}" sha256sum shasum perl
+  RUN_PATH="${case_dir}/bin" run_install DEPLOY_ACTION_REF=main
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "::error:: explains" log_has "cargo is not installed to build one"
+  finish
+fi
+
+if selected moving-major-tag; then
+  begin moving-major-tag
+  run_install DEPLOY_ACTION_REF=v1
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "v1 resolves to release v1.2.3" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "cached as 1.2.3" [ -f "${case_dir}/tool_cache/deploy-action/1.2.3/x64.complete" ]
+  finish
+fi
+
+if selected major-tag-mismatch; then
+  begin major-tag-mismatch
+  run_install DEPLOY_ACTION_REF=v2
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "no download" no_requests
+  expect "built from source" bin_says built-from-source
+  finish
+fi
+
+if selected sha-ref; then
+  begin sha-ref
+  run_install DEPLOY_ACTION_REF=0123456789abcdef0123456789abcdef01234567
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "a SHA pin uses the package version's release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  finish
+fi
+
+if selected action-path-ref; then
+  # GitHub leaves github.action_ref empty in some composite contexts; the checkout path
+  # .../_actions/<owner>/<repo>/<ref> still names the ref.
+  begin action-path-ref
+  saved="${action_path}"
+  action_path="${root}/_actions/org/deploy-action/v1.2.3"
+  make_action_path "${action_path}" 1.2.3
+  run_install DEPLOY_ACTION_REF= DEPLOY_ACTION_REPOSITORY=
+  action_path="${saved}"
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "ref taken from the action path" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  finish
+fi
+
+if selected insecure-url; then
+  begin insecure-url
+  run_install DEPLOY_ACTION_REF=v1.2.3 DEPLOY_ACTION_RELEASE_BASE_URL=http://example.invalid/releases
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "::error:: refuses plain http" log_has "only https (or http://127.0.0.1 for tests) is allowed"
+  finish
+fi
+
+if selected no-sha-tool; then
+  begin no-sha-tool
+  link_tools "${case_dir}/bin" "${base_tools[@]}"
+  RUN_PATH="${case_dir}/bin" run_install DEPLOY_ACTION_REF=v1.2.3
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "fails closed" log_has "neither sha256sum nor shasum is available"
+  expect "nothing executable left" no_executables_under "${case_dir}/tool_cache" "${case_dir}/temp"
+  finish
+fi
+
+if selected shasum-fallback && type -P shasum >/dev/null; then
+  begin shasum-fallback
+  link_tools "${case_dir}/bin" "${base_tools[@]}" shasum perl
+  RUN_PATH="${case_dir}/bin" run_install DEPLOY_ACTION_REF=v1.2.3
+  expect "exit 0 with shasum only (as on macOS)" [ "${status}" = 0 ]
+  expect "installed" bin_says "release v1.2.3"
+  finish
+fi
+
+# ---- cargo-lambda -----------------------------------------------------------------------------
+# A local wheel stands in for PyPI's cargo-lambda, so pip really installs it without a network.
+if selected cargo-lambda; then
+  wheels="${root}/wheels"
+  mkdir -p "${wheels}"
+  # make_wheel DIR NAME VERSION [SCRIPT]: a minimal valid wheel, optionally with one script.
+  python3 - "${wheels}" <<'EOF'
+import sys, zipfile, hashlib, base64
+
+def make_wheel(out, dist, version, script=None):
+    name = dist.replace("-", "_")
+    files = {
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if script:
+        files[f"{name}-{version}.data/scripts/{dist}"] = script
+    record = []
+    with zipfile.ZipFile(f"{out}/{name}-{version}-py3-none-any.whl", "w") as z:
+        for p, body in files.items():
+            data = body.encode()
+            info = zipfile.ZipInfo(p, date_time=(2020, 1, 1, 0, 0, 0))
+            # pip marks a file executable only when the mode says "regular file" too.
+            info.external_attr = (0o100755 if "/scripts/" in p else 0o100644) << 16
+            z.writestr(info, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{p},sha256={digest},{len(data)}")
+        rec = f"{name}-{version}.dist-info/RECORD"
+        record.append(f"{rec},,")
+        z.writestr(rec, "\n".join(record) + "\n")
+
+make_wheel(sys.argv[1], "cargo-lambda", "1.9.2", "#!/bin/sh\necho cargo-lambda 1.9.2 fake\n")
+make_wheel(sys.argv[1], "ziglang", "0.14.0")
+EOF
+  seed_cache() {
+    local cache="${case_dir}/tool_cache/deploy-action/1.2.3/x64"
+    mkdir -p "${cache}"
+    printf '#!/bin/sh\necho seeded\n' >"${cache}/deploy-action"
+    chmod 0755 "${cache}/deploy-action"
+    : >"${cache}.complete"
+  }
+  pip_env=(PIP_NO_INDEX=1 PIP_FIND_LINKS="${wheels}" PIP_CONFIG_FILE=/dev/null)
+
+  begin cargo-lambda-rust-build
+  seed_cache
+  mkdir -p "${case_dir}/app" && : >"${case_dir}/app/Cargo.toml"
+  run_install DEPLOY_ACTION_REF=v1.2.3 INPUT_BUILD=auto INPUT_SOURCE="${case_dir}/app" "${pip_env[@]}"
+  venv="${case_dir}/tool_cache/cargo-lambda/1.9.2/x64"
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "extra-path is the cargo-lambda venv" [ "$(output_value extra-path)" = "${venv}/bin" ]
+  expect "pip installed cargo-lambda 1.9.2" [ "$("${venv}/bin/cargo-lambda" 2>/dev/null)" = "cargo-lambda 1.9.2 fake" ]
+  expect "pip installed the pinned ziglang" "${venv}/bin/python" -c \
+    'import importlib.metadata as m, sys; sys.exit(m.version("ziglang") != "0.14.0")'
+  expect "venv marked complete" [ -f "${venv}.complete" ]
+  finish
+
+  begin cargo-lambda-not-needed
+  seed_cache
+  mkdir -p "${case_dir}/app" && : >"${case_dir}/app/Cargo.toml"
+  for variant in "INPUT_BUILD=python" "INPUT_COMMAND=teardown" "INPUT_ARTIFACT=dist/app.zip" "INPUT_SOURCE=${case_dir}/nowhere"; do
+    : >"${case_dir}/github_output"
+    run_install DEPLOY_ACTION_REF=v1.2.3 INPUT_BUILD=auto INPUT_SOURCE="${case_dir}/app" "${variant}" "${pip_env[@]}"
+    expect "${variant}: exit 0" [ "${status}" = 0 ]
+    expect "${variant}: no cargo-lambda" [ -z "$(output_value extra-path)" ]
+  done
+  expect "no venv created" [ ! -e "${case_dir}/tool_cache/cargo-lambda" ]
+  finish
+
+  begin cargo-lambda-on-path
+  seed_cache
+  mkdir -p "${case_dir}/bin"
+  printf '#!/bin/sh\necho present\n' >"${case_dir}/bin/cargo-lambda"
+  chmod 0755 "${case_dir}/bin/cargo-lambda"
+  RUN_PATH="${case_dir}/bin:${shim}:/usr/local/bin:/usr/bin:/bin" \
+    run_install DEPLOY_ACTION_REF=v1.2.3 INPUT_BUILD=rust "${pip_env[@]}"
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "uses the one on PATH" [ -z "$(output_value extra-path)" ]
+  expect "no venv created" [ ! -e "${case_dir}/tool_cache/cargo-lambda" ]
+  finish
+fi
+
+echo
+for f in "${failures[@]+"${failures[@]}"}"; do
+  echo "failed: ${f}"
+done
+echo "${passed} passed, ${failed} failed"
+[[ "${failed}" == 0 ]]
