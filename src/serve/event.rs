@@ -182,15 +182,13 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -261,7 +259,12 @@ pub struct HttpReply {
 }
 
 /// Headers the front sets itself: a function's own values would describe another transport.
-const HOP_BY_HOP: &[&str] = &["content-length", "transfer-encoding", "connection", "keep-alive"];
+const HOP_BY_HOP: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+];
 
 /// The HTTP response for a buffered function result. `Err` is a result no function URL could
 /// turn into a response (the client gets a 502; the message goes to the log).
@@ -537,7 +540,12 @@ mod tests {
 
     #[test]
     fn other_results_are_json_bodies() {
-        for payload in [&br#"{"message":"hi"}"#[..], b"\"Hello\"", b"42", b"not json"] {
+        for payload in [
+            &br#"{"message":"hi"}"#[..],
+            b"\"Hello\"",
+            b"42",
+            b"not json",
+        ] {
             let reply = response_from_payload(payload).unwrap();
             assert_eq!(reply.status, StatusCode::OK);
             assert_eq!(reply.headers["content-type"], "application/json");
@@ -553,13 +561,14 @@ mod tests {
     fn bad_status_codes_are_errors() {
         assert!(response_from_payload(br#"{"statusCode":"abc"}"#).is_err());
         assert!(response_from_payload(br#"{"statusCode":42}"#).is_err());
-        assert!(response_from_payload(br#"{"statusCode":200,"headers":{"bad name":"x"}}"#).is_err());
+        assert!(
+            response_from_payload(br#"{"statusCode":200,"headers":{"bad name":"x"}}"#).is_err()
+        );
     }
 
     #[test]
     fn streamed_response_prelude() {
-        let mut raw =
-            br#"{"statusCode":202,"headers":{"x-a":"1"},"cookies":["c=1"]}"#.to_vec();
+        let mut raw = br#"{"statusCode":202,"headers":{"x-a":"1"},"cookies":["c=1"]}"#.to_vec();
         raw.extend_from_slice(&[0; 8]);
         raw.extend_from_slice(b"streamed\x00body");
         let reply = response_from_stream(&raw).unwrap();

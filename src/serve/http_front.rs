@@ -49,10 +49,10 @@ async fn handle(
     let id = super::new_request_id();
     let label = super::log_label(&id);
     let (parts, body) = req.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string());
+    let target = parts.uri.path_and_query().map_or_else(
+        || parts.uri.path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
     let method = parts.method.clone();
     state.requests.fetch_add(1, Ordering::Relaxed);
     let response = invoke(&state, &id, &label, peer, parts, body).await;

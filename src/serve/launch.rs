@@ -346,7 +346,10 @@ fn base_env(t: &Target<'_>) -> Vec<(String, OsString)> {
     set("_HANDLER", t.handler.into());
     set("AWS_LAMBDA_FUNCTION_NAME", t.function_name.into());
     set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into());
-    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", t.memory.to_string().into());
+    set(
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        t.memory.to_string().into(),
+    );
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
         format!("/aws/lambda/{}", t.function_name).into(),
@@ -442,8 +445,10 @@ fn is_executable(p: &Path) -> bool {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn read_header(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -518,7 +523,11 @@ mod tests {
     fn the_running_binary_is_dynamic_or_static_consistently() {
         // The test binary itself is an ELF of the host: parsing it must not fail.
         let me = std::env::current_exe().unwrap();
-        if cfg!(all(target_os = "linux", target_endian = "little", target_pointer_width = "64")) {
+        if cfg!(all(
+            target_os = "linux",
+            target_endian = "little",
+            target_pointer_width = "64"
+        )) {
             assert!(elf_has_interp(&std::fs::read(me).unwrap()).is_some());
         }
     }
@@ -551,7 +560,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bootstrap"), "#!/bin/sh\n").unwrap();
         let env = BTreeMap::from([("GREETING".to_string(), "hi".to_string())]);
-        let plan = plan(&target(dir.path(), "provided.al2023", Architecture::Arm64, &env)).unwrap();
+        let plan = plan(&target(
+            dir.path(),
+            "provided.al2023",
+            Architecture::Arm64,
+            &env,
+        ))
+        .unwrap();
         assert_eq!(plan.launch.program, dir.path().join("bootstrap"));
         let get = |k: &str| {
             plan.launch
@@ -560,8 +575,14 @@ mod tests {
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.to_string_lossy().into_owned())
         };
-        assert_eq!(get("AWS_LAMBDA_FUNCTION_VERSION").as_deref(), Some("$LATEST"));
-        assert_eq!(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").as_deref(), Some("512"));
+        assert_eq!(
+            get("AWS_LAMBDA_FUNCTION_VERSION").as_deref(),
+            Some("$LATEST")
+        );
+        assert_eq!(
+            get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").as_deref(),
+            Some("512")
+        );
         assert_eq!(get("TZ").as_deref(), Some(":UTC"));
         assert_eq!(get("_HANDLER").as_deref(), Some("bootstrap"));
         assert_eq!(get("GREETING").as_deref(), Some("hi"));
@@ -571,7 +592,13 @@ mod tests {
     fn missing_bootstrap_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let env = BTreeMap::new();
-        let err = plan(&target(dir.path(), "provided.al2023", Architecture::X86_64, &env)).unwrap_err();
+        let err = plan(&target(
+            dir.path(),
+            "provided.al2023",
+            Architecture::X86_64,
+            &env,
+        ))
+        .unwrap_err();
         assert!(err.to_string().contains("no bootstrap"), "{err}");
     }
 }

@@ -142,8 +142,10 @@ pub fn ensure_awslambdaric(python: &HostPython, tools: &Path) -> Result<PathBuf,
     let dir = tools.join(format!("serve-venv-{}", python.version_text()));
     let stamp_text = format!("{AWSLAMBDARIC_PIN}\n{}\n", python.executable.display());
     let venv_python = |d: &Path| d.join("bin").join("python");
-    let ready =
-        |d: &Path| std::fs::read_to_string(d.join(STAMP)).is_ok_and(|s| s == stamp_text) && venv_python(d).exists();
+    let ready = |d: &Path| {
+        std::fs::read_to_string(d.join(STAMP)).is_ok_and(|s| s == stamp_text)
+            && venv_python(d).exists()
+    };
     if ready(&dir) {
         return Ok(venv_python(&dir));
     }
@@ -162,7 +164,10 @@ pub fn ensure_awslambdaric(python: &HostPython, tools: &Path) -> Result<PathBuf,
     );
     let result = (|| {
         run(
-            Command::new(&python.executable).arg("-m").arg("venv").arg(&tmp),
+            Command::new(&python.executable)
+                .arg("-m")
+                .arg("venv")
+                .arg(&tmp),
             "python -m venv",
         )?;
         // Binary wheels only: awslambdaric's source build needs a C++ compiler and cmake.

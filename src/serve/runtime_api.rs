@@ -158,8 +158,14 @@ impl RuntimeApi {
 fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route(&format!("{PREFIX}/invocation/next"), get(next))
-        .route(&format!("{PREFIX}/invocation/{{id}}/response"), post(response))
-        .route(&format!("{PREFIX}/invocation/{{id}}/error"), post(invocation_error))
+        .route(
+            &format!("{PREFIX}/invocation/{{id}}/response"),
+            post(response),
+        )
+        .route(
+            &format!("{PREFIX}/invocation/{{id}}/error"),
+            post(invocation_error),
+        )
         .route(&format!("{PREFIX}/init/error"), post(init_error))
         .fallback(|| async {
             api_error(
@@ -299,7 +305,11 @@ async fn invocation_error(
     accepted()
 }
 
-async fn init_error(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn init_error(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let error = FunctionError::parse(&headers, &body);
     let _ = state.events.send(ApiEvent::InitError { error });
     accepted()
@@ -328,7 +338,12 @@ mod tests {
         assert_eq!(e.message, "plain text");
     }
 
-    async fn request(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, HeaderMap, String) {
+    async fn request(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, HeaderMap, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         let req = format!(
@@ -341,7 +356,14 @@ mod tests {
         let text = String::from_utf8_lossy(&raw).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let mut lines = head.lines();
-        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         let mut headers = HeaderMap::new();
         for line in lines {
             let (k, v) = line.split_once(':').unwrap();
@@ -379,28 +401,62 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(headers["lambda-runtime-aws-request-id"], "req-1");
         assert_eq!(headers["lambda-runtime-trace-id"], "Root=1-x");
-        assert!(headers["lambda-runtime-invoked-function-arn"].to_str().unwrap().ends_with(":function:f"));
-        let deadline: i64 = headers["lambda-runtime-deadline-ms"].to_str().unwrap().parse().unwrap();
+        assert!(
+            headers["lambda-runtime-invoked-function-arn"]
+                .to_str()
+                .unwrap()
+                .ends_with(":function:f")
+        );
+        let deadline: i64 = headers["lambda-runtime-deadline-ms"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let now = super::super::event::unix_millis(time::OffsetDateTime::now_utc());
-        assert!((now + 2_000..=now + 3_000).contains(&deadline), "deadline {deadline} vs now {now}");
+        assert!(
+            (now + 2_000..=now + 3_000).contains(&deadline),
+            "deadline {deadline} vs now {now}"
+        );
         assert_eq!(body, r#"{"rawPath":"/"}"#);
         assert!(matches!(api.events.recv().await, Some(ApiEvent::Picked { id }) if id == "req-1"));
         assert_eq!(*label.lock().unwrap(), "req req-1");
 
         // A result for another id is refused; the right one is accepted once.
-        let (status, _, _) = request(addr, "POST", "/2018-06-01/runtime/invocation/other/response", "{}").await;
+        let (status, _, _) = request(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/other/response",
+            "{}",
+        )
+        .await;
         assert_eq!(status, 400);
-        let (status, _, _) = request(addr, "POST", "/2018-06-01/runtime/invocation/req-1/response", r#"{"ok":1}"#).await;
+        let (status, _, _) = request(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/response",
+            r#"{"ok":1}"#,
+        )
+        .await;
         assert_eq!(status, 202);
         match api.events.recv().await {
-            Some(ApiEvent::Response { id, body, streaming }) => {
+            Some(ApiEvent::Response {
+                id,
+                body,
+                streaming,
+            }) => {
                 assert_eq!(id, "req-1");
                 assert_eq!(&body[..], br#"{"ok":1}"#);
                 assert!(!streaming);
             }
             other => panic!("unexpected {other:?}"),
         }
-        let (status, _, _) = request(addr, "POST", "/2018-06-01/runtime/invocation/req-1/error", "{}").await;
+        let (status, _, _) = request(
+            addr,
+            "POST",
+            "/2018-06-01/runtime/invocation/req-1/error",
+            "{}",
+        )
+        .await;
         assert_eq!(status, 400);
 
         let (status, _, _) = request(
@@ -412,7 +468,9 @@ mod tests {
         .await;
         assert_eq!(status, 202);
         match api.events.recv().await {
-            Some(ApiEvent::InitError { error }) => assert_eq!(error.error_type, "Runtime.ImportModuleError"),
+            Some(ApiEvent::InitError { error }) => {
+                assert_eq!(error.error_type, "Runtime.ImportModuleError")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -68,7 +68,8 @@ struct Worker {
 impl Worker {
     async fn start(launch: &Launch, limits: &Limits) -> std::io::Result<Worker> {
         let label = Arc::new(Mutex::new("init".to_string()));
-        let api = RuntimeApi::start(limits.timeout, limits.function_arn.clone(), label.clone()).await?;
+        let api =
+            RuntimeApi::start(limits.timeout, limits.function_arn.clone(), label.clone()).await?;
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
             .env_clear()

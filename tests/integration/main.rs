@@ -8,3 +8,4 @@ mod support;
 
 mod deploy;
 mod rust;
+mod serve;
