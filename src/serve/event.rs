@@ -576,5 +576,11 @@ mod tests {
         assert_eq!(reply.headers["x-a"], "1");
         assert_eq!(reply.headers["set-cookie"], "c=1");
         assert_eq!(reply.body, b"streamed\x00body");
+        // A stream without a content type is octet-stream, not JSON.
+        let mut raw = br#"{"statusCode":200}"#.to_vec();
+        raw.extend_from_slice(&[0; 8]);
+        raw.extend_from_slice(b"data");
+        let reply = response_from_stream(&raw).unwrap();
+        assert_eq!(reply.headers["content-type"], "application/octet-stream");
     }
 }

@@ -140,11 +140,18 @@ pub fn ensure_awslambdaric(python: &HostPython, tools: &Path) -> Result<PathBuf,
         ));
     }
     let dir = tools.join(format!("serve-venv-{}", python.version_text()));
-    let stamp_text = format!("{AWSLAMBDARIC_PIN}\n{}\n", python.executable.display());
+    let stamp_text = format!("{AWSLAMBDARIC_PIN}\n");
     let venv_python = |d: &Path| d.join("bin").join("python");
+    // The pin matches and the venv still works (its base interpreter may have gone away).
     let ready = |d: &Path| {
         std::fs::read_to_string(d.join(STAMP)).is_ok_and(|s| s == stamp_text)
-            && venv_python(d).exists()
+            && Command::new(venv_python(d))
+                .args(["-c", "import awslambdaric"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
     };
     if ready(&dir) {
         return Ok(venv_python(&dir));
