@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
@@ -118,31 +118,67 @@ impl Drop for Worker {
     }
 }
 
+/// How long a line without its newline waits for the rest before it is shown anyway.
+const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
+
 /// Copy a worker's output to our stderr line by line, labelled with the invocation it belongs
-/// to (`[req 1a2b3c4d] ...`), or `[init]` before its first one.
+/// to (`[req 1a2b3c4d] ...`), or `[init]` before its first one. A line takes the label current
+/// when its first bytes were read, so a record written without a final newline (as
+/// awslambdaric writes a logged traceback) stays with its invocation even if its end is only
+/// seen later.
 fn pump<R: AsyncRead + Unpin + Send + 'static>(reader: Option<R>, label: Arc<Mutex<String>>) {
-    let Some(reader) = reader else {
+    let Some(mut reader) = reader else {
         return;
     };
+    let current = move || label.lock().map(|l| l.clone()).unwrap_or_default();
     tokio::spawn(async move {
-        let mut reader = BufReader::new(reader);
-        let mut line = Vec::new();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut pending: Vec<u8> = Vec::new();
+        let mut pending_label = String::new();
         loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&line);
-                    let label = label.lock().map(|l| l.clone()).unwrap_or_default();
-                    // Lambda's runtimes separate the lines of one record with `\r` (one
-                    // CloudWatch event); a terminal wants them as lines.
-                    for part in text.trim_end_matches(['\n', '\r']).split('\r') {
-                        eprintln!("[{label}] {part}");
+            let read = if pending.is_empty() {
+                Some(reader.read(&mut chunk).await)
+            } else {
+                // `read` is cancel-safe: a timeout loses no bytes.
+                tokio::time::timeout(PARTIAL_LINE_WAIT, reader.read(&mut chunk))
+                    .await
+                    .ok()
+            };
+            match read {
+                None => {
+                    emit(&pending_label, &pending);
+                    pending.clear();
+                }
+                Some(Ok(0) | Err(_)) => {
+                    if !pending.is_empty() {
+                        emit(&pending_label, &pending);
+                    }
+                    break;
+                }
+                Some(Ok(n)) => {
+                    let now = current();
+                    if pending.is_empty() {
+                        pending_label.clone_from(&now);
+                    }
+                    pending.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=end).collect();
+                        emit(&pending_label, &line);
+                        pending_label.clone_from(&now);
                     }
                 }
             }
         }
     });
+}
+
+/// Print one line of function output. Lambda's runtimes separate the lines of one record with
+/// `\r` (one CloudWatch event); a terminal wants them as lines.
+fn emit(label: &str, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    for part in text.trim_end_matches(['\n', '\r']).split('\r') {
+        eprintln!("[{label}] {part}");
+    }
 }
 
 /// Exit statuses as Lambda's logs put them (`exit status 1`, `signal: killed`).
