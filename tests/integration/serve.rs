@@ -266,6 +266,16 @@ fn serve_command(cwd: &Path, args: &[&str]) -> Command {
         "RUSTUP_HOME",
         "RUSTUP_TOOLCHAIN",
         "PYENV_ROOT",
+        "UV_CACHE_DIR",
+        // How this machine reaches the package registries (a build from --source installs
+        // dependencies; the first Python serve installs awslambdaric).
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "PIP_CERT",
+        "REQUESTS_CA_BUNDLE",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "NO_PROXY",
     ] {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
