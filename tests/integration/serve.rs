@@ -950,6 +950,37 @@ fn sanic_fixture_is_served() {
     serve_fixture_app("sanic-hello");
 }
 
+/// Issue 10's acceptance: the Flask fixture built for arm64 (manylinux aarch64 wheels) answers
+/// through qemu-user, its native extension (MarkupSafe's) loaded by the emulated CPython.
+#[test]
+fn flask_fixture_for_arm64_is_served_under_qemu() {
+    let source = fixture("flask-hello");
+    if !source.exists() {
+        eprintln!("fixtures/flask-hello is not in this tree yet: nothing to serve");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(
+        dir.path(),
+        &[
+            "--source",
+            source.to_str().unwrap(),
+            "--architecture",
+            "arm64",
+        ],
+    );
+    assert!(
+        served.log().contains("arm64 via qemu-aarch64"),
+        "{}",
+        served.log()
+    );
+    let hello = served.get("/");
+    assert_eq!(hello.status, 200, "{}", served.log());
+    assert_eq!(hello.text(), "Hello World");
+    assert_eq!(served.get("/bin").body, (0..=255u8).collect::<Vec<_>>());
+    served.stop();
+}
+
 /// The bytes that went live are the bytes served: deploy an arm64 Python bundle to moto,
 /// download the zip behind `live` from moto's S3 (found by its CodeSha256), and serve that
 /// zip under qemu-user.
