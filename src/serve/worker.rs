@@ -315,6 +315,8 @@ impl Dispatcher {
         let pickup = Instant::now() + self.launch.init_timeout;
         loop {
             tokio::select! {
+                // A result that arrived just before the process exited still counts.
+                biased;
                 event = worker.api.events.recv() => match event {
                     Some(ApiEvent::Picked { id }) if id == inv.id => break,
                     Some(ApiEvent::InitError { error }) => {
@@ -345,6 +347,8 @@ impl Dispatcher {
         let deadline = Instant::now() + self.limits.timeout;
         loop {
             tokio::select! {
+                // A result that arrived just before the process exited still counts.
+                biased;
                 event = worker.api.events.recv() => match event {
                     Some(ApiEvent::Response { id, body, streaming }) if id == inv.id => {
                         return Ok(Outcome::Response { body, streaming });
@@ -422,8 +426,10 @@ async fn idle_event(worker: &mut Option<Worker>) -> Idle {
     match worker {
         None => std::future::pending().await,
         Some(w) => tokio::select! {
-            status = w.child.wait() => Idle::Exited(status),
+            // An init error is reported before the process exits: log it first.
+            biased;
             event = w.api.events.recv() => Idle::Api(event),
+            status = w.child.wait() => Idle::Exited(status),
         },
     }
 }
