@@ -15,7 +15,7 @@ use crate::package::Artifact;
 use crate::plan::{self, Action, DeployPlan, Observed};
 
 /// How many times we redo update+publish when another run changed $LATEST in between.
-const PUBLISH_ATTEMPTS: usize = 6;
+const PUBLISH_ATTEMPTS: usize = 10;
 /// How many times we re-read and rewrite the alias when another run moved it in between.
 const ALIAS_ATTEMPTS: usize = 10;
 
@@ -197,7 +197,7 @@ pub async fn execute(
 
     // Function: create, or bring $LATEST to our code and configuration, then publish.
     let published = {
-        let _s = Step::start("function");
+        let _s = Step::start("function and version");
         if matches!(plan.action, Action::Create) {
             let role = cfg.function.execution_role.as_deref().unwrap_or_default();
             let tags = [(TAG_APP, cfg.app.as_str()), (TAG_STAGE, cfg.stage.as_str())];
@@ -216,6 +216,26 @@ pub async fn execute(
         publish_our_code(&function, cfg, artifact).await?
     };
     report.changed = true;
+    let published = match published {
+        Published::Version(v) => *v,
+        Published::Superseded {
+            live_run,
+            live_version,
+            arn,
+        } => {
+            workflow::notice(&format!(
+                "{}: run {live_run} went live while this run deployed; not publishing",
+                cfg.function_name
+            ));
+            report.changed = false;
+            report.superseded = true;
+            report.version.clone_from(&live_version);
+            report.previous_version = Some(live_version);
+            report.function_arn = arn;
+            report.url = function.url().await?.map(|(u, _)| u);
+            return Ok(report);
+        }
+    };
     report.version.clone_from(&published.version);
 
     // Alias: move `live` unless a newer run got there first.
@@ -262,17 +282,42 @@ pub async fn execute(
     Ok(report)
 }
 
+/// What publishing came to.
+enum Published {
+    Version(Box<FunctionConfig>),
+    /// A newer run went live while we tried: stop, don't publish.
+    Superseded {
+        live_run: u64,
+        live_version: String,
+        arn: String,
+    },
+}
+
 /// Bring $LATEST to our code and configuration and publish it, with the CodeSha256 and
 /// RevisionId preconditions. When another run changes $LATEST between our update and our
-/// publish, the precondition fails and we go again: a version never carries another run's
-/// code under our provenance.
+/// publish, the precondition fails and we go again after a jittered pause (so racing runs
+/// stop colliding), unless a newer run went live meanwhile: a version never carries another
+/// run's code under our provenance, and an older run gives way to a newer one.
 async fn publish_our_code(
     function: &Function<'_>,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
-) -> Result<FunctionConfig> {
+) -> Result<Published> {
     let description = cfg.provenance.description();
     for attempt in 1..=PUBLISH_ATTEMPTS {
+        if attempt > 1 {
+            tokio::time::sleep(jittered_backoff(attempt)).await;
+            if !cfg.force
+                && let Some(current) = function.alias(LIVE_ALIAS).await?
+                && let Some(live_run) = plan::superseded_by(&cfg.provenance, &current.description)
+            {
+                return Ok(Published::Superseded {
+                    live_run,
+                    live_version: current.version,
+                    arn: current.arn,
+                });
+            }
+        }
         let mut latest = function.wait_ready("function").await?;
         let mut touched = false;
         let drift = latest.drift(&cfg.function);
@@ -292,7 +337,7 @@ async fn publish_our_code(
         }
         if latest.code_sha256 != artifact.code_sha256 {
             // Someone else's update landed after ours.
-            tracing::info!("$LATEST changed under us (attempt {attempt}); updating again");
+            tracing::info!("$LATEST changed under us (attempt {attempt}); going again");
             continue;
         }
         if !touched
@@ -302,9 +347,10 @@ async fn publish_our_code(
                 "version {} already holds this code and configuration; reusing it",
                 existing.version
             );
-            return Ok(existing);
+            return Ok(Published::Version(Box::new(existing)));
         }
-        let _s = Step::start("publish");
+        // Inside the "function" group: GitHub does not nest log groups.
+        tracing::info!("publishing a version");
         match function
             .publish(
                 &artifact.code_sha256,
@@ -315,7 +361,7 @@ async fn publish_our_code(
         {
             Some(v) => {
                 tracing::info!("published version {}", v.version);
-                return Ok(v);
+                return Ok(Published::Version(Box::new(v)));
             }
             None => tracing::info!(
                 "$LATEST changed between update and publish (attempt {attempt}); going again"
@@ -332,6 +378,17 @@ async fn publish_our_code(
             "give the workflow a `concurrency:` group per stage so deploys of one stage queue; live was not moved".into(),
         ),
     })
+}
+
+/// A pause that grows with the attempt and is random within it, so that racing deploys
+/// drift apart instead of colliding again.
+fn jittered_backoff(attempt: usize) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_usize(attempt);
+    let unit = h.finish() % 1000; // 0..1000
+    let base_ms = 200u64 << attempt.min(5); // 400 ms .. 6.4 s
+    std::time::Duration::from_millis(base_ms / 2 + base_ms * unit / 1000)
 }
 
 /// The newest published version, when it already holds `latest`'s code and our configuration

@@ -7,5 +7,10 @@
 mod support;
 
 mod deploy;
+mod docs;
+mod github;
+mod python;
+mod reliability;
 mod rust;
 mod serve;
+mod snapshots;

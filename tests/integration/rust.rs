@@ -30,7 +30,10 @@ fn package(world: &World, arch: &str) -> (Value, std::path::PathBuf) {
     let dir = world.dir().join(format!("unpacked-{arch}"));
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
     archive.extract(&dir).unwrap();
-    let names: Vec<String> = archive.file_names().map(|n| n.unwrap().to_string()).collect();
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.unwrap().to_string())
+        .collect();
     assert_eq!(names, vec!["bootstrap"], "only the bootstrap at the root");
     let mode = archive.by_name("bootstrap").unwrap().unix_mode().unwrap();
     assert_eq!(mode & 0o777, 0o755);
@@ -39,7 +42,10 @@ fn package(world: &World, arch: &str) -> (Value, std::path::PathBuf) {
 
 fn elf_machine(path: &Path) -> u16 {
     let mut header = [0u8; 20];
-    std::fs::File::open(path).unwrap().read_exact(&mut header).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_exact(&mut header)
+        .unwrap();
     assert_eq!(&header[..4], b"\x7fELF");
     u16::from_le_bytes([header[18], header[19]])
 }
@@ -92,7 +98,12 @@ fn rust_hello_builds_for_arm64_and_answers_under_qemu() {
     let root = std::env::var("DEPLOY_ARM64_ROOT")
         .expect("DEPLOY_ARM64_ROOT (scripts/install-tools.sh makes it; scripts/env.sh exports it)");
     let v = invoke_once(
-        &["qemu-aarch64-static", "-L", &root, bootstrap.to_str().unwrap()],
+        &[
+            "qemu-aarch64-static",
+            "-L",
+            &root,
+            bootstrap.to_str().unwrap(),
+        ],
         "/",
     );
     assert_eq!(response_body(&v), "Hello World", "{v}");
@@ -102,11 +113,22 @@ fn rust_hello_builds_for_arm64_and_answers_under_qemu() {
 fn a_rustc_without_the_target_std_is_a_clear_error() {
     let world = World::moto_only();
     // rustup's toolchain here has only the x86_64 std.
-    let rustup_rustc = Command::new("rustup").args(["which", "rustc"]).output().unwrap();
-    let rustc = String::from_utf8_lossy(&rustup_rustc.stdout).trim().to_string();
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().unwrap();
+    let rustup_rustc = Command::new("rustup")
+        .args(["which", "rustc"])
+        .output()
+        .unwrap();
+    let rustc = String::from_utf8_lossy(&rustup_rustc.stdout)
+        .trim()
+        .to_string();
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
     let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-    if Path::new(&sysroot).join("lib/rustlib/aarch64-unknown-linux-gnu").exists() {
+    if Path::new(&sysroot)
+        .join("lib/rustlib/aarch64-unknown-linux-gnu")
+        .exists()
+    {
         eprintln!("rustup's toolchain has the aarch64 std here; nothing to check");
         return;
     }
@@ -123,6 +145,11 @@ fn a_rustc_without_the_target_std_is_a_clear_error() {
         .env("RUSTC", rustc)
         .run()
         .failure(2);
-    assert!(out.stderr.contains("rustup target add aarch64-unknown-linux-gnu"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("rustup target add aarch64-unknown-linux-gnu"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("libstd-rust-web-dev"), "{}", out.stderr);
 }

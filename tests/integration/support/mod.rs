@@ -20,7 +20,8 @@ pub const OIDC_REQUEST_TOKEN: &str = "oidc-request-token-0123456789SECRET";
 /// Keys the sealed environment gives the binary; tests check they never leak.
 pub const AWS_SECRET: &str = "testing-secret-key-SECRET";
 /// The ID token the fake GitHub hands out (a JWT-shaped string).
-pub const OIDC_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vYXBwIn0.SECRETsignature0123";
+pub const OIDC_ID_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOm9jdG8vYXBwIn0.SECRETsignature0123";
 
 /// The repository root.
 #[must_use]
@@ -427,6 +428,25 @@ impl World {
             "RUSTUP_HOME",
             "RUSTUP_TOOLCHAIN",
             "UV_CACHE_DIR",
+            // The registries here are reached through a proxy with its own CA: pip, uv and
+            // cargo need these to download anything.
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "REQUESTS_CA_BUNDLE",
+            "CURL_CA_BUNDLE",
+            "PIP_CERT",
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_FIND_LINKS",
+            "PIP_DEFAULT_TIMEOUT",
+            "UV_INDEX_URL",
+            "UV_DEFAULT_INDEX",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "NO_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "no_proxy",
         ] {
             if let Ok(v) = std::env::var(key) {
                 env.insert(key.into(), v);
