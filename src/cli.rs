@@ -332,7 +332,7 @@ pub struct PolicyArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub build: BuildArgs,
-    /// Port to listen on (127.0.0.1).
+    /// Port to listen on (127.0.0.1); 0 picks a free one (printed on stderr).
     #[arg(long, env = "DEPLOY_PORT", default_value_t = 9000)]
     pub port: u16,
     /// Environment variable for the function, KEY=VALUE (repeatable).
@@ -343,13 +343,32 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub env: Vec<String>,
-    /// Per-invocation timeout in seconds.
+    /// Per-invocation timeout in seconds (1-900): a slower invocation gets a 502 and a fresh worker.
     #[arg(long, env = "DEPLOY_TIMEOUT", default_value_t = 30)]
     pub timeout: i64,
     /// Memory in MB reported to the function.
     #[arg(long, env = "DEPLOY_MEMORY", default_value_t = 512)]
     pub memory: i64,
-    /// An aarch64 root filesystem with the runtime's Python, for arm64 Python bundles on x86_64.
+    /// An aarch64 root filesystem for running arm64 artifacts on x86_64 under qemu-user: its C
+    /// library for a Rust bootstrap, its CPython of the runtime's version for Python
+    /// (default: the root scripts/install-arm64-toolchain.sh makes).
     #[arg(long, env = "DEPLOY_ARM64_ROOT")]
     pub arm64_root: Option<PathBuf>,
+    /// How Python handlers run: awslambdaric (installed into a cached venv on first use),
+    /// deploy-action's built-in runtime loop, or auto (awslambdaric when it can be installed;
+    /// emulated arm64 bundles always use the built-in loop).
+    #[arg(
+        long,
+        env = "DEPLOY_RUNTIME_INTERFACE",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub runtime_interface: RuntimeInterfaceArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeInterfaceArg {
+    Auto,
+    Awslambdaric,
+    Builtin,
 }

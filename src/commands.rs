@@ -39,9 +39,7 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Promote(args) => promote_command(&args).await,
         Command::Status(args) => status_command(&args).await,
         Command::Policy(args) => policy_command(&args),
-        Command::Serve(_) => Err(Error::Internal(
-            "this command is not implemented yet".into(),
-        )),
+        Command::Serve(args) => crate::serve::run(args).await,
     }
 }
 

@@ -14,4 +14,5 @@ mod policy;
 mod python;
 mod reliability;
 mod rust;
+mod serve;
 mod snapshots;
