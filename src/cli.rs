@@ -242,6 +242,9 @@ pub struct RollbackArgs {
     /// The version to move `live` to (default: the one before the live one).
     #[arg(long, env = "DEPLOY_TO")]
     pub to: Option<String>,
+    /// Where artifacts are stored (optional: only names the version's artifact in the report).
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -262,6 +265,12 @@ pub struct PromoteArgs {
     /// Handler of the target (default: the source stage's).
     #[arg(long, env = "DEPLOY_HANDLER")]
     pub handler: Option<String>,
+    /// Instruction set of the target (default: the source stage's).
+    #[arg(long, env = "DEPLOY_ARCHITECTURE", value_enum)]
+    pub architecture: Option<ArchitectureArg>,
+    /// Where the artifact is stored (the same bucket and prefix the source was deployed with).
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Take over an existing target function that deploy-action did not create.
     #[arg(long, env = "DEPLOY_ADOPT")]
     pub adopt: bool,
@@ -323,7 +332,7 @@ pub struct PolicyArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub build: BuildArgs,
-    /// Port to listen on (127.0.0.1).
+    /// Port to listen on (127.0.0.1); 0 picks a free one (printed on stderr).
     #[arg(long, env = "DEPLOY_PORT", default_value_t = 9000)]
     pub port: u16,
     /// Environment variable for the function, KEY=VALUE (repeatable).
@@ -334,13 +343,32 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub env: Vec<String>,
-    /// Per-invocation timeout in seconds.
+    /// Per-invocation timeout in seconds (1-900): a slower invocation gets a 502 and a fresh worker.
     #[arg(long, env = "DEPLOY_TIMEOUT", default_value_t = 30)]
     pub timeout: i64,
     /// Memory in MB reported to the function.
     #[arg(long, env = "DEPLOY_MEMORY", default_value_t = 512)]
     pub memory: i64,
-    /// An aarch64 root filesystem with the runtime's Python, for arm64 Python bundles on x86_64.
+    /// An aarch64 root filesystem for running arm64 artifacts on x86_64 under qemu-user: its C
+    /// library for a Rust bootstrap, its CPython of the runtime's version for Python
+    /// (default: the root scripts/install-arm64-toolchain.sh makes).
     #[arg(long, env = "DEPLOY_ARM64_ROOT")]
     pub arm64_root: Option<PathBuf>,
+    /// How Python handlers run: awslambdaric (installed into a cached venv on first use),
+    /// deploy-action's built-in runtime loop, or auto (awslambdaric when it can be installed;
+    /// emulated arm64 bundles always use the built-in loop).
+    #[arg(
+        long,
+        env = "DEPLOY_RUNTIME_INTERFACE",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub runtime_interface: RuntimeInterfaceArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeInterfaceArg {
+    Auto,
+    Awslambdaric,
+    Builtin,
 }

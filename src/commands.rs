@@ -2,14 +2,17 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::{Command, CommentMode, DeployArgs, OutputFormat, PackageArgs, TeardownArgs};
+use crate::cli::{
+    Command, CommentMode, DeployArgs, OutputFormat, PackageArgs, PolicyArgs, PromoteArgs,
+    RollbackArgs, StatusArgs, TeardownArgs,
+};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::github::context::{EventAction, GitHubContext};
 use crate::github::report::Reporter;
 use crate::github::{oidc, workflow};
 use crate::output::{DeployReport, Report, SkipReport, TeardownReport};
-use crate::{aws, deploy, package};
+use crate::{aws, deploy, ops, package, policy};
 
 /// The output format a command was asked for (errors use it too).
 #[must_use]
@@ -32,13 +35,11 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Deploy(args) => deploy_command(&args).await,
         Command::Package(args) => package_command(&args),
         Command::Teardown(args) => teardown_command(&args).await,
-        Command::Rollback(_)
-        | Command::Promote(_)
-        | Command::Status(_)
-        | Command::Policy(_)
-        | Command::Serve(_) => Err(Error::Internal(
-            "this command is not implemented yet".into(),
-        )),
+        Command::Rollback(args) => rollback_command(&args).await,
+        Command::Promote(args) => promote_command(&args).await,
+        Command::Status(args) => status_command(&args).await,
+        Command::Policy(args) => policy_command(&args),
+        Command::Serve(args) => crate::serve::run(args).await,
     }
 }
 
@@ -275,4 +276,65 @@ async fn teardown(
     reporter.torn_down(&report).await;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Teardown(report))
+}
+
+async fn rollback_command(args: &RollbackArgs) -> Result<Report> {
+    let github = GitHubContext::from_env()?;
+    let target = config::resolve_target(&args.target, &github)?;
+    let to = args
+        .to
+        .as_deref()
+        .map(ops::rollback::validate_to)
+        .transpose()?;
+    let store = match &args.store.s3_bucket {
+        Some(_) => Some(config::resolve_store(&args.store)?),
+        None => None,
+    };
+    let aws = aws::connect(&target.aws).await?;
+    let report = ops::rollback::run(&aws, &target, to, store.as_ref()).await?;
+    Ok(Report::Deploy(report))
+}
+
+async fn promote_command(args: &PromoteArgs) -> Result<Report> {
+    let github = GitHubContext::from_env()?;
+    let report = ops::promote::run(args, &github).await?;
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Report::Deploy(report))
+}
+
+async fn status_command(args: &StatusArgs) -> Result<Report> {
+    let github = GitHubContext::from_env()?;
+    let app = args.target.app.clone().ok_or_else(|| {
+        Error::missing(
+            "--app",
+            "no app name given",
+            "pass --app NAME (env DEPLOY_APP): status lists the stages of one app",
+        )
+    })?;
+    crate::naming::validate_app(&app)?;
+    if let Some(stage) = &args.target.stage {
+        crate::naming::validate_stage(stage)?;
+    }
+    // Only the AWS settings of the target matter: status reads every stage unless --stage.
+    let mut target_args = args.target.clone();
+    target_args.stage = Some(args.target.stage.clone().unwrap_or_else(|| "status".into()));
+    let target = config::resolve_target(&target_args, &github)?;
+    let aws = aws::connect(&target.aws).await?;
+    let status = ops::status::run(&aws, &app, args.target.stage.as_deref()).await?;
+    let value = serde_json::to_value(&status).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Report::Json {
+        value,
+        text: status.text(),
+    })
+}
+
+fn policy_command(args: &PolicyArgs) -> Result<Report> {
+    let github = GitHubContext::from_env()?;
+    let input = policy::resolve(args, &github)?;
+    let report = policy::report(&input);
+    let value = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Report::Json {
+        value,
+        text: report.text(),
+    })
 }

@@ -238,6 +238,12 @@ pub async fn execute(
     };
     report.version.clone_from(&published.version);
 
+    // Smoke check and canary (ops::canary): the new version proves itself before live moves.
+    if crate::ops::canary::enabled(&cfg.rollout) {
+        let _s = Step::start("smoke check");
+        crate::ops::canary::gate(&function, cfg, &published).await?;
+    }
+
     // Alias: move `live` unless a newer run got there first.
     {
         let _s = Step::start("alias");

@@ -11,9 +11,12 @@ pub mod deploy;
 pub mod error;
 pub mod github;
 pub mod naming;
+pub mod ops;
 pub mod output;
 pub mod package;
 pub mod plan;
+pub mod policy;
+pub mod serve;
 
 use std::ffi::OsString;
 

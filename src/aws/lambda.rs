@@ -762,6 +762,62 @@ impl<'a> Function<'a> {
             Err(e) => Err(wrap("teardown", "DeleteFunction", self.name, e)),
         }
     }
+
+    // --- used by `ops` (rollback, canary) ---
+
+    /// Invoke a qualifier synchronously with `payload` (smoke checks of a new version).
+    /// Throttling is retried by the SDK; a function error is an answer, not an `Err`.
+    pub async fn invoke(&self, qualifier: &str, payload: Vec<u8>) -> Result<Invocation> {
+        let out = retry_busy(self.name, || {
+            self.client
+                .invoke()
+                .function_name(self.name)
+                .qualifier(qualifier)
+                .payload(aws_sdk_lambda::primitives::Blob::new(payload.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            wrap(
+                "smoke check",
+                "Invoke",
+                format!("{}:{qualifier}", self.name),
+                e,
+            )
+        })?;
+        Ok(Invocation {
+            status: out.status_code(),
+            function_error: out.function_error().map(str::to_string),
+            payload: out
+                .payload()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default(),
+            executed_version: out.executed_version().map(str::to_string),
+        })
+    }
+
+    /// Set tags on the function (tags belong to the function, not to versions).
+    pub async fn tag(&self, function_arn: &str, tags: &[(&str, &str)]) -> Result<()> {
+        let mut req = self.client.tag_resource().resource(function_arn);
+        for (k, v) in tags {
+            req = req.tags(*k, *v);
+        }
+        req.send()
+            .await
+            .map_err(|e| wrap("tag", "TagResource", self.name, e))?;
+        Ok(())
+    }
+}
+
+/// The answer of a synchronous Invoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Invoke call's own HTTP status (200 for a synchronous call that ran).
+    pub status: i32,
+    /// `Handled` / `Unhandled` when the function raised.
+    pub function_error: Option<String>,
+    pub payload: Vec<u8>,
+    pub executed_version: Option<String>,
 }
 
 /// Outcome of a conditional alias write.

@@ -48,6 +48,12 @@ pub async fn ensure_artifact(
             tracing::warn!("{resource} exists but does not match the artifact; uploading again");
         }
         Err(e) if is_not_found(&e) => {}
+        // Without s3:ListBucket (the policy `deploy-action policy` prints doesn't grant it)
+        // S3 answers a HEAD of a missing key with 403: upload, and let PutObject say whether
+        // we really may not write there.
+        Err(aws_sdk_s3::error::SdkError::ServiceError(e)) if e.raw().status().as_u16() == 403 => {
+            tracing::info!("{resource}: HEAD answered 403 (no s3:ListBucket): uploading");
+        }
         Err(e) => return Err(wrap(STEP, "HeadObject", resource, e)),
     }
     let body = ByteStream::from_path(&artifact.path).await.map_err(|e| {

@@ -138,6 +138,7 @@ pub fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
         }
         ArtifactSource::Rust { source, bin } => {
             let dir = rust::build(&rust::RustBuildRequest {
+                out_dir: &temp.path().join("lambda"),
                 source,
                 bin: bin.as_deref(),
                 architecture: settings.architecture,

@@ -23,14 +23,15 @@ pub const CARGO_LAMBDA_PIN: &str = "cargo-lambda==1.9.2";
 /// Where Debian's rustc-web puts its compiler; its std for other architectures comes from the
 /// multiarch `libstd-rust-web-dev:<arch>` packages.
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
-/// cargo-lambda's output goes under cargo's target directory, apart from the user's own
-/// `cargo lambda build` output (a stray `bootstrap.zip` there must not end up in the bundle).
-const LAMBDA_SUBDIR: &str = "deploy-action/lambda";
-
 pub struct RustBuildRequest<'a> {
     pub source: &'a Path,
     pub bin: Option<&'a str>,
     pub architecture: Architecture,
+    /// A fresh directory for cargo-lambda's output (`--lambda-dir`): private to this build,
+    /// so concurrent builds of one package (both architectures, two deploys) can't see each
+    /// other's `bootstrap`, and a user's own `cargo lambda build` output never ends up in the
+    /// bundle. Cargo's own target directory stays shared (and locked by cargo).
+    pub out_dir: &'a Path,
 }
 
 /// The Rust target triple of a Lambda architecture.
@@ -68,16 +69,8 @@ pub fn build(req: &RustBuildRequest<'_>) -> Result<PathBuf> {
         &|rustc| rustc_sysroot(rustc, &source),
     )?;
 
-    // One output directory per target: builds for both architectures may run at once.
-    let lambda_dir = metadata.target_directory.join(LAMBDA_SUBDIR).join(target);
+    let lambda_dir = req.out_dir.to_path_buf();
     let dir = lambda_dir.join(&bin);
-    // Whatever an earlier build left there must not pass for this one's output.
-    match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(Error::io_path("can't clear", &dir, e));
-        }
-        _ => {}
-    }
 
     let arch_flag = match req.architecture {
         Architecture::Arm64 => "--arm64",
@@ -163,11 +156,10 @@ fn find_cargo_lambda(path_var: &OsStr) -> Result<PathBuf> {
     })
 }
 
-/// The package's binaries and where cargo puts its output.
+/// The package's binaries.
 #[derive(Debug)]
 struct CargoMetadata {
     bins: Vec<String>,
-    target_directory: PathBuf,
 }
 
 impl CargoMetadata {
@@ -211,10 +203,6 @@ impl CargoMetadata {
     /// Binaries of the package at `manifest`, or of every member when it is a virtual workspace.
     fn parse(json: &[u8], manifest: &Path) -> std::result::Result<Self, String> {
         let v: serde_json::Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
-        let target_directory = v["target_directory"]
-            .as_str()
-            .ok_or("no target_directory")?
-            .into();
         let packages = v["packages"].as_array().ok_or("no packages")?;
         let manifest = manifest
             .canonicalize()
@@ -240,10 +228,7 @@ impl CargoMetadata {
             .collect();
         bins.sort();
         bins.dedup();
-        Ok(Self {
-            bins,
-            target_directory,
-        })
+        Ok(Self { bins })
     }
 }
 
@@ -686,7 +671,6 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rust-hello");
         let m = CargoMetadata::read(&dir.join("Cargo.toml")).unwrap();
         assert_eq!(m.bins, ["rust-hello"]);
-        assert!(m.target_directory.is_absolute());
     }
 
     #[test]
@@ -705,7 +689,6 @@ mod tests {
         });
         let m = CargoMetadata::parse(json.to_string().as_bytes(), &manifest).unwrap();
         assert_eq!(m.bins, ["api", "worker"]);
-        assert_eq!(m.target_directory, Path::new("/w/target"));
     }
 
     #[test]
@@ -737,6 +720,7 @@ mod tests {
             source: t.path(),
             bin: None,
             architecture: Architecture::Arm64,
+            out_dir: t.path(),
         })
         .unwrap_err();
         assert_eq!(err.code(), crate::error::EXIT_BAD_INPUT);

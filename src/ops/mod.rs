@@ -1,0 +1,95 @@
+//! Operating a live app (design.md §1, §3): `rollback` and `promote` move `live` without
+//! building, `status` reads every stage, and `canary` gates the alias step of a deploy with
+//! smoke checks and a traffic share.
+
+pub mod canary;
+pub mod promote;
+pub mod rollback;
+pub mod status;
+
+use std::collections::HashMap;
+
+use crate::aws::lambda::{TAG_APP, TAG_STAGE};
+use crate::error::{Error, Result};
+
+/// Refuse to change a function that deploy-action does not manage for this app and stage
+/// (its tags say whose it is; design.md §1).
+pub(crate) fn check_managed(
+    function: &str,
+    app: &str,
+    stage: &str,
+    tags: &HashMap<String, String>,
+) -> Result<()> {
+    match (tags.get(TAG_APP), tags.get(TAG_STAGE)) {
+        (None, _) => Err(Error::NotManaged {
+            function: function.to_string(),
+        }),
+        (Some(a), s) if a != app || s.is_some_and(|s| s != stage) => Err(Error::ForeignFunction {
+            function: function.to_string(),
+            app: a.clone(),
+            stage: s.cloned().unwrap_or_default(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `arn:aws:lambda:<region>:<account>:function:<name>` without a `:<qualifier>` (tags are
+/// set on the function, and TagResource wants its plain ARN).
+#[must_use]
+pub(crate) fn unqualified_arn(arn: &str) -> String {
+    arn.split(':').take(7).collect::<Vec<_>>().join(":")
+}
+
+/// The hex sha256 of an artifact from Lambda's base64 `CodeSha256`, which names its S3 key
+/// (`naming::artifact_key`).
+pub(crate) fn code_sha256_hex(code_sha256: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(code_sha256)
+        .ok()?;
+    (bytes.len() == 32).then(|| hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_lose_their_qualifier() {
+        let plain = "arn:aws:lambda:us-east-1:123456789012:function:hello-main";
+        assert_eq!(unqualified_arn(plain), plain);
+        assert_eq!(unqualified_arn(&format!("{plain}:live")), plain);
+        assert_eq!(unqualified_arn(&format!("{plain}:$LATEST")), plain);
+    }
+
+    #[test]
+    fn code_sha256_to_hex() {
+        // sha256("") in both encodings.
+        assert_eq!(
+            code_sha256_hex("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        assert_eq!(code_sha256_hex("not base64!"), None);
+        assert_eq!(code_sha256_hex("AAAA"), None);
+    }
+
+    #[test]
+    fn ownership_is_checked_by_tags() {
+        let mut tags = HashMap::new();
+        assert!(matches!(
+            check_managed("f", "hello", "main", &tags),
+            Err(Error::NotManaged { .. })
+        ));
+        tags.insert(TAG_APP.to_string(), "hello".to_string());
+        tags.insert(TAG_STAGE.to_string(), "main".to_string());
+        assert!(check_managed("f", "hello", "main", &tags).is_ok());
+        assert!(matches!(
+            check_managed("f", "hello", "pr-7", &tags),
+            Err(Error::ForeignFunction { .. })
+        ));
+        assert!(matches!(
+            check_managed("f", "other", "main", &tags),
+            Err(Error::ForeignFunction { .. })
+        ));
+    }
+}

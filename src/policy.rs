@@ -1,0 +1,927 @@
+//! `policy`: the least-privilege IAM policy of the deploy role, and the trust policy that
+//! lets GitHub Actions assume it through OIDC (design.md §3).
+//!
+//! The permissions are derived from [`OPERATIONS`], the list of every AWS operation the tool
+//! calls, with the IAM actions each one needs and on what. A unit test scans the source for
+//! SDK calls and fails when the list and the code disagree; the integration tests record the
+//! operations of real runs and check that the policy allows each of them and nothing more.
+//!
+//! Resources: Lambda actions on the app's functions `function:<app>-*` and their versions and
+//! aliases (`:*`); `lambda:ListFunctions` on `*` (IAM can't scope it; only `status` without
+//! `--stage` uses it); the artifact objects `<bucket>/<prefix>/<app>/*.zip`; `iam:PassRole`
+//! on the execution role only, and only towards Lambda.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::PolicyArgs;
+use crate::config;
+use crate::error::{Error, Result};
+use crate::github::context::GitHubContext;
+use crate::naming;
+
+/// What an IAM action is granted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum On {
+    /// A stage function, its versions and aliases: `function:<app>-*` and `function:<app>-*:*`.
+    Function,
+    /// Every resource: only for actions IAM can't scope.
+    Any,
+    /// The app's artifacts in the bucket.
+    Artifact,
+    /// The execution role, passed to Lambda.
+    ExecutionRole,
+}
+
+/// One AWS API operation the tool calls, and the IAM actions it needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    pub service: &'static str,
+    /// The API operation name.
+    pub name: &'static str,
+    /// IAM actions it needs (empty: governed by the trust policy, not by permissions).
+    pub needs: &'static [(&'static str, On)],
+}
+
+const fn op(
+    service: &'static str,
+    name: &'static str,
+    needs: &'static [(&'static str, On)],
+) -> Operation {
+    Operation {
+        service,
+        name,
+        needs,
+    }
+}
+
+/// Every AWS operation deploy-action calls (kept in step with the code by a unit test).
+pub const OPERATIONS: &[Operation] = &[
+    // GetFunction returns the function's tags, which IAM guards with lambda:ListTags.
+    op(
+        "lambda",
+        "GetFunction",
+        &[
+            ("lambda:GetFunction", On::Function),
+            ("lambda:ListTags", On::Function),
+        ],
+    ),
+    op(
+        "lambda",
+        "GetFunctionConfiguration",
+        &[("lambda:GetFunctionConfiguration", On::Function)],
+    ),
+    op("lambda", "GetAlias", &[("lambda:GetAlias", On::Function)]),
+    op(
+        "lambda",
+        "ListAliases",
+        &[("lambda:ListAliases", On::Function)],
+    ),
+    op(
+        "lambda",
+        "ListVersionsByFunction",
+        &[("lambda:ListVersionsByFunction", On::Function)],
+    ),
+    // Tags on create need lambda:TagResource; the role is passed to Lambda; Lambda reads
+    // the code from S3 with the caller's permissions.
+    op(
+        "lambda",
+        "CreateFunction",
+        &[
+            ("lambda:CreateFunction", On::Function),
+            ("lambda:TagResource", On::Function),
+            ("iam:PassRole", On::ExecutionRole),
+            ("s3:GetObject", On::Artifact),
+        ],
+    ),
+    op(
+        "lambda",
+        "UpdateFunctionConfiguration",
+        &[
+            ("lambda:UpdateFunctionConfiguration", On::Function),
+            ("iam:PassRole", On::ExecutionRole),
+        ],
+    ),
+    op(
+        "lambda",
+        "UpdateFunctionCode",
+        &[
+            ("lambda:UpdateFunctionCode", On::Function),
+            ("s3:GetObject", On::Artifact),
+        ],
+    ),
+    op(
+        "lambda",
+        "PublishVersion",
+        &[("lambda:PublishVersion", On::Function)],
+    ),
+    op(
+        "lambda",
+        "CreateAlias",
+        &[("lambda:CreateAlias", On::Function)],
+    ),
+    op(
+        "lambda",
+        "UpdateAlias",
+        &[("lambda:UpdateAlias", On::Function)],
+    ),
+    op(
+        "lambda",
+        "GetFunctionUrlConfig",
+        &[("lambda:GetFunctionUrlConfig", On::Function)],
+    ),
+    op(
+        "lambda",
+        "CreateFunctionUrlConfig",
+        &[("lambda:CreateFunctionUrlConfig", On::Function)],
+    ),
+    op(
+        "lambda",
+        "UpdateFunctionUrlConfig",
+        &[("lambda:UpdateFunctionUrlConfig", On::Function)],
+    ),
+    op(
+        "lambda",
+        "DeleteFunctionUrlConfig",
+        &[("lambda:DeleteFunctionUrlConfig", On::Function)],
+    ),
+    op("lambda", "GetPolicy", &[("lambda:GetPolicy", On::Function)]),
+    op(
+        "lambda",
+        "AddPermission",
+        &[("lambda:AddPermission", On::Function)],
+    ),
+    op(
+        "lambda",
+        "RemovePermission",
+        &[("lambda:RemovePermission", On::Function)],
+    ),
+    op(
+        "lambda",
+        "DeleteFunction",
+        &[("lambda:DeleteFunction", On::Function)],
+    ),
+    op(
+        "lambda",
+        "Invoke",
+        &[("lambda:InvokeFunction", On::Function)],
+    ),
+    op(
+        "lambda",
+        "TagResource",
+        &[("lambda:TagResource", On::Function)],
+    ),
+    op(
+        "lambda",
+        "ListFunctions",
+        &[("lambda:ListFunctions", On::Any)],
+    ),
+    op("s3", "HeadObject", &[("s3:GetObject", On::Artifact)]),
+    op("s3", "PutObject", &[("s3:PutObject", On::Artifact)]),
+    // Unsigned: allowed by the role's trust policy, not by its permissions.
+    op("sts", "AssumeRoleWithWebIdentity", &[]),
+];
+
+/// The checked inputs of `policy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInput {
+    pub app: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub owner: String,
+    pub repo: String,
+    /// Numeric owner and repository ids: GitHub's immutable `sub` form.
+    pub ids: Option<(u64, u64)>,
+    pub execution_role: Option<String>,
+    pub region: Option<String>,
+    pub account: String,
+    pub partition: String,
+    pub branch: Option<String>,
+    pub environment: Option<String>,
+    pub pull_request: bool,
+}
+
+/// The report of `policy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyReport {
+    pub role_name: String,
+    /// The deploy role's permissions (`policy.json`).
+    pub permissions: Value,
+    /// Who may assume it (`trust.json`).
+    pub trust: Value,
+    /// The AWS CLI commands that create the role from the two files.
+    pub commands: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Check the flags (exit 2 before anything else).
+pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput> {
+    let app = args.app.clone().ok_or_else(|| {
+        Error::missing(
+            "--app",
+            "no app name given",
+            "pass --app NAME: the role may manage the functions <app>-*",
+        )
+    })?;
+    naming::validate_app(&app)?;
+    let store = config::resolve_store(&crate::cli::StoreArgs {
+        s3_bucket: args.s3_bucket.clone(),
+        s3_prefix: args.s3_prefix.clone(),
+    })?;
+    let full = args
+        .repo
+        .clone()
+        .or_else(|| github.repository.clone())
+        .ok_or_else(|| {
+            Error::missing(
+                "--repo",
+                "no repository given",
+                "pass --repo OWNER/REPO: the repository whose workflows may assume the role",
+            )
+        })?;
+    let (owner, repo) = split_repo(&full)?;
+    let ids = match (args.owner_id, args.repo_id) {
+        (Some(o), Some(r)) => Some((o, r)),
+        (None, None) => {
+            // Inside Actions the payload has them, but only for the repository we run in.
+            let same = github
+                .repository
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(&full));
+            match (same, github.owner_id, github.repository_id) {
+                (true, Some(o), Some(r)) => Some((o, r)),
+                _ => None,
+            }
+        }
+        _ => {
+            return Err(Error::invalid(
+                if args.owner_id.is_none() {
+                    "--owner-id"
+                } else {
+                    "--repo-id"
+                },
+                "--owner-id and --repo-id go together",
+                "pass both numeric ids (GitHub API: `owner.id` and `id` of the repository), or neither",
+            ));
+        }
+    };
+    if let Some(role) = &args.execution_role {
+        config::validate_role_arn("--execution-role", role)?;
+    }
+    if let Some(region) = &args.region {
+        config::validate_region(region)?;
+    }
+    let role_account = args
+        .execution_role
+        .as_deref()
+        .and_then(|r| r.split(':').nth(4))
+        .map(str::to_string);
+    let account = match (&args.account, role_account) {
+        (Some(a), _) if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) => {
+            return Err(Error::invalid(
+                "--account",
+                format!("{a:?} is not an AWS account id"),
+                "pass the 12-digit account id, e.g. --account 123456789012",
+            ));
+        }
+        (Some(a), Some(r)) if a != &r => {
+            return Err(Error::invalid(
+                "--account",
+                format!("--account {a} differs from the execution role's account {r}"),
+                "Lambda takes execution roles from its own account: fix one of the two",
+            ));
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(r)) => r,
+        (None, None) => {
+            return Err(Error::missing(
+                "--account",
+                "no AWS account given: the trust policy names the account's GitHub OIDC provider",
+                "pass --account 123456789012, or --execution-role (its account is used)",
+            ));
+        }
+    };
+    let partition = args
+        .execution_role
+        .as_deref()
+        .and_then(|r| r.split(':').nth(1))
+        .map(str::to_string)
+        .unwrap_or_else(|| partition_of(args.region.as_deref()).to_string());
+    let branch = match &args.branch {
+        Some(b) => {
+            let b = b.strip_prefix("refs/heads/").unwrap_or(b);
+            check_condition_value("--branch", b)?;
+            Some(b.to_string())
+        }
+        None => None,
+    };
+    if let Some(env) = &args.environment {
+        check_condition_value("--environment", env)?;
+    }
+    Ok(PolicyInput {
+        app,
+        bucket: store.bucket,
+        prefix: store.prefix,
+        owner,
+        repo,
+        ids,
+        execution_role: args.execution_role.clone(),
+        region: args.region.clone(),
+        account,
+        partition,
+        branch,
+        environment: args.environment.clone(),
+        pull_request: args.pull_request,
+    })
+}
+
+fn partition_of(region: Option<&str>) -> &'static str {
+    match region {
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    }
+}
+
+/// `OWNER/REPO`, as GitHub allows them, and never a pattern: the trust policy must not
+/// widen to other owners or repositories (design.md §3).
+fn split_repo(full: &str) -> Result<(String, String)> {
+    let help = "pass the repository as OWNER/REPO, e.g. --repo octocat/hello-world (no wildcards)";
+    let Some((owner, repo)) = full.split_once('/') else {
+        return Err(Error::invalid(
+            "--repo",
+            format!("{full:?} is not OWNER/REPO"),
+            help,
+        ));
+    };
+    let owner_ok = !owner.is_empty()
+        && owner.len() <= 39
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !owner.starts_with('-');
+    let repo_ok = !repo.is_empty()
+        && repo.len() <= 100
+        && repo
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && repo != "."
+        && repo != "..";
+    if owner_ok && repo_ok {
+        Ok((owner.to_string(), repo.to_string()))
+    } else {
+        Err(Error::invalid(
+            "--repo",
+            format!("{full:?} is not a GitHub OWNER/REPO"),
+            help,
+        ))
+    }
+}
+
+fn check_condition_value(flag: &'static str, value: &str) -> Result<()> {
+    let ok = !value.is_empty()
+        && value.len() <= 255
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            flag,
+            format!("{value:?} can't be matched in a trust policy"),
+            "pass the name as GitHub shows it, e.g. --branch main or --environment production",
+        ))
+    }
+}
+
+impl PolicyInput {
+    fn function_arns(&self) -> Vec<String> {
+        let base = format!(
+            "arn:{}:lambda:{}:{}:function:{}-*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account,
+            self.app
+        );
+        vec![base.clone(), format!("{base}:*")]
+    }
+
+    fn artifact_arn(&self) -> String {
+        format!(
+            "arn:{}:s3:::{}/{}",
+            self.partition,
+            self.bucket,
+            naming::artifact_key(&self.prefix, &self.app, "*")
+        )
+    }
+
+    /// The role's name in the set-up commands.
+    #[must_use]
+    pub fn role_name(&self) -> String {
+        format!("deploy-action-{}", self.app)
+    }
+
+    /// The `sub` claims GitHub issues to the workflows allowed to deploy.
+    #[must_use]
+    pub fn subjects(&self) -> Vec<String> {
+        let prefix = match self.ids {
+            Some((owner_id, repo_id)) => {
+                format!("repo:{}@{owner_id}/{}@{repo_id}", self.owner, self.repo)
+            }
+            None => format!("repo:{}/{}", self.owner, self.repo),
+        };
+        let mut subjects = Vec::new();
+        if let Some(b) = &self.branch {
+            subjects.push(format!("{prefix}:ref:refs/heads/{b}"));
+        }
+        if let Some(e) = &self.environment {
+            subjects.push(format!("{prefix}:environment:{e}"));
+        }
+        if self.pull_request {
+            subjects.push(format!("{prefix}:pull_request"));
+        }
+        if subjects.is_empty() {
+            // Any ref, environment or event of this one repository.
+            subjects.push(format!("{prefix}:*"));
+        }
+        subjects
+    }
+}
+
+/// The IAM actions the tool needs on `on`, sorted.
+#[must_use]
+pub fn actions(on: On) -> Vec<&'static str> {
+    let set: BTreeSet<&'static str> = OPERATIONS
+        .iter()
+        .flat_map(|o| o.needs.iter())
+        .filter(|(_, o)| *o == on)
+        .map(|(a, _)| *a)
+        .collect();
+    set.into_iter().collect()
+}
+
+fn one_or_many(items: &[String]) -> Value {
+    match items {
+        [one] => json!(one),
+        many => json!(many),
+    }
+}
+
+/// The deploy role's permissions.
+#[must_use]
+pub fn permissions(input: &PolicyInput) -> Value {
+    let mut statements = vec![
+        json!({
+            "Sid": "DeployActionFunctions",
+            "Effect": "Allow",
+            "Action": actions(On::Function),
+            "Resource": input.function_arns(),
+        }),
+        json!({
+            "Sid": "DeployActionListFunctions",
+            "Effect": "Allow",
+            "Action": one_or_many(&actions(On::Any).iter().map(ToString::to_string).collect::<Vec<_>>()),
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "DeployActionArtifacts",
+            "Effect": "Allow",
+            "Action": actions(On::Artifact),
+            "Resource": input.artifact_arn(),
+        }),
+    ];
+    if let Some(role) = &input.execution_role {
+        statements.push(json!({
+            "Sid": "DeployActionPassExecutionRole",
+            "Effect": "Allow",
+            "Action": one_or_many(&actions(On::ExecutionRole).iter().map(ToString::to_string).collect::<Vec<_>>()),
+            "Resource": role,
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Whether a trust-policy value is a pattern (then it needs `StringLike`).
+fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+/// The trust policy: GitHub's OIDC provider, audience `sts.amazonaws.com`, the subjects.
+#[must_use]
+pub fn trust(input: &PolicyInput) -> Value {
+    const ISSUER: &str = "token.actions.githubusercontent.com";
+    let subjects = input.subjects();
+    let aud = json!({format!("{ISSUER}:aud"): "sts.amazonaws.com"});
+    let sub_key = format!("{ISSUER}:sub");
+    let condition = if subjects.iter().any(|s| is_pattern(s)) {
+        json!({"StringEquals": aud, "StringLike": {sub_key: one_or_many(&subjects)}})
+    } else {
+        let mut equals = aud;
+        equals[sub_key] = one_or_many(&subjects);
+        json!({"StringEquals": equals})
+    };
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "GitHubActionsDeploy",
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:{}:iam::{}:oidc-provider/{ISSUER}", input.partition, input.account)},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
+        }],
+    })
+}
+
+/// Both documents, the set-up commands and what to know about them.
+#[must_use]
+pub fn report(input: &PolicyInput) -> PolicyReport {
+    let role = input.role_name();
+    let commands = vec![
+        format!(
+            "aws iam create-role --role-name {role} --assume-role-policy-document file://trust.json"
+        ),
+        format!(
+            "aws iam put-role-policy --role-name {role} --policy-name {role} --policy-document file://policy.json"
+        ),
+    ];
+    let mut notes = Vec::new();
+    match input.ids {
+        Some(_) => notes.push(
+            "trust: the `sub` uses GitHub's immutable form with numeric ids (repo:OWNER@ID/REPO@ID:...), which renames can't hijack; repositories created or renamed from 2026-07-15 get it, older ones after an admin opts in".to_string(),
+        ),
+        None => notes.push(
+            "trust: the `sub` uses the name form (repo:OWNER/REPO:...), which older repositories get; repositories created or renamed from 2026-07-15 (or opted in) get the immutable form: pass --owner-id and --repo-id (inside Actions they are read from the event)".to_string(),
+        ),
+    }
+    if input.branch.is_none() && input.environment.is_none() && !input.pull_request {
+        notes.push(
+            "trust: any branch, tag, environment or pull request of the repository may assume the role; narrow it with --branch, --environment or --pull-request".into(),
+        );
+    }
+    if input.environment.is_some() {
+        notes.push(
+            "trust: a job that uses an environment gets `environment:NAME` as its subject instead of its ref".into(),
+        );
+    }
+    notes.push(
+        "the OIDC provider token.actions.githubusercontent.com (audience sts.amazonaws.com) must exist in the account: aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com".into(),
+    );
+    notes.push(format!(
+        "lambda:ListFunctions can't be scoped to functions; only `status` without --stage uses it (drop DeployActionListFunctions if you don't need that). `function:{}-*` also matches another app whose name starts with `{}-`",
+        input.app, input.app
+    ));
+    if input.execution_role.is_none() {
+        notes.push(
+            "no --execution-role: the role can't pass one to Lambda, so it can update existing functions but not create new stages".into(),
+        );
+    }
+    notes.push(
+        "no s3:ListBucket: S3 then answers a HEAD of a missing artifact with 403, which deploy-action treats as missing. If the bucket uses SSE-KMS, also allow kms:GenerateDataKey and kms:Decrypt on its key".into(),
+    );
+    PolicyReport {
+        role_name: role,
+        permissions: permissions(input),
+        trust: trust(input),
+        commands,
+        notes,
+    }
+}
+
+impl PolicyReport {
+    /// Text for humans: both documents, ready to save, and the commands.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# policy.json: the permissions of the deploy role\n{}\n",
+            pretty(&self.permissions)
+        );
+        let _ = writeln!(
+            out,
+            "# trust.json: who may assume it (GitHub Actions through OIDC)\n{}\n",
+            pretty(&self.trust)
+        );
+        let _ = writeln!(out, "# create the role:");
+        for c in &self.commands {
+            let _ = writeln!(out, "{c}");
+        }
+        let _ = writeln!(out, "\n# notes:");
+        for n in &self.notes {
+            let _ = writeln!(out, "- {n}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> PolicyInput {
+        PolicyInput {
+            app: "hello".into(),
+            bucket: "artifacts".into(),
+            prefix: "deploy-action".into(),
+            owner: "octo-org".into(),
+            repo: "octo-repo".into(),
+            ids: None,
+            execution_role: Some("arn:aws:iam::123456789012:role/lambda-exec".into()),
+            region: Some("us-east-1".into()),
+            account: "123456789012".into(),
+            partition: "aws".into(),
+            branch: Some("main".into()),
+            environment: None,
+            pull_request: false,
+        }
+    }
+
+    fn args(extra: &[&str]) -> PolicyArgs {
+        use clap::Parser;
+        let mut argv = vec![
+            "deploy-action",
+            "policy",
+            "--app",
+            "hello",
+            "--s3-bucket",
+            "artifacts",
+        ];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Policy(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn snake_to_pascal(s: &str) -> String {
+        s.split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The operation list is the code's: every SDK call in the source is listed, and every
+    /// listed operation is called somewhere.
+    #[test]
+    fn operations_match_the_sdk_calls_in_the_source() {
+        // Every source file, so that a new module's calls are caught too.
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let sources: Vec<String> = walkdir::WalkDir::new(&src)
+            .into_iter()
+            .filter_map(std::result::Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert!(
+            sources.len() > 10,
+            "read the sources under {}",
+            src.display()
+        );
+        // `<client>.<operation>()` with the client named as in this code base.
+        let call =
+            regex::Regex::new(r"\b(?:client|s3|sts|lambda)\s*\.\s*([a-z][a-z0-9_]*)\(\)").unwrap();
+        let not_operations = ["config"];
+        let mut called = BTreeSet::new();
+        for text in &sources {
+            // Test modules call the SDK too (to inspect); only the product's calls count.
+            let product = text.split("#[cfg(test)]").next().unwrap_or(text);
+            for c in call.captures_iter(product) {
+                if !not_operations.contains(&&c[1]) {
+                    called.insert(snake_to_pascal(&c[1]));
+                }
+            }
+        }
+        let listed: BTreeSet<String> = OPERATIONS.iter().map(|o| o.name.to_string()).collect();
+        let unlisted: Vec<_> = called.difference(&listed).collect();
+        let uncalled: Vec<_> = listed.difference(&called).collect();
+        assert!(
+            unlisted.is_empty(),
+            "called but missing from OPERATIONS (add them with their IAM actions): {unlisted:?}"
+        );
+        assert!(
+            uncalled.is_empty(),
+            "listed in OPERATIONS but never called (remove them): {uncalled:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_but_list_functions_is_granted_on_everything() {
+        assert_eq!(actions(On::Any), vec!["lambda:ListFunctions"]);
+        let p = permissions(&input());
+        for s in p["Statement"].as_array().unwrap() {
+            if s["Resource"] == "*" {
+                assert_eq!(s["Action"], "lambda:ListFunctions", "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn resources_are_scoped() {
+        let p = permissions(&input());
+        let st = p["Statement"].as_array().unwrap();
+        assert_eq!(
+            st[0]["Resource"],
+            json!([
+                "arn:aws:lambda:us-east-1:123456789012:function:hello-*",
+                "arn:aws:lambda:us-east-1:123456789012:function:hello-*:*"
+            ])
+        );
+        assert_eq!(
+            st[2]["Resource"],
+            "arn:aws:s3:::artifacts/deploy-action/hello/*.zip"
+        );
+        assert_eq!(st[2]["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        assert_eq!(st[3]["Action"], "iam:PassRole");
+        assert_eq!(
+            st[3]["Condition"]["StringEquals"]["iam:PassedToService"],
+            "lambda.amazonaws.com"
+        );
+        let mut no_role = input();
+        no_role.execution_role = None;
+        no_role.region = None;
+        let p = permissions(&no_role);
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            p["Statement"][0]["Resource"][0],
+            "arn:aws:lambda:*:123456789012:function:hello-*"
+        );
+    }
+
+    #[test]
+    fn trust_names_the_repository_exactly() {
+        let t = trust(&input());
+        let c = &t["Statement"][0]["Condition"];
+        assert_eq!(
+            c["StringEquals"]["token.actions.githubusercontent.com:aud"],
+            "sts.amazonaws.com"
+        );
+        assert_eq!(
+            c["StringEquals"]["token.actions.githubusercontent.com:sub"],
+            "repo:octo-org/octo-repo:ref:refs/heads/main"
+        );
+        assert!(c.get("StringLike").is_none());
+        assert_eq!(
+            t["Statement"][0]["Principal"]["Federated"],
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+        );
+    }
+
+    #[test]
+    fn immutable_subjects_carry_the_ids() {
+        let mut i = input();
+        i.ids = Some((123_456, 456_789));
+        i.environment = Some("production".into());
+        i.pull_request = true;
+        assert_eq!(
+            i.subjects(),
+            vec![
+                "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main",
+                "repo:octo-org@123456/octo-repo@456789:environment:production",
+                "repo:octo-org@123456/octo-repo@456789:pull_request",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_ref_filter_only_the_tail_is_a_pattern() {
+        let mut i = input();
+        i.branch = None;
+        let t = trust(&i);
+        let c = &t["Statement"][0]["Condition"];
+        assert_eq!(
+            c["StringLike"]["token.actions.githubusercontent.com:sub"],
+            "repo:octo-org/octo-repo:*"
+        );
+        assert_eq!(
+            c["StringEquals"]["token.actions.githubusercontent.com:aud"],
+            "sts.amazonaws.com"
+        );
+        assert!(report(&i).notes.iter().any(|n| n.contains("any branch")));
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        let gh = GitHubContext::default();
+        let ok = resolve(
+            &args(&[
+                "--repo",
+                "o/r",
+                "--execution-role",
+                "arn:aws:iam::123456789012:role/x",
+            ]),
+            &gh,
+        )
+        .unwrap();
+        assert_eq!(ok.account, "123456789012");
+        assert_eq!(ok.partition, "aws");
+        for (extra, flag) in [
+            (vec!["--repo", "o/*", "--account", "123456789012"], "--repo"),
+            (vec!["--repo", "*/r", "--account", "123456789012"], "--repo"),
+            (
+                vec!["--repo", "just-a-name", "--account", "123456789012"],
+                "--repo",
+            ),
+            (vec!["--repo", "o/r"], "--account"),
+            (vec!["--repo", "o/r", "--account", "12"], "--account"),
+            (
+                vec![
+                    "--repo",
+                    "o/r",
+                    "--account",
+                    "123456789012",
+                    "--execution-role",
+                    "arn:aws:iam::210987654321:role/x",
+                ],
+                "--account",
+            ),
+            (
+                vec![
+                    "--repo",
+                    "o/r",
+                    "--account",
+                    "123456789012",
+                    "--owner-id",
+                    "1",
+                ],
+                "--repo-id",
+            ),
+            (
+                vec![
+                    "--repo",
+                    "o/r",
+                    "--account",
+                    "123456789012",
+                    "--branch",
+                    "a b",
+                ],
+                "--branch",
+            ),
+            (vec!["--account", "123456789012"], "--repo"),
+        ] {
+            let err = resolve(&args(&extra), &gh).unwrap_err();
+            assert_eq!(err.code(), 2, "{extra:?}");
+            assert!(err.to_string().contains(flag), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn ids_come_from_the_event_for_the_same_repository_only() {
+        let gh = GitHubContext {
+            repository: Some("Octo-Org/octo-repo".into()),
+            owner_id: Some(11),
+            repository_id: Some(22),
+            ..GitHubContext::default()
+        };
+        let same = resolve(&args(&["--account", "123456789012"]), &gh).unwrap();
+        assert_eq!(
+            (same.owner.as_str(), same.ids),
+            ("Octo-Org", Some((11, 22)))
+        );
+        let other = resolve(
+            &args(&["--repo", "other/repo", "--account", "123456789012"]),
+            &gh,
+        )
+        .unwrap();
+        assert_eq!(other.ids, None);
+    }
+
+    #[test]
+    fn branch_refs_are_normalised() {
+        let gh = GitHubContext::default();
+        let i = resolve(
+            &args(&[
+                "--repo",
+                "o/r",
+                "--account",
+                "123456789012",
+                "--branch",
+                "refs/heads/release/1.x",
+            ]),
+            &gh,
+        )
+        .unwrap();
+        assert_eq!(i.subjects(), vec!["repo:o/r:ref:refs/heads/release/1.x"]);
+    }
+
+    #[test]
+    fn the_text_has_both_documents_and_the_two_commands() {
+        let r = report(&input());
+        let text = r.text();
+        assert!(text.contains("# policy.json"));
+        assert!(text.contains("# trust.json"));
+        assert!(text.contains(
+            "aws iam create-role --role-name deploy-action-hello --assume-role-policy-document file://trust.json"
+        ));
+        assert!(text.contains(
+            "aws iam put-role-policy --role-name deploy-action-hello --policy-name deploy-action-hello --policy-document file://policy.json"
+        ));
+    }
+}

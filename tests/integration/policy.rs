@@ -1,0 +1,777 @@
+//! The generated IAM policy is sufficient and tight: every AWS operation that real runs make
+//! (deploys, a canary, a rollback, a promote, a status, a teardown, an OIDC sign-in),
+//! recorded by the fault proxy, is allowed by it, and it allows no action those runs did
+//! not need. The trust policy admits the OIDC token the runs used and nothing broader.
+//!
+//! The evaluator is small and independent of the product's code: IAM action and resource
+//! matching with `*`/`?` wildcards, Allow statements only, and of the conditions only
+//! `iam:PassedToService` (the one the policy uses). What each operation needs besides its
+//! own action follows AWS's documentation: GetFunction of a tagged function also needs
+//! lambda:ListTags, CreateFunction with tags lambda:TagResource, passing a role
+//! iam:PassRole, and Lambda reads code from S3 with the caller's s3:GetObject.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::ops::{deploy, strict_world};
+use crate::support::{ACCOUNT, BUCKET, REGION, World};
+
+const DEPLOY_ROLE: &str = "arn:aws:iam::123456789012:role/deploy-action-hello";
+const OIDC_REQUEST: &str = "oidc-request-token-for-policy-tests-SECRET";
+
+/// A fake GitHub that mints ID tokens with GitHub's claims (`sub`, `aud`, ...), unlike the
+/// harness's, which hands out one fixed token: the trust policy is checked against the
+/// claims of the token a run really used.
+struct TokenMinter {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TokenMinter {
+    fn start(world: &World) -> TokenMinter {
+        use std::io::BufRead as _;
+        let python =
+            std::env::var("DEPLOY_ACTION_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let log = std::fs::File::create(world.dir().join("minter.log")).unwrap();
+        let mut child = std::process::Command::new(python)
+            .arg(crate::support::root().join("tests/support/fake_github.py"))
+            .args([
+                "--port",
+                "0",
+                "--token",
+                "unused-github-token",
+                "--oidc-request-token",
+                OIDC_REQUEST,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("PORT ").unwrap().parse().unwrap();
+        TokenMinter { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn claims(&self, claims: Value) {
+        let resp = reqwest::blocking::Client::new()
+            .post(format!("{}/__fake/config", self.url()))
+            .json(&json!({"oidc_claims": claims}))
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+
+    /// The tokens handed out, oldest first.
+    fn tokens(&self) -> Vec<Value> {
+        let state: Value = reqwest::blocking::get(format!("{}/__fake/state", self.url()))
+            .unwrap()
+            .json()
+            .unwrap();
+        state["oidc_requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Let `cmd` sign in with a token from here.
+    fn sign_in(&self, cmd: crate::support::Cmd) -> crate::support::Cmd {
+        cmd.env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/_apis/oidc/token?api-version=2.0", self.url()),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", OIDC_REQUEST)
+    }
+}
+
+impl Drop for TokenMinter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The token must not appear in what a run printed (but in `::add-mask::`, which the
+/// runner consumes).
+#[track_caller]
+fn assert_no_token(out: &crate::support::RunResult, token: &str) {
+    let shown = out.all_output();
+    assert!(
+        !shown
+            .lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .any(|l| l.contains(token)),
+        "the ID token leaked into the output:\n{shown}"
+    );
+}
+
+/// `*` and `?` wildcards, as IAM matches actions (case-insensitively) and resources.
+fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = if ignore_case {
+        (
+            pattern.to_lowercase().chars().collect(),
+            text.to_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), text.chars().collect())
+    };
+    // Classic two-pointer wildcard match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One permission a request needs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Need {
+    action: String,
+    resource: String,
+    /// `iam:PassedToService` for iam:PassRole.
+    passed_to: Option<String>,
+    /// The operation that needed it (for messages).
+    why: String,
+}
+
+/// Whether the identity policy allows `need`.
+fn allows(policy: &Value, need: &Need) -> bool {
+    policy["Statement"].as_array().unwrap().iter().any(|st| {
+        st["Effect"] == "Allow"
+            && strings(&st["Action"])
+                .iter()
+                .any(|a| glob(a, &need.action, true))
+            && strings(&st["Resource"])
+                .iter()
+                .any(|r| glob(r, &need.resource, false))
+            && conditions_hold(&st["Condition"], need)
+    })
+}
+
+fn conditions_hold(condition: &Value, need: &Need) -> bool {
+    let Some(ops) = condition.as_object() else {
+        return true;
+    };
+    ops.iter().all(|(op, keys)| {
+        keys.as_object().unwrap().iter().all(|(key, want)| {
+            if key != "iam:PassedToService" {
+                return true; // ignored by this evaluator
+            }
+            let Some(got) = &need.passed_to else {
+                return false; // IAM: a condition on a missing key fails
+            };
+            let values = strings(want);
+            match op.as_str() {
+                "StringEquals" => values.iter().any(|v| v == got),
+                "StringLike" => values.iter().any(|v| glob(v, got, false)),
+                other => panic!("unexpected condition operator {other}"),
+            }
+        })
+    })
+}
+
+fn function_arn(name: &str, qualifier: Option<&str>) -> String {
+    let base = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}");
+    match qualifier {
+        Some(q) if q != "$LATEST" => format!("{base}:{q}"),
+        _ => base,
+    }
+}
+
+/// What one logged request needs from the deploy role's permissions.
+fn needs(entry: &Value) -> Vec<Need> {
+    let op = entry["operation"].as_str().unwrap_or_default();
+    let action = entry["iam_action"].as_str().unwrap_or_default().to_string();
+    let mut out = Vec::new();
+    let mut need = |action: &str, resource: String, passed_to: Option<&str>| {
+        out.push(Need {
+            action: action.to_string(),
+            resource,
+            passed_to: passed_to.map(String::from),
+            why: op.to_string(),
+        });
+    };
+    match entry["service"].as_str() {
+        Some("lambda") => {
+            let function = entry["function"].as_str().unwrap_or_default();
+            let qualifier = entry["qualifier"].as_str();
+            if op == "lambda:ListFunctions" {
+                need(&action, "*".into(), None);
+                return out;
+            }
+            let req = &entry["request"];
+            need(&action, function_arn(function, qualifier), None);
+            if op == "lambda:GetFunction" {
+                need("lambda:ListTags", function_arn(function, None), None);
+            }
+            if op == "lambda:CreateFunction"
+                && req["Tags"].as_object().is_some_and(|t| !t.is_empty())
+            {
+                need("lambda:TagResource", function_arn(function, None), None);
+            }
+            if let Some(role) = req["Role"].as_str() {
+                need(
+                    "iam:PassRole",
+                    role.to_string(),
+                    Some("lambda.amazonaws.com"),
+                );
+            }
+            let code = if op == "lambda:CreateFunction" {
+                &req["Code"]
+            } else {
+                req
+            };
+            if let (Some(b), Some(k)) = (code["S3Bucket"].as_str(), code["S3Key"].as_str()) {
+                need("s3:GetObject", format!("arn:aws:s3:::{b}/{k}"), None);
+            }
+        }
+        Some("s3") => {
+            let resource = entry["resource"].as_str().unwrap_or_default();
+            need(&action, format!("arn:aws:s3:::{resource}"), None);
+        }
+        // AssumeRoleWithWebIdentity is unsigned: the trust policy decides (checked apart).
+        Some("sts") => assert_eq!(op, "sts:AssumeRoleWithWebIdentity", "{entry}"),
+        other => panic!("unexpected service {other:?}: {entry}"),
+    }
+    out
+}
+
+/// The claims of a JWT (unverified: the fake signs nothing).
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Whether the trust policy lets a web identity with these claims assume the role.
+fn trusts(trust: &Value, claims: &Value) -> bool {
+    trust["Statement"].as_array().unwrap().iter().any(|st| {
+        st["Effect"] == "Allow"
+            && st["Action"] == "sts:AssumeRoleWithWebIdentity"
+            && st["Principal"]["Federated"]
+                == format!(
+                    "arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+                )
+            && st["Condition"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(op, keys)| {
+                    keys.as_object().unwrap().iter().all(|(key, want)| {
+                        let claim = key
+                            .strip_prefix("token.actions.githubusercontent.com:")
+                            .expect("GitHub's claims only");
+                        let got = claims[claim].as_str().unwrap_or_default();
+                        let values = strings(want);
+                        match op.as_str() {
+                            "StringEquals" => values.iter().any(|v| v == got),
+                            "StringLike" => values.iter().any(|v| glob(v, got, false)),
+                            other => panic!("unexpected operator {other}"),
+                        }
+                    })
+                })
+    })
+}
+
+fn policy_json(world: &World, extra: &[&str]) -> Value {
+    let role = World::exec_role();
+    let mut args = vec![
+        "policy",
+        "--app",
+        "hello",
+        "--s3-bucket",
+        BUCKET,
+        "--repo",
+        "octo-org/octo-repo",
+        "--execution-role",
+        &role,
+        "--region",
+        REGION,
+        "--branch",
+        "main",
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    world.cmd(&args).run().success().json()
+}
+
+fn push_payload(world: &World, ids: bool) -> std::path::PathBuf {
+    let mut repository = json!({"full_name": "octo-org/octo-repo", "name": "octo-repo",
+                                "owner": {"login": "octo-org"}});
+    if ids {
+        repository["id"] = json!(456_789);
+        repository["owner"]["id"] = json!(123_456);
+    }
+    let payload = json!({
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": "0123456789abcdef0123456789abcdef01234567",
+        "deleted": false,
+        "repository": repository,
+    });
+    let path = world
+        .dir()
+        .join(if ids { "push-ids.json" } else { "push.json" });
+    std::fs::write(&path, payload.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn the_evaluator_matches_like_iam() {
+    assert!(glob("lambda:*", "lambda:GetFunction", true));
+    assert!(glob("Lambda:getfunction", "lambda:GetFunction", true));
+    assert!(glob(
+        "arn:aws:lambda:*:1:function:hello-*",
+        "arn:aws:lambda:us-east-1:1:function:hello-main:live",
+        false
+    ));
+    assert!(!glob(
+        "arn:aws:lambda:*:1:function:hello-*",
+        "arn:aws:lambda:us-east-1:1:function:other-main",
+        false
+    ));
+    assert!(!glob(
+        "arn:aws:s3:::b/p/hello/*.zip",
+        "arn:aws:s3:::b/p/other/x.zip",
+        false
+    ));
+    assert!(glob("a?c", "abc", false) && !glob("a?c", "ac", false));
+    let policy = json!({"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:r",
+        "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}]});
+    let pass = |to: Option<&str>| Need {
+        action: "iam:PassRole".into(),
+        resource: "arn:r".into(),
+        passed_to: to.map(String::from),
+        why: String::new(),
+    };
+    assert!(allows(&policy, &pass(Some("lambda.amazonaws.com"))));
+    assert!(!allows(&policy, &pass(Some("ec2.amazonaws.com"))));
+    assert!(!allows(&policy, &pass(None)));
+}
+
+/// Deploys (create, code + configuration update, URL auth changes, URL removal and
+/// re-creation, pruning), a canary, a rollback, a promote to a new stage, status, a
+/// teardown, and an OIDC sign-in, all through the proxy. Then: everything they did is
+/// allowed, and the policy allows nothing they didn't do.
+#[test]
+fn the_policy_allows_every_recorded_operation_and_nothing_else() {
+    let world = strict_world();
+    let minter = TokenMinter::start(&world);
+    let role = World::exec_role();
+    let v1 = world.python_app("v1", "one");
+    let v2 = world.python_app("v2", "two");
+    let v3 = world.python_app("v3", "three");
+
+    // 1. Create, signed in through GitHub OIDC (AssumeRoleWithWebIdentity).
+    let push = push_payload(&world, false);
+    let signed_in = minter
+        .sign_in(
+            world
+                .cmd(&[
+                    "deploy",
+                    "--app",
+                    "hello",
+                    "--stage",
+                    "main",
+                    "--artifact",
+                    v1.to_str().unwrap(),
+                    "--handler",
+                    "app.handler",
+                    "--s3-bucket",
+                    BUCKET,
+                    "--execution-role",
+                    &role,
+                    "--role-to-assume",
+                    DEPLOY_ROLE,
+                    "--comment",
+                    "never",
+                ])
+                .github_event("push", &push, 100),
+        )
+        .run()
+        .success();
+    // 2. New code and configuration drift.
+    deploy(&world, "main", &v2, &["--memory", "1024"], 101);
+    // 3-5. URL auth type changed, URL removed, URL and permissions re-created.
+    deploy(
+        &world,
+        "main",
+        &v2,
+        &["--memory", "1024", "--function-url", "iam"],
+        102,
+    );
+    deploy(
+        &world,
+        "main",
+        &v2,
+        &["--memory", "1024", "--function-url", "none"],
+        103,
+    );
+    deploy(&world, "main", &v2, &["--memory", "1024"], 104);
+    // 6. A canary with a smoke check, pruning old versions.
+    deploy(
+        &world,
+        "main",
+        &v3,
+        &[
+            "--memory",
+            "1024",
+            "--canary",
+            "10",
+            "--canary-minutes",
+            "0",
+            "--keep-versions",
+            "2",
+        ],
+        105,
+    );
+    // 7. Rollback.
+    world
+        .cmd(&["rollback", "--app", "hello", "--stage", "main"])
+        .run()
+        .success();
+    // 8. Promote a preview to a new stage.
+    deploy(&world, "pr-7", &v1, &[], 106);
+    world
+        .cmd(&[
+            "promote",
+            "--app",
+            "hello",
+            "--from",
+            "pr-7",
+            "--to",
+            "staging",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
+        ])
+        .run()
+        .success();
+    // 9. Status of every stage.
+    world.cmd(&["status", "--app", "hello"]).run().success();
+    // 10. Teardown.
+    world
+        .cmd(&["teardown", "--app", "hello", "--stage", "pr-7"])
+        .run()
+        .success();
+
+    let log = world.proxy().log();
+    assert!(
+        log.iter()
+            .all(|e| e["status"].as_u64().is_some_and(|s| s < 500)),
+        "no server errors"
+    );
+    let required: Vec<Need> = log.iter().flat_map(needs).collect();
+
+    let report = policy_json(&world, &[]);
+    let permissions = &report["permissions"];
+
+    // Sufficient.
+    let denied: BTreeSet<String> = required
+        .iter()
+        .filter(|n| !allows(permissions, n))
+        .map(|n| format!("{} on {} (for {})", n.action, n.resource, n.why))
+        .collect();
+    assert!(
+        denied.is_empty(),
+        "the policy denies what the runs did:\n{denied:#?}\npolicy: {permissions:#}"
+    );
+
+    // Tight: every action it grants was needed, and none is a wildcard.
+    let used: BTreeSet<String> = required.iter().map(|n| n.action.clone()).collect();
+    let granted: BTreeSet<String> = permissions["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    assert!(
+        granted.iter().all(|a| !a.contains('*') && !a.contains('?')),
+        "{granted:?}"
+    );
+    let unused: Vec<&String> = granted.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "granted but never used by the recorded runs: {unused:?}"
+    );
+
+    // Nothing on `*` but ListFunctions; S3 only on the app's artifacts.
+    for st in permissions["Statement"].as_array().unwrap() {
+        let resources = strings(&st["Resource"]);
+        let actions = strings(&st["Action"]);
+        if resources.iter().any(|r| r == "*") {
+            assert_eq!(actions, vec!["lambda:ListFunctions"], "{st}");
+        }
+        if actions.iter().any(|a| a.starts_with("s3:")) {
+            assert_eq!(
+                resources,
+                vec!["arn:aws:s3:::artifacts/deploy-action/hello/*.zip"],
+                "{st}"
+            );
+        }
+        if actions
+            .iter()
+            .any(|a| a.starts_with("lambda:") && a != "lambda:ListFunctions")
+        {
+            assert!(
+                resources.iter().all(|r| r.contains(":function:hello-")),
+                "{st}"
+            );
+        }
+    }
+    // Other apps' functions and artifacts are out of reach.
+    for (action, resource) in [
+        (
+            "lambda:UpdateFunctionCode",
+            function_arn("other-main", None),
+        ),
+        (
+            "lambda:DeleteFunction",
+            function_arn("other-main", Some("live")),
+        ),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::artifacts/deploy-action/other/x.zip".to_string(),
+        ),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::other-bucket/deploy-action/hello/x.zip".to_string(),
+        ),
+        (
+            "iam:PassRole",
+            "arn:aws:iam::123456789012:role/admin".to_string(),
+        ),
+        ("lambda:GetFunction", "*".to_string()),
+    ] {
+        let need = Need {
+            action: action.into(),
+            resource: resource.clone(),
+            passed_to: Some("lambda.amazonaws.com".into()),
+            why: "probe".into(),
+        };
+        assert!(
+            !allows(permissions, &need),
+            "{action} on {resource} must be denied"
+        );
+    }
+
+    // The trust policy admitted the token that was used, for this role.
+    let sts: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["operation"] == "sts:AssumeRoleWithWebIdentity")
+        .collect();
+    assert_eq!(sts.len(), 1, "one OIDC sign-in");
+    assert_eq!(sts[0]["params"]["RoleArn"], DEPLOY_ROLE);
+    let oidc = minter.tokens();
+    assert_eq!(oidc.len(), 1);
+    let token = oidc[0]["token"].as_str().unwrap();
+    assert_no_token(&signed_in, token);
+    assert_eq!(
+        sts[0]["params"]["WebIdentityToken_sha256"],
+        oidc[0]["token_sha256"]
+    );
+    let used_claims = claims(token);
+    assert!(
+        trusts(&report["trust"], &used_claims),
+        "{} vs {used_claims}",
+        report["trust"]
+    );
+    for (claim, value) in [
+        ("sub", "repo:octo-org/other-repo:ref:refs/heads/main"),
+        ("sub", "repo:octo-org/octo-repo:ref:refs/heads/dev"),
+        ("sub", "repo:octo-org/octo-repo:pull_request"),
+        ("sub", "repo:evil/octo-repo:ref:refs/heads/main"),
+        ("aud", "https://github.com/octo-org"),
+    ] {
+        let mut other = used_claims.clone();
+        other[claim] = json!(value);
+        assert!(
+            !trusts(&report["trust"], &other),
+            "{claim}={value} must not be trusted"
+        );
+    }
+}
+
+/// Inside Actions, `policy` reads the numeric ids from the event and writes GitHub's
+/// immutable subject, which matches the token GitHub issues to such a repository.
+#[test]
+fn the_immutable_subject_comes_from_the_event_and_matches_the_token() {
+    let world = strict_world();
+    let minter = TokenMinter::start(&world);
+    minter.claims(json!({"sub": "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main"}));
+    let push = push_payload(&world, true);
+    let role = World::exec_role();
+    let report = world
+        .cmd(&[
+            "policy",
+            "--app",
+            "hello",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
+            "--branch",
+            "main",
+            "--output",
+            "json",
+        ])
+        .github_event("push", &push, 7)
+        .run()
+        .success()
+        .json();
+    let sub = &report["trust"]["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"];
+    assert_eq!(
+        sub,
+        "repo:octo-org@123456/octo-repo@456789:ref:refs/heads/main"
+    );
+
+    // A real sign-in with that token.
+    let signed_in = minter
+        .sign_in(
+            world
+                .cmd(&["status", "--app", "hello", "--role-to-assume", DEPLOY_ROLE])
+                .github_event("push", &push, 8),
+        )
+        .run()
+        .success();
+    let token = minter.tokens()[0]["token"].as_str().unwrap().to_string();
+    assert_no_token(&signed_in, &token);
+    assert!(trusts(&report["trust"], &claims(&token)));
+    // The name form would not match it.
+    let name_form = policy_json(&world, &[]);
+    assert!(!trusts(&name_form["trust"], &claims(&token)));
+    assert!(
+        name_form["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("--owner-id")),
+        "{name_form}"
+    );
+}
+
+#[test]
+fn the_policy_output_is_stable() {
+    let world = World::new();
+    let report = policy_json(
+        &world,
+        &[
+            "--pull-request",
+            "--owner-id",
+            "123456",
+            "--repo-id",
+            "456789",
+        ],
+    );
+    insta::assert_json_snapshot!("policy_json", report);
+    let text = world
+        .cmd(&[
+            "policy",
+            "--app",
+            "hello",
+            "--s3-bucket",
+            BUCKET,
+            "--repo",
+            "octo-org/octo-repo",
+            "--account",
+            ACCOUNT,
+        ])
+        .run()
+        .success()
+        .stdout;
+    let commands: Vec<&str> = text.lines().filter(|l| l.starts_with("aws iam ")).collect();
+    assert_eq!(
+        commands,
+        vec![
+            "aws iam create-role --role-name deploy-action-hello --assume-role-policy-document file://trust.json",
+            "aws iam put-role-policy --role-name deploy-action-hello --policy-name deploy-action-hello --policy-document file://policy.json",
+        ]
+    );
+    // The two documents in the text are the JSON ones.
+    assert!(text.contains("\"lambda:ListFunctions\""), "{text}");
+    assert!(
+        !text.contains("iam:PassRole"),
+        "no execution role, no PassRole: {text}"
+    );
+
+    // Bad input: exit 2 before anything else.
+    for (args, needle) in [
+        (
+            vec![
+                "policy",
+                "--app",
+                "hello",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/*",
+                "--account",
+                ACCOUNT,
+            ],
+            "--repo",
+        ),
+        (
+            vec![
+                "policy",
+                "--app",
+                "hello",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/octo-repo",
+            ],
+            "--account",
+        ),
+        (
+            vec![
+                "policy",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/octo-repo",
+                "--account",
+                ACCOUNT,
+            ],
+            "--app",
+        ),
+    ] {
+        let out = world.cmd(&args).run().failure(2);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+}
