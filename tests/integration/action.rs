@@ -241,16 +241,35 @@ fn input_defaults_are_the_cli_defaults() {
             continue;
         }
         let input_default = input.default.clone().unwrap_or_default();
-        for flag in defs {
-            // The action writes "" for "not set" (run.sh drops it) and "false" for an unset
-            // switch (run.sh drops that too); clap's default for a switch is "false".
-            let cli_default = flag.default.clone().unwrap_or_default();
-            if input_default != cli_default {
+        // The action writes "" for "not set" (run.sh drops it) and "false" for an unset switch
+        // (run.sh drops that too); clap's default for a switch is "false".
+        let cli_defaults: BTreeSet<String> = defs
+            .iter()
+            .map(|f| f.default.clone().unwrap_or_default())
+            .collect();
+        let per_command = || {
+            defs.iter()
+                .map(|f| format!("{} {:?}", f.command, f.default.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if cli_defaults.len() == 1 {
+            // One default everywhere: the input shows it.
+            if !cli_defaults.contains(&input_default) {
                 problems.push(format!(
-                    "input {name} defaults to {input_default:?}, but --{name} of `{}` defaults to {cli_default:?}",
-                    flag.command
+                    "input {name} defaults to {input_default:?}, but --{name} defaults to {}",
+                    per_command()
                 ));
             }
+        } else if !input_default.is_empty() {
+            // Commands differ (e.g. deploy's --architecture arm64, promote's "the source
+            // stage's"): a value here would override some command's own default, so the input
+            // must be empty, which leaves each command its own.
+            problems.push(format!(
+                "input {name} defaults to {input_default:?}, but the commands' defaults differ ({}): \
+                 it must be \"\" so that each command keeps its own",
+                per_command()
+            ));
         }
     }
     for (name, _) in DEFAULT_EXCEPTIONS {
