@@ -148,7 +148,7 @@ fn push_to_main() {
     aw.assert_credentials_only_from_oidc();
 }
 
-/// examples/manual.yml, "Run workflow" with stage `staging`: deploy, then teardown.
+/// examples/manual.yml, "Run workflow" with stage `staging`: deploy, deploy, rollback, teardown.
 #[test]
 fn manual_dispatch() {
     let aw = ActWorld::new("manual-dispatch", "manual");
@@ -170,6 +170,28 @@ fn manual_dispatch() {
     assert!(
         !aw.world.exists(&aw.example.function("main")),
         "only the chosen stage is deployed"
+    );
+
+    // A second deploy, then "rollback" moves live back to version 1.
+    aw.commit_app("staging 2");
+    aw.act(
+        "workflow_dispatch",
+        event::workflow_dispatch(json!({"stage": "staging", "command": "deploy"})),
+    )
+    .run()
+    .succeeded();
+    assert_eq!(aw.world.alias_version(&function).as_deref(), Some("2"));
+    let run = aw
+        .act(
+            "workflow_dispatch",
+            event::workflow_dispatch(json!({"stage": "staging", "command": "rollback"})),
+        )
+        .run()
+        .succeeded();
+    assert_eq!(aw.world.alias_version(&function).as_deref(), Some("1"));
+    assert_eq!(
+        run.printed_after("stage staging: "),
+        format!("{url} (live version 1)")
     );
 
     // The same workflow tears the stage down (no checkout for that command).
