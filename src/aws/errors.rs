@@ -71,9 +71,13 @@ where
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => Some(format!(
             "the deploy role may not call {operation}; generate its policy with `deploy-action policy` and attach it"
         )),
-        Some("InvalidParameterValueException") if operation == "CreateFunction" => Some(
+        Some("InvalidParameterValueException")
+            if matches!(operation, "CreateFunction" | "UpdateFunctionConfiguration") =>
+        {
+            Some(
             "check --execution-role (it must exist and trust lambda.amazonaws.com; a new role can take a few seconds to become usable), --runtime and --handler".into(),
-        ),
+        )
+        }
         Some("InvalidParameterValueException") => {
             Some("Lambda rejected a value: check the flags named in the message".into())
         }
