@@ -53,9 +53,11 @@ impl Drop for Step {
 
 /// Read the state of the stage's function: `live` and its version, else $LATEST.
 pub async fn observe(function: &Function<'_>) -> Result<Observed> {
-    let alias = function.alias(LIVE_ALIAS).await?;
+    // Both reads at once: a deploy's latency is mostly round trips.
+    let (alias, live) = tokio::join!(function.alias(LIVE_ALIAS), function.get(Some(LIVE_ALIAS)));
+    let alias = alias?;
     if alias.is_some()
-        && let Some((live, tags)) = function.get(Some(LIVE_ALIAS)).await?
+        && let Some((live, tags)) = live?
     {
         return Ok(Observed {
             latest: None,
