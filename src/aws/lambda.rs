@@ -291,7 +291,8 @@ impl<'a> Function<'a> {
                 });
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(2));
+            // Capped at 1 s: updates usually take a second or two, and an overshoot is pure wait.
+            delay = (delay * 2).min(Duration::from_secs(1));
         }
     }
 
