@@ -1,11 +1,14 @@
 //! One function per command: validated config in, report out.
 
-use crate::cli::{Command, DeployArgs, OutputFormat, PackageArgs, TeardownArgs};
+use std::collections::BTreeSet;
+
+use crate::cli::{Command, CommentMode, DeployArgs, OutputFormat, PackageArgs, TeardownArgs};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::github::context::{EventAction, GitHubContext};
-use crate::github::workflow;
-use crate::output::{Report, SkipReport, TeardownReport};
+use crate::github::report::Reporter;
+use crate::github::{oidc, workflow};
+use crate::output::{DeployReport, Report, SkipReport, TeardownReport};
 use crate::{aws, deploy, package};
 
 /// The output format a command was asked for (errors use it too).
@@ -24,6 +27,7 @@ pub fn output_format(command: &Command) -> OutputFormat {
 }
 
 pub async fn dispatch(command: Command) -> Result<Report> {
+    mask_secrets(&command);
     match command {
         Command::Deploy(args) => deploy_command(&args).await,
         Command::Package(args) => package_command(&args),
@@ -38,59 +42,184 @@ pub async fn dispatch(command: Command) -> Result<Report> {
     }
 }
 
+/// Ask the runner to mask every secret we were given, before anything could print one. The
+/// OIDC ID token and the STS session keys are masked where they are obtained
+/// (`github::oidc`, `aws::sts`).
+fn mask_secrets(command: &Command) {
+    let flag = match command {
+        Command::Deploy(a) => a.target.github_token.clone(),
+        Command::Teardown(a) => a.target.github_token.clone(),
+        Command::Rollback(a) => a.target.github_token.clone(),
+        Command::Promote(a) => a.target.github_token.clone(),
+        Command::Status(a) => a.target.github_token.clone(),
+        Command::Package(_) | Command::Policy(_) | Command::Serve(_) => None,
+    };
+    let from_env = [
+        "GITHUB_TOKEN",
+        "DEPLOY_GITHUB_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ]
+    .into_iter()
+    .filter_map(|k| std::env::var(k).ok());
+    let secrets: BTreeSet<String> = flag
+        .into_iter()
+        .chain(from_env)
+        .filter(|s| !s.is_empty())
+        .collect();
+    for secret in &secrets {
+        workflow::mask(secret);
+    }
+}
+
+/// A PR from a fork gets no OIDC token (and no secrets): with `--role-to-assume` there are no
+/// credentials to deploy with. Skip with a notice, or fail with `--fail-on-fork`.
+fn fork_skip(
+    github: &GitHubContext,
+    app: &str,
+    stage: &str,
+    role_to_assume: bool,
+    fail_on_fork: bool,
+) -> Result<Option<Report>> {
+    let Some(pr) = github.pull_request().filter(|pr| pr.is_fork()) else {
+        return Ok(None);
+    };
+    if !role_to_assume {
+        return Ok(None);
+    }
+    let head = pr.head_repo.as_deref().unwrap_or("a deleted repository");
+    let reason = format!(
+        "pull request #{} comes from the fork {head}: GitHub gives workflows of fork PRs no OIDC token, so --role-to-assume has no credentials; stage {stage} was not deployed",
+        pr.number
+    );
+    if fail_on_fork {
+        return Err(Error::GitHubContext {
+            message: reason,
+            help: Some(
+                "drop --fail-on-fork (input `fail-on-fork`) to skip fork PRs with a notice, or deploy them from a workflow that runs after review"
+                    .into(),
+            ),
+        });
+    }
+    workflow::notice(&reason);
+    let report = SkipReport {
+        app: Some(app.to_string()),
+        stage: Some(stage.to_string()),
+        skipped: true,
+        reason,
+    };
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Some(Report::Skip(report)))
+}
+
 async fn deploy_command(args: &DeployArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     match github.event_action() {
         EventAction::Teardown if args.target.stage.is_none() => {
             let target = config::resolve_target(&args.target, &github)?;
+            if let Some(skip) = fork_skip(
+                &github,
+                &target.app,
+                &target.stage,
+                target.aws.role_to_assume.is_some(),
+                args.fail_on_fork,
+            )? {
+                return Ok(skip);
+            }
             tracing::info!("pull request closed: tearing down stage {}", target.stage);
-            return teardown(&target).await;
+            return teardown(&target, &github, args.comment).await;
         }
         EventAction::Skip if args.target.stage.is_none() => {
             let reason = "the push deleted its branch or tag: nothing to deploy".to_string();
             workflow::notice(&reason);
-            return Ok(Report::Skip(SkipReport {
+            let report = SkipReport {
                 app: args.target.app.clone(),
                 stage: None,
                 skipped: true,
                 reason,
-            }));
+            };
+            workflow::append_summary(&report.summary_markdown())?;
+            return Ok(Report::Skip(report));
         }
         _ => {}
     }
     let cfg = config::resolve_deploy(args, &github)?;
-    let artifact = {
-        workflow::group("package");
-        let a = package::build(&cfg.build, None);
-        workflow::end_group();
-        a?
-    };
+    if let Some(skip) = fork_skip(
+        &github,
+        &cfg.app,
+        &cfg.stage,
+        cfg.aws.role_to_assume.is_some(),
+        cfg.fail_on_fork,
+    )? {
+        return Ok(skip);
+    }
+    if cfg.aws.role_to_assume.is_some() {
+        // Local check: fail before building when the job can't get an OIDC token.
+        oidc::request_variables()?;
+    }
+    if cfg.dry_run {
+        return dry_run(&cfg).await;
+    }
+    let mut reporter = Reporter::new(
+        &github,
+        cfg.github_token.as_deref(),
+        &cfg.app,
+        &cfg.stage,
+        &cfg.function_name,
+        cfg.comment,
+    );
+    reporter.start().await?;
+    match build_and_deploy(&cfg).await {
+        Ok(report) => {
+            workflow::append_summary(&report.summary_markdown())?;
+            reporter.deployed(&report).await;
+            Ok(Report::Deploy(report))
+        }
+        Err(e) => {
+            reporter.failed(&e).await;
+            Err(e)
+        }
+    }
+}
+
+fn build(cfg: &config::DeployConfig) -> Result<package::Artifact> {
+    workflow::group("package");
+    let a = package::build(&cfg.build, None);
+    workflow::end_group();
+    let artifact = a?;
     tracing::info!(
         "artifact {} bytes, sha256 {}",
         artifact.size,
         artifact.sha256_hex
     );
+    Ok(artifact)
+}
+
+async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
+    let artifact = build(cfg)?;
     let aws = aws::connect(&cfg.aws).await?;
-    if cfg.dry_run {
-        let key = crate::naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
-        let reference = deploy::ArtifactRef {
-            bucket: &cfg.store.bucket,
-            key,
-            code_sha256: artifact.code_sha256.clone(),
-            local: Some(&artifact),
-        };
-        let (plan, _) = deploy::plan(&aws, &cfg, &reference).await?;
-        let value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
-        let text = format!(
-            "plan for {}:\n{}",
-            plan.function_name,
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
-        return Ok(Report::Json { value, text });
-    }
-    let report = deploy::run(&aws, &cfg, &artifact).await?;
-    workflow::append_summary(&report.summary_markdown())?;
-    Ok(Report::Deploy(report))
+    deploy::run(&aws, cfg, &artifact).await
+}
+
+async fn dry_run(cfg: &config::DeployConfig) -> Result<Report> {
+    let artifact = build(cfg)?;
+    let aws = aws::connect(&cfg.aws).await?;
+    let key = crate::naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
+    let reference = deploy::ArtifactRef {
+        bucket: &cfg.store.bucket,
+        key,
+        code_sha256: artifact.code_sha256.clone(),
+        local: Some(&artifact),
+    };
+    let (plan, _) = deploy::plan(&aws, cfg, &reference).await?;
+    let value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = format!(
+        "plan for {}:\n{}",
+        plan.function_name,
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    Ok(Report::Json { value, text })
 }
 
 fn package_command(args: &PackageArgs) -> Result<Report> {
@@ -102,17 +231,48 @@ fn package_command(args: &PackageArgs) -> Result<Report> {
 async fn teardown_command(args: &TeardownArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     let target = config::resolve_target(&args.target, &github)?;
-    teardown(&target).await
+    if let Some(skip) = fork_skip(
+        &github,
+        &target.app,
+        &target.stage,
+        target.aws.role_to_assume.is_some(),
+        false,
+    )? {
+        return Ok(skip);
+    }
+    teardown(&target, &github, args.comment).await
 }
 
-async fn teardown(target: &config::Target) -> Result<Report> {
+/// Delete the stage's function (idempotent), then tell GitHub: its deployments go inactive
+/// and the PR comment says the preview was removed.
+async fn teardown(
+    target: &config::Target,
+    github: &GitHubContext,
+    comment: CommentMode,
+) -> Result<Report> {
     let aws = aws::connect(&target.aws).await?;
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
-    let deleted = function.delete().await?;
-    Ok(Report::Teardown(TeardownReport {
+    let deleted = {
+        workflow::group("teardown");
+        let d = function.delete().await;
+        workflow::end_group();
+        d?
+    };
+    let report = TeardownReport {
         app: target.app.clone(),
         stage: target.stage.clone(),
         function_name: target.function_name.clone(),
         deleted,
-    }))
+    };
+    let reporter = Reporter::new(
+        github,
+        target.github_token.as_deref(),
+        &target.app,
+        &target.stage,
+        &target.function_name,
+        comment,
+    );
+    reporter.torn_down(&report).await;
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Report::Teardown(report))
 }

@@ -197,7 +197,7 @@ pub async fn execute(
 
     // Function: create, or bring $LATEST to our code and configuration, then publish.
     let published = {
-        let _s = Step::start("function");
+        let _s = Step::start("function and version");
         if matches!(plan.action, Action::Create) {
             let role = cfg.function.execution_role.as_deref().unwrap_or_default();
             let tags = [(TAG_APP, cfg.app.as_str()), (TAG_STAGE, cfg.stage.as_str())];
@@ -349,7 +349,8 @@ async fn publish_our_code(
             );
             return Ok(Published::Version(Box::new(existing)));
         }
-        let _s = Step::start("publish");
+        // Inside the "function" group: GitHub does not nest log groups.
+        tracing::info!("publishing a version");
         match function
             .publish(
                 &artifact.code_sha256,

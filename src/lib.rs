@@ -64,6 +64,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
 }
 
+/// Remove `DEPLOY_*` variables that are set but empty, so that they count as unset (the
+/// action passes every input through, and an empty input means "not given").
+///
+/// # Safety
+/// Changes the process environment: call it before any other thread exists.
+pub unsafe fn drop_empty_deploy_env() {
+    let empty: Vec<OsString> = std::env::vars_os()
+        .filter(|(k, v)| k.to_string_lossy().starts_with("DEPLOY_") && v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    for key in empty {
+        // SAFETY: the caller guarantees no other thread reads the environment meanwhile.
+        unsafe { std::env::remove_var(key) };
+    }
+}
+
 /// Logs go to stderr, without timestamps (the runner adds its own). `RUST_LOG` overrides.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

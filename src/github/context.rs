@@ -359,10 +359,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn shared(name: &str) -> String {
-        format!(
-            "{}/../shared/github-events/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        )
+        format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"))
     }
 
     fn ctx(event: &str, path: &str, extra: &[(&str, &str)]) -> GitHubContext {
@@ -429,10 +426,110 @@ mod tests {
     }
 
     #[test]
+    fn reopened_is_a_deploy_of_the_pr_stage() {
+        let c = ctx("pull_request", &shared("pull_request.reopened.json"), &[]);
+        assert_eq!(c.default_stage().unwrap(), "pr-2");
+        assert_eq!(c.event_action(), EventAction::Deploy);
+    }
+
+    #[test]
+    fn a_pr_from_a_fork_is_recognised() {
+        let c = ctx("pull_request", &shared("pull_request.fork.json"), &[]);
+        let pr = c.pull_request().unwrap();
+        assert!(pr.is_fork());
+        assert_eq!(pr.head_repo.as_deref(), Some("forker/Hello-World"));
+        assert_eq!(c.default_stage().unwrap(), "pr-7");
+        assert_eq!(
+            c.commit_sha().unwrap(),
+            "9f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+        );
+    }
+
+    #[test]
+    fn a_branch_with_slashes_and_capitals_is_sanitised() {
+        let c = ctx("push", &shared("push.branch.json"), &[]);
+        assert_eq!(c.default_stage().unwrap(), "feature-login-page");
+        assert_eq!(c.event_action(), EventAction::Deploy);
+        assert_eq!(
+            c.commit_sha().unwrap(),
+            "5e1f1c3a7b9d2c4e6f8a0b1c2d3e4f5a6b7c8d9e"
+        );
+    }
+
+    #[test]
+    fn a_tag_push_deploys_a_tag_stage() {
+        let c = ctx("push", &shared("push.tag.json"), &[]);
+        assert_eq!(c.default_stage().unwrap(), "tag-v1-2-0");
+        assert_eq!(c.event_action(), EventAction::Deploy);
+    }
+
+    #[test]
+    fn workflow_dispatch_takes_the_stage_input() {
+        let c = ctx(
+            "workflow_dispatch",
+            &shared("workflow_dispatch.stage.json"),
+            &[],
+        );
+        assert_eq!(c.default_stage().unwrap(), "staging");
+    }
+
+    #[test]
     fn refs_map_to_stages() {
         assert_eq!(stage_for_ref("refs/heads/feature/Login"), "feature-login");
         assert_eq!(stage_for_ref("refs/tags/v1.2.0"), "tag-v1-2-0");
         assert_eq!(stage_for_ref("refs/heads/main"), "main");
+    }
+
+    fn ctx_err(event: &str, payload: &str) -> Error {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, payload).unwrap();
+        let env: HashMap<&str, String> = HashMap::from([
+            ("GITHUB_ACTIONS", "true".to_string()),
+            ("GITHUB_EVENT_NAME", event.to_string()),
+            ("GITHUB_EVENT_PATH", path.display().to_string()),
+        ]);
+        GitHubContext::from_lookup(|k| env.get(k).cloned()).unwrap_err()
+    }
+
+    #[test]
+    fn payloads_missing_what_decides_the_stage_are_bad_input() {
+        let e = ctx_err("pull_request", r#"{"action": "opened", "number": 3}"#);
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("has no pull_request"), "{e}");
+        let e = ctx_err(
+            "pull_request",
+            r#"{"action": "opened", "pull_request": {"number": 3, "head": {"ref": "x"}}}"#,
+        );
+        assert!(e.to_string().contains("pull_request.head.sha"), "{e}");
+        assert!(e.help_text().unwrap().contains("--stage"), "{e:?}");
+        let e = ctx_err("push", r#"{"after": "abc"}"#);
+        assert!(e.to_string().contains("has no ref"), "{e}");
+        let e = ctx_err("push", "{not json");
+        assert_eq!(e.code(), 2);
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_event_file_is_bad_input() {
+        let env: HashMap<&str, String> = HashMap::from([
+            ("GITHUB_EVENT_NAME", "push".to_string()),
+            ("GITHUB_EVENT_PATH", "/nonexistent/event.json".to_string()),
+        ]);
+        let e = GitHubContext::from_lookup(|k| env.get(k).cloned()).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(
+            e.to_string().contains("can't read the event payload"),
+            "{e}"
+        );
+        assert!(e.help_text().unwrap().contains("GITHUB_EVENT_PATH"));
+    }
+
+    #[test]
+    fn a_bad_run_id_is_bad_input() {
+        let e = GitHubContext::from_lookup(|k| (k == "GITHUB_RUN_ID").then(|| "12x".into()))
+            .unwrap_err();
+        assert_eq!(e.code(), 2);
     }
 
     #[test]

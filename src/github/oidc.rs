@@ -10,23 +10,30 @@ struct TokenResponse {
     value: String,
 }
 
-/// Request an ID token for `audience` from the runner's token service.
-pub async fn request_token(audience: &str) -> Result<String> {
+/// The runner's token service: `ACTIONS_ID_TOKEN_REQUEST_URL` and its bearer token. GitHub
+/// sets them only for jobs with `permissions: id-token: write`, and never for PRs from forks.
+pub fn request_variables() -> Result<(String, String)> {
     let url = std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL")
         .ok()
         .filter(|v| !v.is_empty());
     let bearer = std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
         .ok()
         .filter(|v| !v.is_empty());
-    let (Some(url), Some(bearer)) = (url, bearer) else {
-        return Err(Error::GitHubContext {
+    match (url, bearer) {
+        (Some(url), Some(bearer)) => Ok((url, bearer)),
+        _ => Err(Error::GitHubContext {
             message: "--role-to-assume needs a GitHub OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set".into(),
             help: Some(
                 "add `permissions: id-token: write` to the job (or workflow); outside GitHub Actions, drop --role-to-assume and use the standard AWS credentials"
                     .into(),
             ),
-        });
-    };
+        }),
+    }
+}
+
+/// Request an ID token for `audience` from the runner's token service.
+pub async fn request_token(audience: &str) -> Result<String> {
+    let (url, bearer) = request_variables()?;
     super::workflow::mask(&bearer);
     let full = format!(
         "{url}{}audience={audience}",

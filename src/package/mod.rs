@@ -81,10 +81,31 @@ impl std::fmt::Display for PackageReport {
     }
 }
 
+/// `out` relative to the source tree, when it lies inside it.
+fn out_inside_source(out: &Path, source: &ArtifactSource) -> Option<String> {
+    let root = match source {
+        ArtifactSource::Prebuilt { path } if path.is_dir() => path,
+        ArtifactSource::Python { source, .. } => source,
+        _ => return None,
+    };
+    let root = root.canonicalize().ok()?;
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let out_abs = parent.canonicalize().ok()?.join(out.file_name()?);
+    out_abs.strip_prefix(&root).ok().map(zip::archive_name)
+}
+
 /// Build (or take) the artifact, zip it deterministically into `out` (a temporary file when
 /// `None`), and check it. Nothing remote happens here.
 pub fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
-    let exclude = files::globset(&settings.exclude)?;
+    let mut excludes = settings.exclude.clone();
+    // `package --out` inside the tree being packaged must not end up in the next build.
+    if let Some(rel) = out.and_then(|o| out_inside_source(o, &settings.source)) {
+        excludes.push(globset::escape(&rel));
+    }
+    let exclude = files::globset(&excludes)?;
     let temp = tempfile::Builder::new()
         .prefix("deploy-action-")
         .tempdir()

@@ -68,7 +68,8 @@ pub fn build(req: &RustBuildRequest<'_>) -> Result<PathBuf> {
         &|rustc| rustc_sysroot(rustc, &source),
     )?;
 
-    let lambda_dir = metadata.target_directory.join(LAMBDA_SUBDIR);
+    // One output directory per target: builds for both architectures may run at once.
+    let lambda_dir = metadata.target_directory.join(LAMBDA_SUBDIR).join(target);
     let dir = lambda_dir.join(&bin);
     // Whatever an earlier build left there must not pass for this one's output.
     match std::fs::remove_dir_all(&dir) {

@@ -629,3 +629,93 @@ fn a_no_op_redeploy_makes_at_most_four_requests_and_uploads_nothing() {
     assert!(ops.len() <= 4, "{ops:?}");
     assert!(ops.iter().all(|o| !o.starts_with("s3:")), "{ops:?}");
 }
+
+#[test]
+fn every_flag_reads_its_deploy_env_var_and_empty_ones_count_as_unset() {
+    let world = World::new();
+    let app = world.python_app("app", "from env");
+    let report = world
+        .cmd(&["deploy"])
+        .env("DEPLOY_APP", "envapp")
+        .env("DEPLOY_STAGE", "")
+        .env("DEPLOY_ARTIFACT", app.display().to_string())
+        .env("DEPLOY_HANDLER", "app.handler")
+        .env("DEPLOY_S3_BUCKET", BUCKET)
+        .env("DEPLOY_EXECUTION_ROLE", World::exec_role())
+        .env("DEPLOY_MEMORY", "")
+        .env("DEPLOY_TIMEOUT", "45")
+        .env("DEPLOY_ENV", "A=1\nB=two words")
+        .env("DEPLOY_ADOPT", "false")
+        .env("DEPLOY_FORCE", "")
+        .env("DEPLOY_OUTPUT", "json")
+        .run()
+        .success()
+        .json();
+    assert_eq!(
+        report["function_name"], "envapp-dev",
+        "empty DEPLOY_STAGE: the default stage"
+    );
+    let live = world.config("envapp-dev", Some("live"));
+    assert_eq!(
+        live.memory_size(),
+        Some(512),
+        "empty DEPLOY_MEMORY: the default"
+    );
+    assert_eq!(live.timeout(), Some(45));
+    let vars = live
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(vars.get("B").map(String::as_str), Some("two words"));
+    assert_eq!(vars.len(), 2);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let world = World::new();
+    let v1 = world.python_app("v1", "one");
+    let v2 = world.python_app("v2", "two");
+    deploy(&world, &v1, &[], 1);
+    world.proxy().clear_log();
+    let plan = deploy(&world, &v2, &["--dry-run", "--memory", "1024"], 2);
+    assert_eq!(plan["action"], "update");
+    assert_eq!(plan["code"], true);
+    assert_eq!(plan["configuration"], json!(["memory"]));
+    assert_eq!(plan["live_version"], "1");
+    assert!(plan["provenance"].as_str().unwrap().contains("run=2"));
+    for op in world.proxy().operations() {
+        assert!(
+            op.starts_with("lambda:Get") || op.starts_with("lambda:List"),
+            "a write in dry-run: {op}"
+        );
+    }
+    assert_eq!(world.versions("hello-main").len(), 1);
+    assert_eq!(world.s3_keys().len(), 1);
+}
+
+#[test]
+fn a_package_written_inside_the_source_is_not_packaged_next_time() {
+    let world = World::moto_only();
+    let app = world.python_app("app", "x");
+    let out = app.join("dist/app.zip");
+    let run = || {
+        world
+            .cmd(&[
+                "package",
+                "--artifact",
+                app.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--output",
+                "json",
+            ])
+            .run()
+            .success()
+            .json()
+    };
+    let first = run();
+    let second = run();
+    assert_eq!(first["sha256"], second["sha256"]);
+    assert_eq!(second["files"], 1);
+}

@@ -7,5 +7,9 @@
 mod support;
 
 mod deploy;
+mod docs;
+mod github;
+mod python;
 mod reliability;
 mod rust;
+mod snapshots;

@@ -237,6 +237,21 @@ LATEST_SUFFIX_RE = re.compile(r"(?:%3A|:)(?:%24|\$)LATEST(?=/|$)", re.IGNORECASE
 SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
 
+
+def _botocore_routes():
+    """Lambda's routes from the installed botocore's service model (newer than the table
+    above when AWS adds operations); None without botocore."""
+    try:
+        import botocore.session
+    except ImportError:
+        return None
+    model = botocore.session.get_session().get_service_model("lambda")
+    return [(model.operation_model(n).http["method"], model.operation_model(n).http["requestUri"], n)
+            for n in model.operation_names]
+
+
+LAMBDA_ROUTES = sorted(set(LAMBDA_ROUTES) | set(_botocore_routes() or []))
+
 def all_operations() -> set[str]:
     ops = {f"lambda:{op}" for _, _, op in LAMBDA_ROUTES}
     ops |= {f"s3:{op}" for op in S3_OPERATIONS}

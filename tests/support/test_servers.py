@@ -121,7 +121,8 @@ def http(method, url, body=None, headers=None):
 def zip_bytes(content: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("bootstrap", content)
+        # A fixed timestamp: the same content must give the same bytes (and CodeSha256).
+        zf.writestr(zipfile.ZipInfo("bootstrap", (2020, 1, 1, 0, 0, 0)), content)
     return buf.getvalue()
 
 

@@ -428,6 +428,25 @@ impl World {
             "RUSTUP_HOME",
             "RUSTUP_TOOLCHAIN",
             "UV_CACHE_DIR",
+            // The registries here are reached through a proxy with its own CA: pip, uv and
+            // cargo need these to download anything.
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "REQUESTS_CA_BUNDLE",
+            "CURL_CA_BUNDLE",
+            "PIP_CERT",
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_FIND_LINKS",
+            "PIP_DEFAULT_TIMEOUT",
+            "UV_INDEX_URL",
+            "UV_DEFAULT_INDEX",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "NO_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "no_proxy",
         ] {
             if let Ok(v) = std::env::var(key) {
                 env.insert(key.into(), v);
