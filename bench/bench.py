@@ -109,7 +109,7 @@ class Servers:
                     raise Failed("moto did not start (see moto.log)")
                 time.sleep(0.2)
         proxy = subprocess.Popen(
-            [python, os.path.join(REPO, "tests/support/fault_proxy.py"), "--upstream", self.moto,
+            [python, os.path.join(BENCH, "fault_proxy_nodelay.py"), "--upstream", self.moto,
              "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
         )
@@ -465,17 +465,22 @@ class Bench:
                 log(f"warm round {r + 1}/{self.rounds} {case}: " + ", ".join(
                     f"{t} {fmt_s(self.times('warm', t, case)[-1])}" for t in TOOLS))
 
-    def count_requests(self, label: str, fn) -> dict:
-        """Run `fn(proxy_endpoint)` with the proxy logging; return count, ops and timings."""
+    def count_requests(self, label: str, deploy, check=None) -> dict:
+        """Run `deploy(proxy_endpoint)` with the proxy logging (then `check()`, untimed); return
+        the requests with their offsets from the process start (the proxy stamps arrivals with
+        the same monotonic clock)."""
         self.servers.clear_proxy_log()
-        t0 = time.perf_counter()
-        fn(self.servers.proxy)
-        wall = time.perf_counter() - t0
+        t0 = time.monotonic()
+        deploy(self.servers.proxy)
+        wall = time.monotonic() - t0
         entries = self.servers.proxy_log()
-        ops = [e["operation"].split(":", 1)[1] for e in entries]
+        if check:
+            check()
         return {
-            "label": label, "count": len(entries), "ops": ops, "wall": wall,
+            "label": label, "count": len(entries), "wall": wall,
+            "ops": [e["operation"].split(":", 1)[1] for e in entries],
             "in_requests": sum(e["duration"] for e in entries),
+            "timeline": [(e["operation"], e["t"] - t0, e["duration"]) for e in entries],
             "slowest": sorted(
                 ({"op": e["operation"], "duration": e["duration"]} for e in entries),
                 key=lambda e: -e["duration"])[:3],
@@ -488,12 +493,46 @@ class Bench:
         for case, size in (("1 MiB", 1 * MiB), ("30 MiB", 30 * MiB)):
             p = self.make_payload(f"requests-warm-{size}", size)
             for tool in TOOLS:
+                got = {}
+
                 def go(endpoint, tool=tool):
-                    _, fn, sha = self.deploy(tool, self.warm_names[case], p, endpoint)
-                    self.check_live(fn, sha)
+                    got["r"] = self.deploy(tool, self.warm_names[case], p, endpoint)
+
                 out[f"warm {case}:{tool}"] = self.count_requests(
-                    f"warm update {case}, {tool}", go)
+                    f"warm update {case}, {tool}", go,
+                    lambda: self.check_live(got["r"][1], got["r"][2]))
             self.last_payload[case] = p
+
+    def section_latency(self) -> None:
+        """Not a measurement of AWS: the same warm update (1 MiB) with the proxy adding a fixed
+        delay to every request and holding each function InProgress for a while after a code
+        update (409 to PublishVersion meanwhile), as Lambda does. Shows how the request count
+        and the waits weigh once requests cost what they cost over the internet."""
+        ops = sorted({e[0] for k, v in self.results.get("requests", {}).items()
+                      if k.startswith("warm") for e in v["timeline"]})
+        delay, busy = 0.03, 1.0
+        cfg = {"op_delay": {op: delay for op in ops}, "busy_seconds": busy}
+        req = urllib.request.Request(
+            self.servers.proxy + "/__proxy/config", data=json.dumps(cfg).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+        self.results["latency"] = {"delay": delay, "busy": busy}
+        try:
+            for r in range(3):
+                p = self.make_payload(f"latency-{r}", 1 * MiB)
+                for tool in self.order(r):
+                    dt, fn, sha = self.deploy(tool, self.warm_names["1 MiB"], p,
+                                              self.servers.proxy)
+                    self.check_live(fn, sha)
+                    self.sample("latency", tool, "1 MiB", dt, round=r)
+                    time.sleep(busy)  # the next deploy starts outside the update window
+                self.last_payload["1 MiB"] = p
+        finally:
+            req = urllib.request.Request(self.servers.proxy + "/__proxy/reset", data=b"",
+                                         method="POST")
+            urllib.request.urlopen(req, timeout=10).read()
+        log("simulated latency: " + ", ".join(
+            f"{t} {fmt_s(median(self.times('latency', t, '1 MiB')))}" for t in TOOLS))
 
     def section_noop(self) -> None:
         """Redeploy what is live: no upload, no publish."""
@@ -509,7 +548,7 @@ class Bench:
         reqs = self.results.setdefault("requests", {})
         for i in range(2):
             reqs[f"noop:{i}"] = self.count_requests(
-                "no-op redeploy", lambda e: self.deploy_da(stage, p, e))
+                "no-op redeploy, deploy-action", lambda e: self.deploy_da(stage, p, e))
         log(f"no-op: {fmt_s(median(self.times('noop', 'deploy-action', '1 MiB')))}, "
             f"{reqs['noop:0']['count']} requests")
 
@@ -526,10 +565,13 @@ class Bench:
         p = self.make_payload("first-requests", 1 * MiB)
         reqs = self.results.setdefault("requests", {})
         for tool in TOOLS:
+            got = {}
+
             def go(endpoint, tool=tool):
-                _, fn, sha = self.deploy(tool, "newreq", p, endpoint, create=True)
-                self.check_live(fn, sha)
-            reqs[f"first:{tool}"] = self.count_requests(f"first deploy, {tool}", go)
+                got["r"] = self.deploy(tool, "newreq", p, endpoint, create=True)
+
+            reqs[f"first:{tool}"] = self.count_requests(
+                f"first deploy, {tool}", go, lambda: self.check_live(got["r"][1], got["r"][2]))
 
     def section_startup(self) -> None:
         """Process start-up with hyperfine (no shell)."""
@@ -846,7 +888,8 @@ class Bench:
         if reqs:
             w("## AWS requests per deploy\n")
             w("Counted by the repository's fault proxy (`tests/support/fault_proxy.py`, all "
-              "faults off) in front of the same moto: one deploy each (first deploys and the "
+              "faults off, run with TCP_NODELAY by `bench/fault_proxy_nodelay.py`) in front of "
+              "the same moto: one deploy each (first deploys and the "
               "no-op with the 1 MiB bundle). \"in requests\" is the time the proxy spent on them "
               "(moto included; the proxy buffers bodies, so a large upload costs more here than "
               "straight to moto); the rest of the wall time is the client's own (start-up, "
@@ -860,6 +903,38 @@ class Bench:
                                  for e in v["slowest"][:2])
                 w(f"| {v['label']} | {v['count']} | {fmt_s(v['wall'])} | "
                   f"{fmt_s(v['in_requests'])} | {slow} | {', '.join(v['ops'])} |")
+            w("")
+
+            tl = {c: reqs.get(f"warm {c}:deploy-action") for c in ("1 MiB", "30 MiB")}
+            if all(tl.values()) and tl["1 MiB"]["ops"] == tl["30 MiB"]["ops"]:
+                w("Where deploy-action's warm update spends its time (through the proxy): when "
+                  "each request arrived, counted from the process start, and how long the proxy "
+                  "and moto took to answer it. Time between one answer and the next request is "
+                  "deploy-action's own.\n")
+                w("| # | request | 1 MiB: at | took | 30 MiB: at | took |\n|---|---|---|---|---|---|")
+                a, b = tl["1 MiB"]["timeline"], tl["30 MiB"]["timeline"]
+                for i, (x, y) in enumerate(zip(a, b), 1):
+                    w(f"| {i} | {x[0]} | {x[1] * 1000:.0f} ms | {x[2] * 1000:.1f} ms | "
+                      f"{y[1] * 1000:.0f} ms | {y[2] * 1000:.1f} ms |")
+                w(f"| | process exit | {tl['1 MiB']['wall'] * 1000:.0f} ms | | "
+                  f"{tl['30 MiB']['wall'] * 1000:.0f} ms | |")
+                w("")
+
+        lat = R.get("latency")
+        if lat:
+            w("## Warm update with simulated AWS latency (not a measurement of AWS)\n")
+            w(f"The same 1 MiB warm update, through the fault proxy set to delay every request "
+              f"by {lat['delay'] * 1000:.0f} ms and to keep a function's update InProgress for "
+              f"{lat['busy']:.0f} s after a code update (PublishVersion answered 409 meanwhile), "
+              f"as Lambda does. 3 rounds. Sequential requests and waits, not local work, decide "
+              f"the time here.\n")
+            w("| tool | median | min | max | deploy-action ÷ tool |\n|---|---|---|---|---|")
+            da = median(self.times("latency", "deploy-action", "1 MiB"))
+            for t in TOOLS:
+                xs = self.times("latency", t, "1 MiB")
+                m = median(xs)
+                w(f"| {t} | {fmt_s(m)} | {fmt_s(min(xs))} | {fmt_s(max(xs))} | "
+                  f"{fmt_ratio(da / m)} |")
             w("")
 
         # -- noop
@@ -1010,6 +1085,7 @@ class Bench:
             if want("warm") or want("noop"):
                 self.section_warm()
                 self.section_requests()
+                self.section_latency()
             if want("noop"):
                 self.section_noop()
             if want("first"):
