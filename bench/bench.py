@@ -95,7 +95,7 @@ class Servers:
         port = free_port()
         self.moto_log = open(os.path.join(work, "moto.log"), "w")
         self.procs.append(subprocess.Popen(
-            [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [python, os.path.join(BENCH, "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=self.moto_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         ))
         self.moto = f"http://127.0.0.1:{port}"
@@ -160,6 +160,17 @@ def fmt_s(x) -> str:
     if x is None:
         return "n/a"
     return f"{x * 1000:.0f} ms" if x < 10 else f"{x:.1f} s"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def stat_cells(xs) -> str:
+    """`median | min | max` table cells."""
+    if not xs:
+        return "n/a | n/a | n/a"
+    return f"{fmt_s(median(xs))} | {fmt_s(min(xs))} | {fmt_s(max(xs))}"
 
 
 def fmt_ratio(x) -> str:
@@ -857,9 +868,7 @@ class Bench:
                 da = median(self.times("warm", "deploy-action", case))
                 for t in TOOLS:
                     xs = self.times("warm", t, case)
-                    m = median(xs)
-                    w(f"| {t} | {fmt_s(m)} | {fmt_s(min(xs))} | {fmt_s(max(xs))} | "
-                      f"{fmt_ratio(da / m) if m else 'n/a'} |")
+                    w(f"| {t} | {stat_cells(xs)} | {fmt_ratio(ratio(da, median(xs)))} |")
                 w("")
             w("How each tool deploys:\n")
             w("- **deploy-action**: `deploy-action deploy --app bench --stage warm1m --artifact "
@@ -932,9 +941,7 @@ class Bench:
             da = median(self.times("latency", "deploy-action", "1 MiB"))
             for t in TOOLS:
                 xs = self.times("latency", t, "1 MiB")
-                m = median(xs)
-                w(f"| {t} | {fmt_s(m)} | {fmt_s(min(xs))} | {fmt_s(max(xs))} | "
-                  f"{fmt_ratio(da / m)} |")
+                w(f"| {t} | {stat_cells(xs)} | {fmt_ratio(ratio(da, median(xs)))} |")
             w("")
 
         # -- noop
@@ -944,8 +951,8 @@ class Bench:
             w("`deploy-action deploy` of the artifact that is already live (straight to moto): "
               "nothing uploaded, nothing published, `changed: false`.\n")
             w("| | median | min | max | AWS requests |\n|---|---|---|---|---|")
-            w(f"| deploy-action | {fmt_s(median(noop))} | {fmt_s(min(noop))} | "
-              f"{fmt_s(max(noop))} | {reqs.get('noop:0', {}).get('count', 'n/a')} |")
+            w(f"| deploy-action | {stat_cells(noop)} | "
+              f"{reqs.get('noop:0', {}).get('count', 'n/a')} |")
             w("\nThe other tools have no no-op: a rerun uploads and publishes again (a warm "
               "update, above).\n")
 
@@ -962,9 +969,7 @@ class Bench:
             da = median(self.times("first", "deploy-action", "1 MiB"))
             for t in TOOLS:
                 xs = self.times("first", t, "1 MiB")
-                m = median(xs)
-                w(f"| {t} | {fmt_s(m)} | {fmt_s(min(xs))} | {fmt_s(max(xs))} | "
-                  f"{fmt_ratio(da / m)} |")
+                w(f"| {t} | {stat_cells(xs)} | {fmt_ratio(ratio(da, median(xs)))} |")
             w("")
 
         # -- package
@@ -1029,8 +1034,8 @@ class Bench:
             for t in ("deploy-action", "cargo-lambda"):
                 c = median(self.times("rust", t, "clean"))
                 i = median(self.times("rust", t, "incremental"))
-                w(f"| {t} | {fmt_s(c)} | {fmt_s(i)} | clean {fmt_ratio(dac / c)}, "
-                  f"incremental {fmt_ratio(dai / i)} |")
+                w(f"| {t} | {fmt_s(c)} | {fmt_s(i)} | clean {fmt_ratio(ratio(dac, c))}, "
+                  f"incremental {fmt_ratio(ratio(dai, i))} |")
             if R.get("rust_zip_size"):
                 w(f"\ndeploy-action's zip: {fmt_size(R['rust_zip_size'])} (one aarch64 "
                   f"`bootstrap`).")
@@ -1077,25 +1082,37 @@ class Bench:
         t0 = time.monotonic()
         only = set(self.args.only.split(",")) if self.args.only else None
         want = lambda s: only is None or s in only  # noqa: E731
+        failures = []
+
+        def section(name, fn):
+            # A failed section (a tool error, or a deploy whose result is wrong) is reported and
+            # fails the run; the other sections still run and their tables are still written.
+            try:
+                fn()
+            except (Failed, subprocess.TimeoutExpired, OSError) as e:
+                failures.append(name)
+                self.results["notes"].append(f"**section {name} failed**: " + str(e)[:1500])
+                log(f"section {name} FAILED: {e}")
+
         try:
             if want("startup"):
-                self.section_startup()
+                section("startup", self.section_startup)
             if any(want(s) for s in ("warm", "noop", "first", "rss")):
                 self.setup_moto()
             if want("warm") or want("noop"):
-                self.section_warm()
-                self.section_requests()
-                self.section_latency()
+                section("warm", self.section_warm)
+                section("requests", self.section_requests)
+                section("latency", self.section_latency)
             if want("noop"):
-                self.section_noop()
+                section("noop", self.section_noop)
             if want("first"):
-                self.section_first()
+                section("first", self.section_first)
             if want("rss"):
-                self.section_rss()
+                section("rss", self.section_rss)
             if want("package"):
-                self.section_package()
+                section("package", self.section_package)
             if want("rust"):
-                self.section_rust()
+                section("rust", self.section_rust)
         finally:
             if self.servers:
                 self.servers.stop()
@@ -1111,6 +1128,9 @@ class Bench:
             shutil.rmtree(self.work, ignore_errors=True)
         else:
             log(f"work directory kept: {self.work}")
+        if failures:
+            log(f"failed sections: {', '.join(failures)}")
+            return 1
         return 0
 
 
