@@ -200,6 +200,7 @@ pub async fn execute(
     // Function: create, or bring $LATEST to our code and configuration, then publish.
     let published = {
         let _s = Step::start("function and version");
+        let mut created = false;
         if matches!(plan.action, Action::Create) {
             let role = cfg.function.execution_role.as_deref().unwrap_or_default();
             let tags = [(TAG_APP, cfg.app.as_str()), (TAG_STAGE, cfg.stage.as_str())];
@@ -208,6 +209,7 @@ pub async fn execute(
                 .await?
             {
                 tracing::info!("created {}", cfg.function_name);
+                created = true;
             } else {
                 tracing::info!(
                     "{} was created by another run meanwhile; updating it",
@@ -215,7 +217,7 @@ pub async fn execute(
                 );
             }
         }
-        publish_our_code(&function, cfg, artifact).await?
+        publish_our_code(&function, cfg, artifact, created).await?
     };
     report.changed = true;
     let published = match published {
@@ -310,6 +312,7 @@ async fn publish_our_code(
     function: &Function<'_>,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
+    created: bool,
 ) -> Result<Published> {
     let description = cfg.provenance.description();
     for attempt in 1..=PUBLISH_ATTEMPTS {
@@ -348,7 +351,9 @@ async fn publish_our_code(
             tracing::info!("$LATEST changed under us (attempt {attempt}); going again");
             continue;
         }
+        // A function this run just created has no versions to reuse.
         if !touched
+            && !created
             && let Some(existing) = reusable_version(function, &latest, &cfg.function).await?
         {
             tracing::info!(

@@ -291,8 +291,9 @@ impl<'a> Function<'a> {
                 });
             }
             tokio::time::sleep(delay).await;
-            // Capped at 1 s: updates usually take a second or two, and an overshoot is pure wait.
-            delay = (delay * 2).min(Duration::from_secs(1));
+            // Capped at 250 ms: updates usually take a second or two, and the time between
+            // the update finishing and our next look is pure wait (measured in bench/).
+            delay = (delay * 2).min(Duration::from_millis(250));
         }
     }
 
