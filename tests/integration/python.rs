@@ -33,25 +33,6 @@ fn tools_dir() -> PathBuf {
 
 /// What package installs need from the caller's environment: the tools, and the TLS and proxy
 /// settings a network between here and the package index may require.
-const PASS_THROUGH: &[&str] = &[
-    "PATH",
-    "HOME",
-    "LANG",
-    "TMPDIR",
-    "DEPLOY_ACTION_TOOLS",
-    "UV_CACHE_DIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "PIP_CERT",
-    "REQUESTS_CA_BUNDLE",
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-    "https_proxy",
-    "http_proxy",
-    "no_proxy",
-];
-
 /// `deploy-action` for a local command (`package`): no AWS, the caller's tool settings.
 struct Run {
     args: Vec<String>,
@@ -60,13 +41,7 @@ struct Run {
 
 impl Run {
     fn new(args: &[&str]) -> Run {
-        let mut env = BTreeMap::new();
-        for key in PASS_THROUGH {
-            if let Ok(v) = std::env::var(key) {
-                env.insert(key.to_string(), v);
-            }
-        }
-        env.insert("NO_COLOR".into(), "1".into());
+        let env = crate::support::host_env();
         Run {
             args: args.iter().map(|s| (*s).to_string()).collect(),
             env,
@@ -825,7 +800,7 @@ fn source_files_leave_out_tooling_and_honour_exclude() {
 #[test]
 fn deploy_of_the_flask_fixture_to_moto_ships_the_packaged_bytes() {
     let world = World::new();
-    let mut cmd = world.cmd(&[
+    let cmd = world.cmd(&[
         "deploy",
         "--app",
         "flask",
@@ -840,14 +815,6 @@ fn deploy_of_the_flask_fixture_to_moto_ships_the_packaged_bytes() {
         "--output",
         "json",
     ]);
-    for key in PASS_THROUGH
-        .iter()
-        .filter(|k| k.contains("CERT") || k.contains("roxy"))
-    {
-        if let Ok(v) = std::env::var(key) {
-            cmd = cmd.env(key, v);
-        }
-    }
     let report = cmd.run().success().json();
     assert_eq!(report["function_name"], "flask-main");
     assert_eq!(report["version"], "1");

@@ -255,34 +255,8 @@ fn serve_command(cwd: &Path, args: &[&str]) -> Command {
     if !args.contains(&"--port") {
         cmd.args(["--port", "0"]);
     }
-    for key in [
-        "PATH",
-        "HOME",
-        "LANG",
-        "TMPDIR",
-        "DEPLOY_ACTION_TOOLS",
-        "DEPLOY_ARM64_ROOT",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-        "PYENV_ROOT",
-        "UV_CACHE_DIR",
-        // How this machine reaches the package registries (a build from --source installs
-        // dependencies; the first Python serve installs awslambdaric).
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "PIP_CERT",
-        "REQUESTS_CA_BUNDLE",
-        "HTTPS_PROXY",
-        "HTTP_PROXY",
-        "NO_PROXY",
-    ] {
-        if let Some(v) = std::env::var_os(key) {
-            cmd.env(key, v);
-        }
-    }
-    cmd.env("NO_COLOR", "1")
-        .current_dir(cwd)
+    cmd.envs(crate::support::host_env());
+    cmd.current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -45,6 +45,51 @@ pub fn event(name: &str) -> PathBuf {
     root().join("../shared/github-events").join(name)
 }
 
+/// What a sealed run keeps of the test process's environment: where the tools are, and how
+/// this machine reaches the package registries (a proxy with its own CA: pip, uv and cargo
+/// need these to download anything).
+pub const HOST_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "TMPDIR",
+    "DEPLOY_ACTION_TOOLS",
+    "DEPLOY_ARM64_ROOT",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "UV_CACHE_DIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_DEFAULT_TIMEOUT",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "PYENV_ROOT",
+];
+
+/// The kept variables that are set, plus `NO_COLOR`.
+#[must_use]
+pub fn host_env() -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = HOST_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_string(), v)))
+        .collect();
+    env.insert("NO_COLOR".into(), "1".into());
+    env
+}
+
 fn python() -> String {
     std::env::var("DEPLOY_ACTION_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
@@ -416,42 +461,7 @@ impl World {
 
     /// `deploy-action` with a sealed environment pointing at this world.
     pub fn cmd(&self, args: &[&str]) -> Cmd {
-        let mut env: BTreeMap<String, String> = BTreeMap::new();
-        for key in [
-            "PATH",
-            "HOME",
-            "LANG",
-            "TMPDIR",
-            "DEPLOY_ACTION_TOOLS",
-            "DEPLOY_ARM64_ROOT",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "RUSTUP_TOOLCHAIN",
-            "UV_CACHE_DIR",
-            // The registries here are reached through a proxy with its own CA: pip, uv and
-            // cargo need these to download anything.
-            "SSL_CERT_FILE",
-            "SSL_CERT_DIR",
-            "REQUESTS_CA_BUNDLE",
-            "CURL_CA_BUNDLE",
-            "PIP_CERT",
-            "PIP_INDEX_URL",
-            "PIP_EXTRA_INDEX_URL",
-            "PIP_FIND_LINKS",
-            "PIP_DEFAULT_TIMEOUT",
-            "UV_INDEX_URL",
-            "UV_DEFAULT_INDEX",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "NO_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "no_proxy",
-        ] {
-            if let Ok(v) = std::env::var(key) {
-                env.insert(key.into(), v);
-            }
-        }
+        let mut env = host_env();
         for (k, v) in [
             ("AWS_ENDPOINT_URL", self.endpoint()),
             ("AWS_ACCESS_KEY_ID", "AKIATESTINGKEY000001".into()),
