@@ -217,7 +217,13 @@ pub async fn execute(
                 );
             }
         }
-        publish_our_code(&function, cfg, artifact, created).await?
+        // The plan's read of $LATEST stands in for the first wait when it was already settled:
+        // anything that changed since is caught by the publish preconditions.
+        let known = observed
+            .latest
+            .clone()
+            .filter(|l| !created && l.is_settled());
+        publish_our_code(&function, cfg, artifact, created, known).await?
     };
     report.changed = true;
     let published = match published {
@@ -313,6 +319,7 @@ async fn publish_our_code(
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
     created: bool,
+    mut known: Option<FunctionConfig>,
 ) -> Result<Published> {
     let description = cfg.provenance.description();
     for attempt in 1..=PUBLISH_ATTEMPTS {
@@ -329,7 +336,10 @@ async fn publish_our_code(
                 });
             }
         }
-        let mut latest = function.wait_ready("function").await?;
+        let mut latest = match known.take() {
+            Some(l) => l,
+            None => function.wait_ready("function").await?,
+        };
         let mut touched = false;
         let drift = latest.drift(&cfg.function);
         if !drift.is_empty() {

@@ -65,6 +65,16 @@ impl FunctionConfig {
         config_from_sdk(c)
     }
 
+    /// Neither Pending nor updating, nor failed: writes won't meet a 409 for its state.
+    #[must_use]
+    pub fn is_settled(&self) -> bool {
+        !matches!(self.state, Some(State::Pending | State::Failed))
+            && !matches!(
+                self.last_update,
+                Some(LastUpdateStatus::InProgress | LastUpdateStatus::Failed)
+            )
+    }
+
     #[must_use]
     pub fn provenance(&self) -> Provenance {
         Provenance::parse(&self.description)
