@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::aws::Aws;
-use crate::aws::lambda::{AliasWrite, Function, FunctionConfig, TAG_APP, TAG_STAGE};
+use crate::aws::lambda::{AliasState, AliasWrite, Function, FunctionConfig, TAG_APP, TAG_STAGE};
 use crate::aws::s3::{self, Upload};
 use crate::config::{DeployConfig, FunctionSettings};
 use crate::error::{Error, Result};
@@ -51,32 +51,61 @@ impl Drop for Step {
     }
 }
 
-/// Read the state of the stage's function: `live` and its version, else $LATEST.
-pub async fn observe(function: &Function<'_>) -> Result<Observed> {
+/// Read the state of the stage's function in at most two round trips: `live` and the version
+/// it points at; then, unless that settles it (no-op, superseded), $LATEST together with
+/// whether the artifact is in S3 already (reads only).
+pub async fn observe(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+) -> Result<Observed> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
     // Both reads at once: a deploy's latency is mostly round trips.
     let (alias, live) = tokio::join!(function.alias(LIVE_ALIAS), function.get(Some(LIVE_ALIAS)));
     let alias = alias?;
+    let mut observed = Observed::default();
     if alias.is_some()
         && let Some((live, tags)) = live?
     {
-        return Ok(Observed {
-            latest: None,
+        observed = Observed {
             live: Some(live),
             alias,
             tags,
             exists: true,
-        });
+            ..Observed::default()
+        };
+        let settled = matches!(
+            plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed),
+            Action::Noop | Action::Superseded { .. }
+        );
+        if settled {
+            return Ok(observed);
+        }
     }
-    match function.get(None).await? {
-        Some((latest, tags)) => Ok(Observed {
-            latest: Some(latest),
-            live: None,
-            alias: None,
-            tags,
-            exists: true,
-        }),
-        None => Ok(Observed::default()),
+    // `live` runs something else, or there is no `live`. A re-run after a crash may find
+    // our code on $LATEST already (then the HEAD was spare: one cheap read).
+    let stored = async {
+        match artifact.local {
+            Some(local) => s3::is_stored(&aws.s3, artifact.bucket, &artifact.key, local)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    if observed.exists {
+        let (latest, stored) = tokio::join!(function.configuration(None), stored);
+        observed.latest = latest?;
+        observed.artifact_stored = stored?;
+    } else {
+        let (latest, stored) = tokio::join!(function.get(None), stored);
+        if let Some((latest, tags)) = latest? {
+            observed.latest = Some(latest);
+            observed.tags = tags;
+            observed.exists = true;
+        }
+        observed.artifact_stored = stored?;
     }
+    Ok(observed)
 }
 
 /// Plan a deploy of `artifact` (reads only).
@@ -85,8 +114,7 @@ pub async fn plan(
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
 ) -> Result<(DeployPlan, Observed)> {
-    let function = Function::new(&aws.lambda, &cfg.function_name);
-    let mut observed = observe(&function).await?;
+    let observed = observe(aws, cfg, artifact).await?;
     plan::check_ownership(cfg, &observed)?;
     if !observed.exists && cfg.function.execution_role.is_none() {
         return Err(Error::missing(
@@ -98,18 +126,19 @@ pub async fn plan(
             "pass --execution-role arn:aws:iam::<account>:role/<lambda role> (input `execution-role`); `deploy-action policy` explains the roles",
         ));
     }
-    let mut action = plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed);
-    if matches!(action, Action::Update { .. }) && observed.latest.is_none() {
-        // `live` exists but runs something else: look at $LATEST to see what must change.
-        observed.latest = function.configuration(None).await?;
-        action = plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed);
-    }
+    let action = plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed);
+    let needs_code = match &action {
+        Action::Create => true,
+        Action::Update { code, .. } => *code,
+        Action::Noop | Action::Superseded { .. } => false,
+    };
     let plan = DeployPlan {
         function_name: cfg.function_name.clone(),
         artifact: artifact.s3_url(),
         code_sha256: artifact.code_sha256.clone(),
         live_version: observed.alias.as_ref().map(|a| a.version.clone()),
         action,
+        upload: needs_code && artifact.local.is_some() && observed.artifact_stored != Some(true),
         function_url: cfg.function.function_url,
         provenance: cfg.provenance.description(),
     };
@@ -167,12 +196,7 @@ pub async fn execute(
         Action::Noop => {
             let _s = Step::start("function URL");
             report.previous_version = Some(report.version.clone());
-            report.url = function.upsert_url(cfg.function.function_url).await?;
-            if report.url.is_some() || cfg.function.function_url == crate::config::UrlMode::None {
-                function
-                    .sync_url_permissions(cfg.function.function_url)
-                    .await?;
-            }
+            report.url = function.keep_url(cfg.function.function_url).await?;
             tracing::info!(
                 "{}: live already runs version {} with this code and configuration",
                 cfg.function_name,
@@ -183,15 +207,21 @@ pub async fn execute(
         Action::Create | Action::Update { .. } => {}
     }
 
-    // Upload: only when $LATEST must take new code (a re-run after a crash finds it there).
-    let needs_code = match &plan.action {
-        Action::Create => true,
-        Action::Update { code, .. } => *code,
-        _ => false,
-    };
-    if needs_code && let Some(local) = artifact.local {
+    // Upload: only when $LATEST must take new code (a re-run after a crash finds it there)
+    // and the object isn't stored yet.
+    if plan.upload
+        && let Some(local) = artifact.local
+    {
         let _s = Step::start("upload");
-        match s3::ensure_artifact(&aws.s3, artifact.bucket, &artifact.key, local).await? {
+        match s3::ensure_artifact(
+            &aws.s3,
+            artifact.bucket,
+            &artifact.key,
+            local,
+            observed.artifact_stored,
+        )
+        .await?
+        {
             Upload::Present => tracing::info!("{} already stored", artifact.s3_url()),
             Upload::Uploaded => {}
         }
@@ -217,12 +247,7 @@ pub async fn execute(
                 );
             }
         }
-        // The plan's read of $LATEST stands in for the first wait when it was already settled:
-        // anything that changed since is caught by the publish preconditions.
-        let known = observed
-            .latest
-            .clone()
-            .filter(|l| !created && l.is_settled());
+        let known = observed.latest.clone().filter(|_| !created);
         publish_our_code(&function, cfg, artifact, created, known).await?
     };
     report.changed = true;
@@ -257,7 +282,10 @@ pub async fn execute(
     // Alias: move `live` unless a newer run got there first.
     {
         let _s = Step::start("alias");
-        match move_live(&function, cfg, &published).await? {
+        // The canary step moved the alias itself: read it again rather than write against
+        // the plan's RevisionId and be refused.
+        let seen = (!crate::ops::canary::enabled(&cfg.rollout)).then(|| observed.alias.clone());
+        match move_live(&function, cfg, &published, seen).await? {
             LiveMove::Moved { previous, arn } => {
                 report.previous_version = previous;
                 report.function_arn = arn;
@@ -278,19 +306,15 @@ pub async fn execute(
         }
     }
 
+    // The URL and its permissions, and pruning old versions, touch different things: both
+    // at once (one log group, since GitHub's groups don't interleave).
     {
-        let _s = Step::start("function URL");
-        report.url = function.upsert_url(cfg.function.function_url).await?;
-        function
-            .sync_url_permissions(cfg.function.function_url)
-            .await?;
-    }
-
-    {
-        let _s = Step::start("prune");
-        let deleted = function
-            .prune(cfg.function.keep_versions, Some(&published.version))
-            .await?;
+        let _s = Step::start("function URL and old versions");
+        let (url, deleted) = tokio::try_join!(
+            function.keep_url(cfg.function.function_url),
+            function.prune(cfg.function.keep_versions, Some(&published.version)),
+        )?;
+        report.url = url;
         if !deleted.is_empty() {
             tracing::info!("deleted old versions {}", deleted.join(", "));
         }
@@ -336,24 +360,28 @@ async fn publish_our_code(
                 });
             }
         }
-        let mut latest = match known.take() {
-            Some(l) => l,
-            None => function.wait_ready("function").await?,
-        };
+        // The first look at $LATEST is the plan's when it has one (and it is current enough:
+        // anything that changed since is caught by the publish preconditions).
+        let mut latest = function.wait_idle("function", known.take()).await?;
+        // After a failed update $LATEST may show our code while Lambda runs the old one:
+        // apply it again rather than publish it.
+        let failed_before = latest.last_update_failed();
         let mut touched = false;
         let drift = latest.drift(&cfg.function);
         if !drift.is_empty() {
             tracing::info!("configuration drift: {}", drift.join(", "));
-            function.update_configuration(&cfg.function).await?;
-            latest = function.wait_ready("function").await?;
+            let answer = function.update_configuration(&cfg.function).await?;
+            latest = function.settle("function", Some(answer)).await?;
             touched = true;
         }
-        if latest.code_sha256 != artifact.code_sha256 || latest.architecture_differs(&cfg.function)
+        if failed_before
+            || latest.code_sha256 != artifact.code_sha256
+            || latest.architecture_differs(&cfg.function)
         {
-            function
+            let answer = function
                 .update_code(&cfg.function, artifact.bucket, &artifact.key)
                 .await?;
-            latest = function.wait_ready("function").await?;
+            latest = function.settle("function", Some(answer)).await?;
             touched = true;
         }
         if latest.code_sha256 != artifact.code_sha256 {
@@ -443,15 +471,20 @@ enum LiveMove {
 }
 
 /// Point `live` at `version`, conditionally on the alias's RevisionId, unless a newer run
-/// is live. The alias description mirrors the version's provenance, so this check is one
-/// GetAlias.
+/// is live. The alias description mirrors the version's provenance, so this check needs no
+/// more than the alias. The first attempt writes against `seen` (the plan's read): if the
+/// alias moved since, its RevisionId did too, the write is refused, and we read it again.
 async fn move_live(
     function: &Function<'_>,
     cfg: &DeployConfig,
     version: &FunctionConfig,
+    mut seen: Option<Option<AliasState>>,
 ) -> Result<LiveMove> {
     for _ in 0..ALIAS_ATTEMPTS {
-        let current = function.alias(LIVE_ALIAS).await?;
+        let current = match seen.take() {
+            Some(alias) => alias,
+            None => function.alias(LIVE_ALIAS).await?,
+        };
         if let Some(cur) = &current {
             if !cfg.force
                 && let Some(live_run) = plan::superseded_by(&cfg.provenance, &cur.description)

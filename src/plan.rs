@@ -18,6 +18,9 @@ pub struct Observed {
     pub alias: Option<AliasState>,
     pub tags: std::collections::HashMap<String, String>,
     pub exists: bool,
+    /// Whether the artifact is in S3 already; `None` when not looked at (no local artifact,
+    /// or nothing to deploy).
+    pub artifact_stored: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,6 +48,8 @@ pub struct DeployPlan {
     pub live_version: Option<String>,
     #[serde(flatten)]
     pub action: Action,
+    /// Whether the artifact goes to S3 (it isn't stored there yet, and $LATEST must take it).
+    pub upload: bool,
     pub function_url: crate::config::UrlMode,
     pub provenance: String,
 }

@@ -65,14 +65,10 @@ impl FunctionConfig {
         config_from_sdk(c)
     }
 
-    /// Neither Pending nor updating, nor failed: writes won't meet a 409 for its state.
+    /// Lambda's last update of it failed (it keeps running what it ran before).
     #[must_use]
-    pub fn is_settled(&self) -> bool {
-        !matches!(self.state, Some(State::Pending | State::Failed))
-            && !matches!(
-                self.last_update,
-                Some(LastUpdateStatus::InProgress | LastUpdateStatus::Failed)
-            )
+    pub fn last_update_failed(&self) -> bool {
+        matches!(self.last_update, Some(LastUpdateStatus::Failed))
     }
 
     #[must_use]
@@ -253,28 +249,57 @@ impl<'a> Function<'a> {
         }
     }
 
-    /// Wait until the function is neither Pending nor updating. A Failed state or update is
-    /// an error that carries Lambda's reason.
-    pub async fn wait_ready(&self, step: &'static str) -> Result<FunctionConfig> {
+    /// Wait until nothing is running on $LATEST before we write to it, starting from `seen`
+    /// (a recent read, if any). An earlier update that failed doesn't stop us: Lambda keeps
+    /// running the code from before it, and our update is the way out.
+    pub async fn wait_idle(
+        &self,
+        step: &'static str,
+        seen: Option<FunctionConfig>,
+    ) -> Result<FunctionConfig> {
+        self.wait(step, seen, false).await
+    }
+
+    /// Wait for our own write to finish, starting from `answer`: what the write returned.
+    /// When that already shows it done there is nothing to read; when it shows the update
+    /// running, the first look comes after a pause. A Failed state or update is an error that
+    /// carries Lambda's reason.
+    pub async fn settle(
+        &self,
+        step: &'static str,
+        answer: Option<FunctionConfig>,
+    ) -> Result<FunctionConfig> {
+        self.wait(step, answer, true).await
+    }
+
+    async fn wait(
+        &self,
+        step: &'static str,
+        mut answer: Option<FunctionConfig>,
+        failure_is_ours: bool,
+    ) -> Result<FunctionConfig> {
         let deadline = Instant::now() + busy_budget();
         let mut delay = Duration::from_millis(100);
         loop {
-            let config = self
-                .configuration(None)
-                .await?
-                .ok_or_else(|| Error::NotReady {
-                    step,
-                    function: self.name.to_string(),
-                    message: "disappeared while we waited for it".into(),
-                    help: Some(
-                        "another job may have torn the stage down; run the deploy again".into(),
-                    ),
-                })?;
+            let config = match answer.take() {
+                Some(config) => config,
+                None => self
+                    .configuration(None)
+                    .await?
+                    .ok_or_else(|| Error::NotReady {
+                        step,
+                        function: self.name.to_string(),
+                        message: "disappeared while we waited for it".into(),
+                        help: Some(
+                            "another job may have torn the stage down; run the deploy again".into(),
+                        ),
+                    })?,
+            };
             let waiting = match (&config.state, &config.last_update) {
-                (Some(State::Failed), _) => {
+                (Some(State::Failed), _) if failure_is_ours => {
                     return Err(self.not_ready(step, "is in state Failed", &config));
                 }
-                (_, Some(LastUpdateStatus::Failed)) => {
+                (_, Some(LastUpdateStatus::Failed)) if failure_is_ours => {
                     return Err(self.not_ready(step, "update failed", &config));
                 }
                 (Some(State::Pending), _) | (_, Some(LastUpdateStatus::InProgress)) => true,
@@ -358,9 +383,10 @@ impl<'a> Function<'a> {
         }
     }
 
-    /// Apply configuration drift to $LATEST.
-    pub async fn update_configuration(&self, want: &FunctionSettings) -> Result<()> {
-        retry_busy(self.name, || {
+    /// Apply configuration drift to $LATEST. Returns $LATEST as the answer describes it
+    /// (usually still updating).
+    pub async fn update_configuration(&self, want: &FunctionSettings) -> Result<FunctionConfig> {
+        let out = retry_busy(self.name, || {
             self.client
                 .update_function_configuration()
                 .function_name(self.name)
@@ -374,16 +400,17 @@ impl<'a> Function<'a> {
         })
         .await
         .map_err(|e| wrap("function", "UpdateFunctionConfiguration", self.name, e))?;
-        Ok(())
+        Ok(config_from_update_configuration(&out))
     }
 
-    /// Point $LATEST at the artifact (and the architecture). Returns the new RevisionId.
+    /// Point $LATEST at the artifact (and the architecture). Returns $LATEST as the answer
+    /// describes it: on Lambda the update is still InProgress then.
     pub async fn update_code(
         &self,
         want: &FunctionSettings,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<String>> {
+    ) -> Result<FunctionConfig> {
         let out = retry_busy(self.name, || {
             self.client
                 .update_function_code()
@@ -396,7 +423,7 @@ impl<'a> Function<'a> {
         })
         .await
         .map_err(|e| wrap("function", "UpdateFunctionCode", self.name, e))?;
-        Ok(out.revision_id().map(str::to_string))
+        Ok(config_from_update_code(&out))
     }
 
     /// Publish $LATEST as a version, only if it still holds `code_sha256` (and, with a
@@ -579,6 +606,13 @@ impl<'a> Function<'a> {
                 Ok(Some(normalize_url(out.function_url())))
             }
         }
+    }
+
+    /// Keep the function URL on `live` and its permissions as `mode` wants them; both reads
+    /// at once. Returns the URL.
+    pub async fn keep_url(&self, mode: UrlMode) -> Result<Option<String>> {
+        let (url, ()) = tokio::try_join!(self.upsert_url(mode), self.sync_url_permissions(mode))?;
+        Ok(url)
     }
 
     /// The statement ids in the resource policy of `live`.
@@ -912,4 +946,12 @@ config_from!(
 config_from!(
     config_from_publish,
     aws_sdk_lambda::operation::publish_version::PublishVersionOutput
+);
+config_from!(
+    config_from_update_code,
+    aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeOutput
+);
+config_from!(
+    config_from_update_configuration,
+    aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationOutput
 );

@@ -9,6 +9,10 @@ use crate::package::Artifact;
 
 const STEP: &str = "upload";
 
+/// Read size for streaming the artifact into PutObject. The SDK's default (4 KiB) costs a
+/// blocking-pool round trip per 4 KiB: 7,700 of them for a 30 MiB zip.
+const UPLOAD_BUFFER: usize = 1 << 20;
+
 /// What `ensure_artifact` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upload {
@@ -17,14 +21,15 @@ pub enum Upload {
     Uploaded,
 }
 
-/// Make sure `s3://bucket/key` holds the artifact: skip when an object with that key and the
-/// same checksum exists, upload (streamed from disk, checksummed) otherwise.
-pub async fn ensure_artifact(
+/// Whether `s3://bucket/key` already holds the artifact: an object with that key and size,
+/// and its sha256 as S3's checksum or in the metadata we write with it (an object copied or
+/// uploaded in parts has no whole-object sha256 checksum).
+pub async fn is_stored(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     artifact: &Artifact,
-) -> Result<Upload> {
+) -> Result<bool> {
     let resource = format!("s3://{bucket}/{key}");
     match s3
         .head_object()
@@ -42,26 +47,53 @@ pub async fn ensure_artifact(
                 .is_some_and(|v| v == &artifact.sha256_hex);
             let by_size = head.content_length() == i64::try_from(artifact.size).ok();
             if (by_checksum || by_metadata) && by_size {
-                tracing::info!("artifact already in {resource}, not uploading");
-                return Ok(Upload::Present);
+                return Ok(true);
             }
             tracing::warn!("{resource} exists but does not match the artifact; uploading again");
+            Ok(false)
         }
-        Err(e) if is_not_found(&e) => {}
+        Err(e) if is_not_found(&e) => Ok(false),
         // Without s3:ListBucket (the policy `deploy-action policy` prints doesn't grant it)
         // S3 answers a HEAD of a missing key with 403: upload, and let PutObject say whether
         // we really may not write there.
         Err(aws_sdk_s3::error::SdkError::ServiceError(e)) if e.raw().status().as_u16() == 403 => {
             tracing::info!("{resource}: HEAD answered 403 (no s3:ListBucket): uploading");
+            Ok(false)
         }
-        Err(e) => return Err(wrap(STEP, "HeadObject", resource, e)),
+        Err(e) => Err(wrap(STEP, "HeadObject", resource, e)),
     }
-    let body = ByteStream::from_path(&artifact.path).await.map_err(|e| {
-        Error::io(
-            format!("can't read {}", artifact.path.display()),
-            std::io::Error::other(e),
-        )
-    })?;
+}
+
+/// Make sure `s3://bucket/key` holds the artifact: skip when it is there already (`stored`:
+/// what the plan found; `None` to look now), upload (streamed from disk, checksummed)
+/// otherwise.
+pub async fn ensure_artifact(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    artifact: &Artifact,
+    stored: Option<bool>,
+) -> Result<Upload> {
+    let resource = format!("s3://{bucket}/{key}");
+    let stored = match stored {
+        Some(known) => known,
+        None => is_stored(s3, bucket, key, artifact).await?,
+    };
+    if stored {
+        tracing::info!("artifact already in {resource}, not uploading");
+        return Ok(Upload::Present);
+    }
+    let body = ByteStream::read_from()
+        .path(&artifact.path)
+        .buffer_size(UPLOAD_BUFFER)
+        .build()
+        .await
+        .map_err(|e| {
+            Error::io(
+                format!("can't read {}", artifact.path.display()),
+                std::io::Error::other(e),
+            )
+        })?;
     s3.put_object()
         .bucket(bucket)
         .key(key)

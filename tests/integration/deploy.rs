@@ -306,10 +306,7 @@ fn a_first_deploy_without_execution_role_changes_nothing() {
     assert!(!world.exists("hello-main"));
     assert!(world.s3_keys().is_empty());
     for op in world.proxy().operations() {
-        assert!(
-            op.starts_with("lambda:Get") || op.starts_with("lambda:List"),
-            "write made: {op}"
-        );
+        assert!(is_read(&op), "write made: {op}");
     }
 }
 
@@ -671,6 +668,13 @@ fn every_flag_reads_its_deploy_env_var_and_empty_ones_count_as_unset() {
     assert_eq!(vars.len(), 2);
 }
 
+/// Operations that change nothing (what a plan may do).
+fn is_read(operation: &str) -> bool {
+    operation.starts_with("lambda:Get")
+        || operation.starts_with("lambda:List")
+        || operation == "s3:HeadObject"
+}
+
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
     let world = World::new();
@@ -684,14 +688,17 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     assert_eq!(plan["configuration"], json!(["memory"]));
     assert_eq!(plan["live_version"], "1");
     assert!(plan["provenance"].as_str().unwrap().contains("run=2"));
+    assert_eq!(plan["upload"], true, "v2 is not in S3 yet");
     for op in world.proxy().operations() {
-        assert!(
-            op.starts_with("lambda:Get") || op.starts_with("lambda:List"),
-            "a write in dry-run: {op}"
-        );
+        assert!(is_read(&op), "a write in dry-run: {op}");
     }
     assert_eq!(world.versions("hello-main").len(), 1);
     assert_eq!(world.s3_keys().len(), 1);
+
+    // The live code with other settings: nothing to upload.
+    let plan = deploy(&world, &v1, &["--dry-run", "--memory", "1024"], 3);
+    assert_eq!(plan["code"], false);
+    assert_eq!(plan["upload"], false);
 }
 
 #[test]

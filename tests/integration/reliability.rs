@@ -519,3 +519,44 @@ fn a_remote_rejection_exits_1_naming_the_step_and_leaves_live() {
     );
     assert_eq!(live(&world, "hello-main"), before);
 }
+
+/// Lambda takes a code update, then fails it (LastUpdateStatus Failed, seen only on later
+/// reads): the deploy exits 1 with Lambda's reason and live unchanged; the next deploy of the
+/// same code applies it again instead of publishing the failed $LATEST or refusing to start.
+#[test]
+fn a_failed_update_leaves_live_and_the_next_deploy_applies_the_code_again() {
+    let world = World::new();
+    let v1 = world.python_app("v1", "one");
+    let v2 = world.python_app("v2", "two");
+    deploy(&world, "main", &v1, 1).success();
+    let before = live(&world, "hello-main");
+    let versions_before = world.versions("hello-main").len();
+
+    world.proxy().configure(json!({"busy_seconds": 0.3,
+        "fail_updates": "The function could not be updated: an internal error occurred"}));
+    let out = deploy(&world, "main", &v2, 2).failure(1);
+    assert!(out.stderr.contains("update failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("an internal error occurred"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(live(&world, "hello-main"), before);
+    assert_eq!(world.versions("hello-main").len(), versions_before);
+
+    world.proxy().configure(json!({"fail_updates": null}));
+    world.proxy().clear_log();
+    let report = deploy(&world, "main", &v2, 3).success().json();
+    let ops = world.proxy().operations();
+    assert!(
+        ops.iter().any(|op| op == "lambda:UpdateFunctionCode"),
+        "the failed update is applied again: {ops:?}"
+    );
+    assert!(
+        !ops.iter().any(|op| op == "s3:PutObject"),
+        "the artifact was stored by the failed run: {ops:?}"
+    );
+    let (version, sha) = live(&world, "hello-main");
+    assert_eq!(version, report["version"].as_str().unwrap());
+    assert_eq!(sha, code_sha(&world, &v2));
+}

@@ -229,6 +229,10 @@ DEFAULT_CONFIG = {
     "seed": None,
     "only_ops": None,
     "moto_fixes": True,
+    # Lambda's asynchronous update failing: every UpdateFunctionCode/Configuration made while
+    # this holds a reason ends with LastUpdateStatus Failed and that reason (after the busy
+    # window), until an update made while it is null succeeds. moto never fails an update.
+    "fail_updates": None,
 }
 PROBABILITIES = ("throttle", "error5xx", "error5xx_after", "drop_upload")
 MAP_KEYS = ("op_delay", "fail_ops", "invoke")
@@ -360,6 +364,8 @@ class FunctionState:
         # the versions published from it.
         self.latest_arch = None
         self.version_arch: dict[str, str] = {}
+        # The reason the last update of $LATEST failed (fail_updates), or None.
+        self.update_failed = None
 
     def busy(self, now):
         if self.busy_kind and now < self.busy_until:
@@ -448,6 +454,8 @@ class ProxyState:
         for key in ("enforce_code_sha256", "enforce_revision_id", "moto_fixes"):
             if not isinstance(cfg[key], bool):
                 raise ConfigError(f"{key} must be true or false")
+        if cfg["fail_updates"] is not None and not isinstance(cfg["fail_updates"], str):
+            raise ConfigError("fail_updates must be a reason (string) or null")
         ra = cfg["throttle_retry_after"]
         if ra is not None and not isinstance(ra, str):
             raise ConfigError("throttle_retry_after must be a string (header value) or null")
@@ -1285,6 +1293,7 @@ class Handler(BaseHTTPRequestHandler):
             if opn == "UpdateFunctionCode" and body.get("Architectures"):
                 fst.latest_arch = body["Architectures"]
             fst.latest_rev = str(uuid.uuid4())
+            fst.update_failed = cfg["fail_updates"]
             if busy:
                 fst.busy_kind, fst.busy_until = "update", now + busy
         elif opn == "PublishVersion":
@@ -1365,6 +1374,15 @@ class Handler(BaseHTTPRequestHandler):
                     c["LastUpdateStatusReasonCode"] = "Updating"
                     for k in ("StateReason", "StateReasonCode"):
                         c.pop(k, None)
+            elif ver == "$LATEST" and s.update_failed:
+                if opn in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+                    # Lambda answers the write at once; the failure shows on later reads.
+                    c["LastUpdateStatus"] = "InProgress"
+                    c["LastUpdateStatusReasonCode"] = "Updating"
+                else:
+                    c["LastUpdateStatus"] = "Failed"
+                    c["LastUpdateStatusReason"] = s.update_failed
+                    c["LastUpdateStatusReasonCode"] = "InternalError"
 
         if opn in ("CreateFunction", "GetFunctionConfiguration", "UpdateFunctionCode",
                    "UpdateFunctionConfiguration", "PublishVersion"):
