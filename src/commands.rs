@@ -189,18 +189,34 @@ fn build(cfg: &config::DeployConfig) -> Result<package::Artifact> {
     let a = package::build(&cfg.build, None);
     workflow::end_group();
     let artifact = a?;
+    log_artifact(&artifact);
+    Ok(artifact)
+}
+
+async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
+    // Every local error comes out of the build and its checks, before any request. Hashing
+    // (the slow part left for a large zip) then runs while the credentials and the first
+    // reads are under way.
+    workflow::group("package");
+    let checked = package::build_checked(&cfg.build, None);
+    workflow::end_group();
+    let checked = checked?;
+    let hashing = tokio::task::spawn_blocking(move || checked.hash());
+    let aws = aws::connect(&cfg.aws).await?;
+    let first = deploy::read_live(&aws, cfg).await?;
+    let artifact = hashing
+        .await
+        .map_err(|e| Error::Internal(format!("hashing the artifact: {e}")))??;
+    log_artifact(&artifact);
+    deploy::run_from(&aws, cfg, &artifact, first).await
+}
+
+fn log_artifact(artifact: &package::Artifact) {
     tracing::info!(
         "artifact {} bytes, sha256 {}",
         artifact.size,
         artifact.sha256_hex
     );
-    Ok(artifact)
-}
-
-async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
-    let artifact = build(cfg)?;
-    let aws = aws::connect(&cfg.aws).await?;
-    deploy::run(&aws, cfg, &artifact).await
 }
 
 async fn dry_run(cfg: &config::DeployConfig) -> Result<Report> {

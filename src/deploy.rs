@@ -51,25 +51,41 @@ impl Drop for Step {
     }
 }
 
-/// Read the state of the stage's function in at most two round trips: `live` and the version
-/// it points at; then, unless that settles it (no-op, superseded), $LATEST together with
+/// What the first round trip finds: the `live` alias and the version it points at (with the
+/// function's tags). It needs nothing of the artifact, so it can go out while that is hashed.
+pub struct LiveRead {
+    alias: Option<AliasState>,
+    live: Option<(FunctionConfig, HashMap<String, String>)>,
+}
+
+/// Read `live` and its version, both at once: a deploy's latency is mostly round trips.
+pub async fn read_live(aws: &Aws, cfg: &DeployConfig) -> Result<LiveRead> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
+    let (alias, live) = tokio::join!(function.alias(LIVE_ALIAS), function.get(Some(LIVE_ALIAS)));
+    let alias = alias?;
+    // Without the alias, GetFunction(live) has nothing to say (and its error neither).
+    let live = match alias {
+        Some(_) => live?,
+        None => None,
+    };
+    Ok(LiveRead { alias, live })
+}
+
+/// Read the state of the stage's function in at most two round trips: `first` (from
+/// `read_live`); then, unless that settles it (no-op, superseded), $LATEST together with
 /// whether the artifact is in S3 already (reads only).
 pub async fn observe(
     aws: &Aws,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
+    first: LiveRead,
 ) -> Result<Observed> {
     let function = Function::new(&aws.lambda, &cfg.function_name);
-    // Both reads at once: a deploy's latency is mostly round trips.
-    let (alias, live) = tokio::join!(function.alias(LIVE_ALIAS), function.get(Some(LIVE_ALIAS)));
-    let alias = alias?;
     let mut observed = Observed::default();
-    if alias.is_some()
-        && let Some((live, tags)) = live?
-    {
+    if let (Some(alias), Some((live, tags))) = (first.alias, first.live) {
         observed = Observed {
             live: Some(live),
-            alias,
+            alias: Some(alias),
             tags,
             exists: true,
             ..Observed::default()
@@ -114,7 +130,18 @@ pub async fn plan(
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
 ) -> Result<(DeployPlan, Observed)> {
-    let observed = observe(aws, cfg, artifact).await?;
+    let first = read_live(aws, cfg).await?;
+    plan_from(aws, cfg, artifact, first).await
+}
+
+/// `plan`, with the first round trip already made.
+pub async fn plan_from(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    first: LiveRead,
+) -> Result<(DeployPlan, Observed)> {
+    let observed = observe(aws, cfg, artifact, first).await?;
     plan::check_ownership(cfg, &observed)?;
     if !observed.exists && cfg.function.execution_role.is_none() {
         return Err(Error::missing(
@@ -279,45 +306,52 @@ pub async fn execute(
         crate::ops::canary::gate(&function, cfg, &published).await?;
     }
 
-    // Alias: move `live` unless a newer run got there first.
-    {
-        let _s = Step::start("alias");
-        // The canary step moved the alias itself: read it again rather than write against
-        // the plan's RevisionId and be refused.
-        let seen = (!crate::ops::canary::enabled(&cfg.rollout)).then(|| observed.alias.clone());
-        match move_live(&function, cfg, &published, seen).await? {
-            LiveMove::Moved { previous, arn } => {
-                report.previous_version = previous;
-                report.function_arn = arn;
-            }
-            LiveMove::Superseded {
-                live_run,
-                live_version,
-                arn,
-            } => {
-                workflow::notice(&format!(
-                    "{}: run {live_run} went live while this run deployed; version {} was published but live stays on {live_version}",
-                    cfg.function_name, published.version
-                ));
-                report.superseded = true;
-                report.previous_version = Some(live_version);
-                report.function_arn = arn;
-            }
+    // Then three things that touch different resources, all at once (one log group: GitHub's
+    // groups don't interleave): move `live` unless a newer run got there first; keep the URL
+    // on `live` and its permissions (this waits for the alias when there was none, since the
+    // URL hangs on it); prune old versions (never one an alias points at, or ours).
+    let _s = Step::start("alias, function URL, old versions");
+    // The canary step moved the alias itself: read it again rather than write against the
+    // plan's RevisionId and be refused.
+    let seen = (!crate::ops::canary::enabled(&cfg.rollout)).then(|| observed.alias.clone());
+    let url_mode = cfg.function.function_url;
+    let alias_and_url = async {
+        if observed.alias.is_some() {
+            tokio::try_join!(
+                move_live(&function, cfg, &published, seen),
+                function.keep_url(url_mode)
+            )
+        } else {
+            let moved = move_live(&function, cfg, &published, seen).await?;
+            Ok((moved, function.keep_url(url_mode).await?))
+        }
+    };
+    let ((moved, url), deleted) = tokio::try_join!(
+        alias_and_url,
+        function.prune(cfg.function.keep_versions, Some(&published.version)),
+    )?;
+    match moved {
+        LiveMove::Moved { previous, arn } => {
+            report.previous_version = previous;
+            report.function_arn = arn;
+        }
+        LiveMove::Superseded {
+            live_run,
+            live_version,
+            arn,
+        } => {
+            workflow::notice(&format!(
+                "{}: run {live_run} went live while this run deployed; version {} was published but live stays on {live_version}",
+                cfg.function_name, published.version
+            ));
+            report.superseded = true;
+            report.previous_version = Some(live_version);
+            report.function_arn = arn;
         }
     }
-
-    // The URL and its permissions, and pruning old versions, touch different things: both
-    // at once (one log group, since GitHub's groups don't interleave).
-    {
-        let _s = Step::start("function URL and old versions");
-        let (url, deleted) = tokio::try_join!(
-            function.keep_url(cfg.function.function_url),
-            function.prune(cfg.function.keep_versions, Some(&published.version)),
-        )?;
-        report.url = url;
-        if !deleted.is_empty() {
-            tracing::info!("deleted old versions {}", deleted.join(", "));
-        }
+    report.url = url;
+    if !deleted.is_empty() {
+        tracing::info!("deleted old versions {}", deleted.join(", "));
     }
     Ok(report)
 }
@@ -542,6 +576,17 @@ async fn move_live(
 
 /// `deploy` from validated config and a built artifact.
 pub async fn run(aws: &Aws, cfg: &DeployConfig, artifact: &Artifact) -> Result<DeployReport> {
+    let first = read_live(aws, cfg).await?;
+    run_from(aws, cfg, artifact, first).await
+}
+
+/// `run`, with the first round trip already made.
+pub async fn run_from(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &Artifact,
+    first: LiveRead,
+) -> Result<DeployReport> {
     let key = naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
     let reference = ArtifactRef {
         bucket: &cfg.store.bucket,
@@ -549,6 +594,6 @@ pub async fn run(aws: &Aws, cfg: &DeployConfig, artifact: &Artifact) -> Result<D
         code_sha256: artifact.code_sha256.clone(),
         local: Some(artifact),
     };
-    let (plan, observed) = plan(aws, cfg, &reference).await?;
+    let (plan, observed) = plan_from(aws, cfg, &reference, first).await?;
     execute(aws, cfg, &reference, &plan, observed).await
 }

@@ -98,8 +98,45 @@ fn out_inside_source(out: &Path, source: &ArtifactSource) -> Option<String> {
 }
 
 /// Build (or take) the artifact, zip it deterministically into `out` (a temporary file when
-/// `None`), and check it. Nothing remote happens here.
+/// `None`), check it and hash it. Nothing remote happens here.
 pub fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
+    build_checked(settings, out)?.hash()
+}
+
+/// A zip that passed the checks, not hashed yet: hashing is the one slow step left (tens of
+/// milliseconds for tens of MiB), and `deploy` does it while its first requests are out.
+#[derive(Debug)]
+pub struct Checked {
+    path: PathBuf,
+    summary: checks::Summary,
+    settings: BuildSettings,
+    temp: tempfile::TempDir,
+}
+
+impl Checked {
+    /// Hash the zip (blocking I/O).
+    pub fn hash(self) -> Result<Artifact> {
+        let digest = zip::sha256_file(&self.path)?;
+        let size = std::fs::metadata(&self.path)
+            .at("can't stat", &self.path)?
+            .len();
+        Ok(Artifact {
+            path: self.path,
+            size,
+            unzipped_size: self.summary.unzipped_size,
+            sha256_hex: hex::encode(digest),
+            code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+            files: self.summary.files,
+            runtime: self.settings.runtime,
+            handler: self.settings.handler,
+            architecture: self.settings.architecture,
+            _temp: Some(self.temp),
+        })
+    }
+}
+
+/// `build` up to the checks: every local error is found here.
+pub fn build_checked(settings: &BuildSettings, out: Option<&Path>) -> Result<Checked> {
     let mut excludes = settings.exclude.clone();
     // `package --out` inside the tree being packaged must not end up in the next build.
     if let Some(rel) = out.and_then(|o| out_inside_source(o, &settings.source)) {
@@ -165,20 +202,10 @@ pub fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
         }
     }
     let summary = checks::check_zip(&final_path, settings.architecture)?;
-    let digest = zip::sha256_file(&final_path)?;
-    let size = std::fs::metadata(&final_path)
-        .at("can't stat", &final_path)?
-        .len();
-    Ok(Artifact {
+    Ok(Checked {
         path: final_path,
-        size,
-        unzipped_size: summary.unzipped_size,
-        sha256_hex: hex::encode(digest),
-        code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
-        files: summary.files,
-        runtime: settings.runtime.clone(),
-        handler: settings.handler.clone(),
-        architecture: settings.architecture,
-        _temp: Some(temp),
+        summary,
+        settings: settings.clone(),
+        temp,
     })
 }
