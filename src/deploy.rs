@@ -258,23 +258,27 @@ pub async fn execute(
     let published = {
         let _s = Step::start("function and version");
         let mut created = false;
+        // What we know of $LATEST: the plan's read, or for a function we create, Lambda's
+        // answer to that (Pending at first) followed until it is Active.
+        let mut known = observed.latest.clone();
         if matches!(plan.action, Action::Create) {
             let role = cfg.function.execution_role.as_deref().unwrap_or_default();
             let tags = [(TAG_APP, cfg.app.as_str()), (TAG_STAGE, cfg.stage.as_str())];
-            if function
+            match function
                 .create(&cfg.function, role, artifact.bucket, &artifact.key, &tags)
                 .await?
             {
-                tracing::info!("created {}", cfg.function_name);
-                created = true;
-            } else {
-                tracing::info!(
+                Some(answer) => {
+                    tracing::info!("created {}", cfg.function_name);
+                    created = true;
+                    known = Some(function.settle("function", Some(answer)).await?);
+                }
+                None => tracing::info!(
                     "{} was created by another run meanwhile; updating it",
                     cfg.function_name
-                );
+                ),
             }
         }
-        let known = observed.latest.clone().filter(|_| !created);
         publish_our_code(&function, cfg, artifact, created, known).await?
     };
     report.changed = true;

@@ -344,8 +344,9 @@ impl<'a> Function<'a> {
         }
     }
 
-    /// Create the function from an S3 object, tagged as ours. Returns `false` when it already
-    /// exists (another run created it meanwhile): the caller then updates it instead.
+    /// Create the function from an S3 object, tagged as ours. Returns Lambda's answer (the
+    /// function Pending, on Lambda), or `None` when it already exists (another run created it
+    /// meanwhile): the caller then updates it instead.
     pub async fn create(
         &self,
         want: &FunctionSettings,
@@ -353,7 +354,7 @@ impl<'a> Function<'a> {
         bucket: &str,
         key: &str,
         tags: &[(&str, &str)],
-    ) -> Result<bool> {
+    ) -> Result<Option<FunctionConfig>> {
         let mut req = self
             .client
             .create_function()
@@ -377,8 +378,8 @@ impl<'a> Function<'a> {
             req = req.tags(*k, *v);
         }
         match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_conflict(&e) => Ok(false),
+            Ok(out) => Ok(Some(config_from_create(&out))),
+            Err(e) if is_conflict(&e) => Ok(None),
             Err(e) => Err(wrap("function", "CreateFunction", self.name, e)),
         }
     }
@@ -946,6 +947,10 @@ config_from!(
 config_from!(
     config_from_publish,
     aws_sdk_lambda::operation::publish_version::PublishVersionOutput
+);
+config_from!(
+    config_from_create,
+    aws_sdk_lambda::operation::create_function::CreateFunctionOutput
 );
 config_from!(
     config_from_update_code,
