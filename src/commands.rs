@@ -162,7 +162,7 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
     if cfg.dry_run {
         return dry_run(&cfg).await;
     }
-    let mut reporter = Reporter::new(
+    let reporter = Reporter::new(
         &github,
         cfg.github_token.as_deref(),
         &cfg.app,
@@ -170,18 +170,42 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
         &cfg.function_name,
         cfg.comment,
     );
+    let report = reported(reporter, build_and_deploy(&cfg)).await?;
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Report::Deploy(report))
+}
+
+/// Run an operation that changes what `live` runs (deploy, rollback, promote) as a GitHub
+/// deployment of the stage: in progress first, then success or failure, with the PR comment
+/// where `reporter` comments. The environment's history on GitHub then shows what is live.
+async fn reported(
+    mut reporter: Reporter,
+    operation: impl std::future::Future<Output = Result<DeployReport>>,
+) -> Result<DeployReport> {
     reporter.start().await?;
-    match build_and_deploy(&cfg).await {
+    match operation.await {
         Ok(report) => {
-            workflow::append_summary(&report.summary_markdown())?;
             reporter.deployed(&report).await;
-            Ok(Report::Deploy(report))
+            Ok(report)
         }
         Err(e) => {
             reporter.failed(&e).await;
             Err(e)
         }
     }
+}
+
+/// The reporter of rollback and promote: a deployment of the target stage; the PR comment
+/// only when run on a pull_request event.
+fn stage_reporter(github: &GitHubContext, target: &config::Target) -> Reporter {
+    Reporter::new(
+        github,
+        target.github_token.as_deref(),
+        &target.app,
+        &target.stage,
+        &target.function_name,
+        CommentMode::Auto,
+    )
 }
 
 fn build(cfg: &config::DeployConfig) -> Result<package::Artifact> {
@@ -306,14 +330,21 @@ async fn rollback_command(args: &RollbackArgs) -> Result<Report> {
         Some(_) => Some(config::resolve_store(&args.store)?),
         None => None,
     };
-    let aws = aws::connect(&target.aws).await?;
-    let report = ops::rollback::run(&aws, &target, to, store.as_ref()).await?;
+    let rollback = async {
+        let aws = aws::connect(&target.aws).await?;
+        ops::rollback::run(&aws, &target, to, store.as_ref()).await
+    };
+    let report = reported(stage_reporter(&github, &target), rollback).await?;
+    workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))
 }
 
 async fn promote_command(args: &PromoteArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
-    let report = ops::promote::run(args, &github).await?;
+    let checked = ops::promote::check(args, &github)?;
+    let target = checked.target.clone();
+    let promote = ops::promote::run(args, &github, checked);
+    let report = reported(stage_reporter(&github, &target), promote).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))
 }

@@ -29,14 +29,16 @@ use crate::output::DeployReport;
 pub const PROMOTED_FROM: &str = "promoted-from";
 
 /// The checked flags of a promote (all local, exit 2 on any error).
-struct Checked {
-    target: config::Target,
+pub struct Checked {
+    /// The stage promoted to.
+    pub target: config::Target,
     from: String,
     from_function: String,
     store: config::Store,
 }
 
-fn check(args: &PromoteArgs, github: &GitHubContext) -> Result<Checked> {
+/// Check every flag of a promote (local only).
+pub fn check(args: &PromoteArgs, github: &GitHubContext) -> Result<Checked> {
     naming::validate_stage(&args.from).map_err(|e| rename_flag(e, "--from"))?;
     naming::validate_stage(&args.to).map_err(|e| rename_flag(e, "--to"))?;
     if args.from == args.to {
@@ -114,8 +116,11 @@ fn architecture(name: Option<&str>) -> Architecture {
 }
 
 /// Validate, read the source, deploy its artifact to the target.
-pub async fn run(args: &PromoteArgs, github: &GitHubContext) -> Result<DeployReport> {
-    let checked = check(args, github)?;
+pub async fn run(
+    args: &PromoteArgs,
+    github: &GitHubContext,
+    checked: Checked,
+) -> Result<DeployReport> {
     let aws = crate::aws::connect(&checked.target.aws).await?;
     promote(&aws, args, github, checked).await
 }

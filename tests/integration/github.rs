@@ -788,6 +788,140 @@ fn comment_never_and_non_pr_events_leave_no_comment() {
     assert_eq!(state(&world)["comments"], json!({}));
 }
 
+/// `--comment always` on a push: the open PRs whose head is the pushed commit get the app's
+/// sticky comment (kept to one across deploys); a closed PR, or one at another commit, gets
+/// none; the default (`auto`) comments on nothing for a push.
+#[test]
+fn comment_always_on_a_push_comments_on_the_open_prs_of_that_commit() {
+    let world = world();
+    let sha = "5e1f1c3a7b9d2c4e6f8a0b1c2d3e4f5a6b7c8d9e"; // push.branch.json's `after`
+    world.github().post(
+        "/__fake/pulls",
+        json!({"pulls": [
+            {"repo": REPO, "number": 11, "head_sha": sha},
+            {"repo": REPO, "number": 12, "head_sha": sha, "state": "closed"},
+            {"repo": REPO, "number": 13, "head_sha": "0".repeat(39) + "1"},
+        ]}),
+    );
+    let v1 = world.python_app("v1", "one");
+    on_event(&world, "hello", "push", "push.branch.json", 1200, &v1, &[]).success();
+    assert_eq!(
+        state(&world)["comments"],
+        json!({}),
+        "auto: no comment on a push"
+    );
+
+    let v2 = world.python_app("v2", "two");
+    let run = on_event(
+        &world,
+        "hello",
+        "push",
+        "push.branch.json",
+        1201,
+        &v2,
+        &["--comment", "always"],
+    )
+    .success();
+    let url = run.json()["url"].as_str().unwrap().to_string();
+    let on_open = ours(&world, 11, "hello");
+    assert_eq!(on_open.len(), 1, "{on_open:?}");
+    assert!(on_open[0]["body"].as_str().unwrap().contains(&url));
+    assert!(comments(&world, 12).is_empty(), "closed PR");
+    assert!(comments(&world, 13).is_empty(), "PR at another commit");
+
+    let v3 = world.python_app("v3", "three");
+    let third = on_event(
+        &world,
+        "hello",
+        "push",
+        "push.branch.json",
+        1202,
+        &v3,
+        &["--comment", "always"],
+    )
+    .success();
+    let version = third.json()["version"].as_str().unwrap().to_string();
+    let on_open = ours(&world, 11, "hello");
+    assert_eq!(on_open.len(), 1, "one sticky comment: {on_open:?}");
+    let body = on_open[0]["body"].as_str().unwrap();
+    assert!(body.contains(&format!("`{version}` (was")), "{body}");
+}
+
+/// Rollback and promote change what `live` runs, so each is a GitHub deployment of its stage
+/// as a deploy is: the environment's newest deployment ends in success with the URL and the
+/// version now live; a rollback that can't be done fails its deployment.
+#[test]
+fn rollback_and_promote_are_deployments_of_their_stage() {
+    let world = world();
+    let v1 = world.python_app("v1", "one");
+    let v2 = world.python_app("v2", "two");
+    let first = on_event(&world, "hello", "push", "push.branch.json", 1300, &v1, &[]).success();
+    let stage = first.json()["stage"].as_str().unwrap().to_string();
+    on_event(&world, "hello", "push", "push.branch.json", 1301, &v2, &[]).success();
+    let newest = |environment: &str| {
+        deployments(&world)
+            .into_iter()
+            .rfind(|d| d["environment"] == environment)
+            .unwrap_or_else(|| panic!("no deployment of {environment}"))
+    };
+    let before = deployments(&world).len();
+
+    let rolled = world
+        .cmd(&[
+            "rollback", "--app", "hello", "--stage", &stage, "--output", "json",
+        ])
+        .github_event("push", &support::event("push.branch.json"), 1302)
+        .run()
+        .success()
+        .json();
+    assert_eq!(rolled["version"], "1");
+    assert_eq!(deployments(&world).len(), before + 1);
+    let d = newest(&stage);
+    assert_eq!(d["state"], "success", "{d}");
+    let last = d["statuses"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["environment_url"], rolled["url"]);
+    assert!(
+        last["description"].as_str().unwrap().ends_with("version 1"),
+        "{last}"
+    );
+
+    let promoted = world
+        .cmd(&[
+            "promote",
+            "--app",
+            "hello",
+            "--from",
+            &stage,
+            "--to",
+            "main",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &World::exec_role(),
+            "--output",
+            "json",
+        ])
+        .github_event("push", &support::event("push.branch.json"), 1303)
+        .run()
+        .success()
+        .json();
+    let d = newest("main");
+    assert_eq!(d["state"], "success", "{d}");
+    let last = d["statuses"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["environment_url"], promoted["url"]);
+
+    // Rolling back past the oldest version is refused remotely: the deployment fails.
+    world
+        .cmd(&[
+            "rollback", "--app", "hello", "--stage", "main", "--output", "json",
+        ])
+        .github_event("push", &support::event("push.branch.json"), 1304)
+        .run()
+        .failure(2);
+    let d = newest("main");
+    assert_eq!(d["state"], "failure", "{d}");
+}
+
 #[test]
 fn an_oidc_request_token_github_rejects_fails_without_touching_aws() {
     let world = world();

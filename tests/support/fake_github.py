@@ -83,6 +83,8 @@ class State:
         self.comments: dict[int, dict] = {}
         self.deleted_comments: list[dict] = []
         self.deployments: dict[int, dict] = {}
+        # Pull requests, seeded through /__fake/pulls: {"repo", "number", "head_sha", "state"}.
+        self.pulls: list[dict] = []
         self.oidc_requests: list[dict] = []
         self.auth_failures = 0
         self.auth_failure_log: list[dict] = []
@@ -377,7 +379,22 @@ class Handler(BaseHTTPRequestHandler):
                         return self.create_status(repo, did)
                 if len(rest) == 4 and rest[2] == "statuses" and rest[3].isdigit() and m == "GET":
                     return self.get_status(repo, did, int(rest[3]))
+        elif rest[0] == "commits" and len(rest) == 3 and rest[2] == "pulls" and m == "GET":
+            return self.pulls_of_commit(repo, rest[1], query)
         raise ApiError(404, "Not Found")
+
+    def pulls_of_commit(self, repo, sha, query):
+        """`GET /repos/{o}/{r}/commits/{sha}/pulls`: the seeded PRs (open and closed) whose head
+        is `sha`, as GitHub lists them."""
+        with self.state.lock:
+            pulls = [p for p in self.state.pulls if p["repo"] == repo and p["head_sha"] == sha]
+        items = [{
+            "id": 90_000 + p["number"], "number": p["number"], "state": p["state"],
+            "title": f"PR {p['number']}", "head": {"sha": p["head_sha"], "ref": "feature"},
+            "html_url": f"https://github.com/{repo}/pull/{p['number']}",
+        } for p in sorted(pulls, key=lambda p: p["number"])]
+        chunk, headers = self.paginate(items, query)
+        self.send(200, chunk, headers)
 
     def paginate(self, items, query):
         def num(name, default, lo, hi):
@@ -628,6 +645,19 @@ class Handler(BaseHTTPRequestHandler):
                     st.config.update(req)
             with st.lock:
                 return self.send(200, st.config)
+        if path == "/__fake/pulls" and self.command == "POST":
+            pulls = req.get("pulls")
+            ok = isinstance(pulls, list) and all(
+                isinstance(p, dict) and isinstance(p.get("repo"), str)
+                and isinstance(p.get("number"), int) and isinstance(p.get("head_sha"), str)
+                and p.get("state", "open") in ("open", "closed") for p in pulls)
+            if not ok:
+                return self.send(400, {"error": "need {\"pulls\": [{\"repo\": \"o/r\", "
+                                                "\"number\": N, \"head_sha\": SHA, "
+                                                "\"state\": \"open\"|\"closed\"}]}"})
+            with st.lock:
+                st.pulls.extend({**p, "state": p.get("state", "open")} for p in pulls)
+            return self.send(201, {"pulls": len(st.pulls)})
         if path == "/__fake/seed" and self.command == "POST":
             repo, issue = req.get("repo"), req.get("issue")
             if not isinstance(repo, str) or "/" not in repo or not isinstance(issue, int):
