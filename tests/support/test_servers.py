@@ -328,6 +328,30 @@ def proxy_busy_window_after_create_and_update(env):
 
 
 @test
+def proxy_failed_updates(env):
+    env.preset()
+    env.create_function("failing-fn")
+    env.pconf(fail_updates="an internal error occurred")
+    upd = env.lam.update_function_code(FunctionName="failing-fn", ZipFile=zip_bytes("v2"))
+    assert upd["LastUpdateStatus"] == "InProgress", upd
+    conf = env.lam.get_function_configuration(FunctionName="failing-fn")
+    assert conf["LastUpdateStatus"] == "Failed", conf
+    assert conf["LastUpdateStatusReason"] == "an internal error occurred", conf
+    # a version is not $LATEST: never shown failed
+    published = env.lam.publish_version(FunctionName="failing-fn")
+    assert published.get("LastUpdateStatus") != "Failed", published
+    # still failed until an update made without the knob
+    env.pconf(fail_updates=None)
+    conf = env.lam.get_function(FunctionName="failing-fn")["Configuration"]
+    assert conf["LastUpdateStatus"] == "Failed", conf
+    env.lam.update_function_code(FunctionName="failing-fn", ZipFile=zip_bytes("v3"))
+    conf = env.lam.get_function_configuration(FunctionName="failing-fn")
+    assert conf["LastUpdateStatus"] == "Successful", conf
+    status, _, body = http("POST", env.proxy_url + "/__proxy/config", {"fail_updates": 3})
+    assert status == 400 and "fail_updates" in json.dumps(body), body
+
+
+@test
 def proxy_busy_window_is_atomic_under_concurrency(env):
     env.preset()
     env.create_function("race-fn")
@@ -743,6 +767,26 @@ def github_comment_pagination(env):
         check_shape(c, COMMENT_FIELDS, "comment")
         check_shape(c["user"], AUTHOR_FIELDS, "comment.user")
         assert c["user"]["type"] in ("User", "Bot")
+
+
+@test
+def github_pulls_of_a_commit(env):
+    http("POST", env.gh_url + "/__fake/reset")
+    sha = "ab" * 20
+    st, _, body = http("POST", env.gh_url + "/__fake/pulls", {"pulls": [
+        {"repo": "o/r", "number": 5, "head_sha": sha},
+        {"repo": "o/r", "number": 6, "head_sha": sha, "state": "closed"},
+        {"repo": "o/r", "number": 7, "head_sha": "cd" * 20},
+        {"repo": "o/other", "number": 8, "head_sha": sha}]})
+    assert st == 201, body
+    st, _, pulls = env.gh_req("GET", f"/repos/o/r/commits/{sha}/pulls")
+    assert st == 200, pulls
+    assert [(p["number"], p["state"]) for p in pulls] == [(5, "open"), (6, "closed")], pulls
+    assert pulls[0]["head"]["sha"] == sha
+    st, _, none = env.gh_req("GET", f"/repos/o/r/commits/{'ef' * 20}/pulls")
+    assert st == 200 and none == []
+    st, _, bad = http("POST", env.gh_url + "/__fake/pulls", {"pulls": [{"number": 1}]})
+    assert st == 400, bad
 
 
 @test
