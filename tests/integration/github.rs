@@ -811,17 +811,21 @@ fn comment_always_on_a_push_comments_on_the_open_prs_of_that_commit() {
         "auto: no comment on a push"
     );
 
+    let push_commenting = |dir: &Path, run: u64| {
+        let extra = ["--comment", "always"];
+        on_event(
+            &world,
+            "hello",
+            "push",
+            "push.branch.json",
+            run,
+            dir,
+            &extra,
+        )
+        .success()
+    };
     let v2 = world.python_app("v2", "two");
-    let run = on_event(
-        &world,
-        "hello",
-        "push",
-        "push.branch.json",
-        1201,
-        &v2,
-        &["--comment", "always"],
-    )
-    .success();
+    let run = push_commenting(&v2, 1201);
     let url = run.json()["url"].as_str().unwrap().to_string();
     let on_open = ours(&world, 11, "hello");
     assert_eq!(on_open.len(), 1, "{on_open:?}");
@@ -830,16 +834,7 @@ fn comment_always_on_a_push_comments_on_the_open_prs_of_that_commit() {
     assert!(comments(&world, 13).is_empty(), "PR at another commit");
 
     let v3 = world.python_app("v3", "three");
-    let third = on_event(
-        &world,
-        "hello",
-        "push",
-        "push.branch.json",
-        1202,
-        &v3,
-        &["--comment", "always"],
-    )
-    .success();
+    let third = push_commenting(&v3, 1202);
     let version = third.json()["version"].as_str().unwrap().to_string();
     let on_open = ours(&world, 11, "hello");
     assert_eq!(on_open.len(), 1, "one sticky comment: {on_open:?}");
