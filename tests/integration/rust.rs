@@ -11,6 +11,7 @@ use crate::support::{World, fixture, root};
 
 /// Package the Rust fixture for `arch` and return (report, unpacked dir).
 fn package(world: &World, arch: &str) -> (Value, std::path::PathBuf) {
+    let _turn = crate::support::rust_fixture_turn();
     let out = world.dir().join(format!("rust-{arch}.zip"));
     let report = world
         .cmd(&[
@@ -132,6 +133,7 @@ fn a_rustc_without_the_target_std_is_a_clear_error() {
         eprintln!("rustup's toolchain has the aarch64 std here; nothing to check");
         return;
     }
+    let _turn = crate::support::rust_fixture_turn();
     let out = world
         .cmd(&[
             "package",

@@ -138,14 +138,17 @@ impl Served {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // Into the log first: a test reads it as soon as it has the URL.
+                {
+                    let mut log = sink.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
                 if let Some(at) = line.find(" on http://127.0.0.1:")
                     && line.starts_with("Serving ")
                 {
                     let _ = tx.send(line[at + 4..].trim().to_string());
                 }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
             }
         });
         // A first run may build the fixture or install awslambdaric into its venv.
@@ -824,6 +827,7 @@ fn an_emulated_bundle_without_emulator_says_how_to_get_one() {
 /// qemu-user.
 #[test]
 fn rust_fixture_is_built_and_served_natively_and_under_qemu() {
+    let _turn = crate::support::rust_fixture_turn();
     let dir = tempfile::tempdir().unwrap();
     let source = fixture("rust-hello");
     for arch in [host_arch(), "arm64"] {

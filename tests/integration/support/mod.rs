@@ -35,6 +35,15 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("fixtures").join(name)
 }
 
+/// Builds of fixtures/rust-hello share its `target/` directory; when two run at once,
+/// cargo-lambda in the one that waited for the lock finds its binary already built by the
+/// other and reports "no binaries found". Tests that build it take turns.
+pub fn rust_fixture_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A real GitHub webhook payload from `../shared/github-events/`, or `fixtures/events/`.
 #[must_use]
 pub fn event(name: &str) -> PathBuf {
