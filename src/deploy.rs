@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::aws::Aws;
 use crate::aws::lambda::{AliasState, AliasWrite, Function, FunctionConfig, TAG_APP, TAG_STAGE};
-use crate::aws::s3::{self, Upload};
+use crate::aws::s3;
 use crate::config::{DeployConfig, FunctionSettings};
 use crate::error::{Error, Result};
 use crate::github::workflow;
@@ -240,18 +240,9 @@ pub async fn execute(
         && let Some(local) = artifact.local
     {
         let _s = Step::start("upload");
-        match s3::ensure_artifact(
-            &aws.s3,
-            artifact.bucket,
-            &artifact.key,
-            local,
-            observed.artifact_stored,
-        )
-        .await?
-        {
-            Upload::Present => tracing::info!("{} already stored", artifact.s3_url()),
-            Upload::Uploaded => {}
-        }
+        s3::upload(&aws.s3, artifact.bucket, &artifact.key, local).await?;
+    } else if observed.artifact_stored == Some(true) {
+        tracing::info!("artifact already in {}, not uploading", artifact.s3_url());
     }
 
     // Function: create, or bring $LATEST to our code and configuration, then publish.

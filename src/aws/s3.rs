@@ -13,14 +13,6 @@ const STEP: &str = "upload";
 /// blocking-pool round trip per 4 KiB: 7,700 of them for a 30 MiB zip.
 const UPLOAD_BUFFER: usize = 1 << 20;
 
-/// What `ensure_artifact` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Upload {
-    /// An object with that key and checksum was there already.
-    Present,
-    Uploaded,
-}
-
 /// Whether `s3://bucket/key` already holds the artifact: an object with that key and size,
 /// and its sha256 as S3's checksum or in the metadata we write with it (an object copied or
 /// uploaded in parts has no whole-object sha256 checksum).
@@ -64,25 +56,15 @@ pub async fn is_stored(
     }
 }
 
-/// Make sure `s3://bucket/key` holds the artifact: skip when it is there already (`stored`:
-/// what the plan found; `None` to look now), upload (streamed from disk, checksummed)
-/// otherwise.
-pub async fn ensure_artifact(
+/// Upload the artifact to `s3://bucket/key`, streamed from disk, with its sha256 for S3 to
+/// check (the plan has looked with `is_stored` whether it must).
+pub async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     artifact: &Artifact,
-    stored: Option<bool>,
-) -> Result<Upload> {
+) -> Result<()> {
     let resource = format!("s3://{bucket}/{key}");
-    let stored = match stored {
-        Some(known) => known,
-        None => is_stored(s3, bucket, key, artifact).await?,
-    };
-    if stored {
-        tracing::info!("artifact already in {resource}, not uploading");
-        return Ok(Upload::Present);
-    }
     let body = ByteStream::read_from()
         .path(&artifact.path)
         .buffer_size(UPLOAD_BUFFER)
@@ -106,7 +88,7 @@ pub async fn ensure_artifact(
         .await
         .map_err(|e| wrap(STEP, "PutObject", resource.clone(), e))?;
     tracing::info!("uploaded {} bytes to {resource}", artifact.size);
-    Ok(Upload::Uploaded)
+    Ok(())
 }
 
 /// Whether an object exists (for promote, which must not rebuild).

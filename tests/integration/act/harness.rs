@@ -530,28 +530,10 @@ impl Act<'_> {
             .env("DEPLOY_ACTION_TOOLS", tools_dir());
         // As the harness's sealed env (support::World::cmd): the registries here are reached
         // through a proxy with its own CA, and the Python build downloads its adapters.
-        for key in [
-            "TMPDIR",
-            "UV_CACHE_DIR",
-            "DEPLOY_ACTION_TEST_PYTHON",
-            "SSL_CERT_FILE",
-            "SSL_CERT_DIR",
-            "REQUESTS_CA_BUNDLE",
-            "CURL_CA_BUNDLE",
-            "PIP_CERT",
-            "PIP_INDEX_URL",
-            "PIP_EXTRA_INDEX_URL",
-            "PIP_FIND_LINKS",
-            "PIP_DEFAULT_TIMEOUT",
-            "UV_INDEX_URL",
-            "UV_DEFAULT_INDEX",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "NO_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "no_proxy",
-        ] {
+        for key in crate::support::REGISTRY_ENV
+            .iter()
+            .chain(&["DEPLOY_ACTION_TEST_PYTHON"])
+        {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
             }

@@ -54,19 +54,25 @@ pub fn event(name: &str) -> PathBuf {
     root().join("../shared/github-events").join(name)
 }
 
-/// What a sealed run keeps of the test process's environment: where the tools are, and how
-/// this machine reaches the package registries (a proxy with its own CA: pip, uv and cargo
-/// need these to download anything).
+/// What a sealed run keeps of the test process's environment: where the tools are, plus
+/// `REGISTRY_ENV`.
 pub const HOST_ENV: &[&str] = &[
     "PATH",
     "HOME",
     "LANG",
-    "TMPDIR",
     "DEPLOY_ACTION_TOOLS",
     "DEPLOY_ARM64_ROOT",
     "CARGO_HOME",
     "RUSTUP_HOME",
     "RUSTUP_TOOLCHAIN",
+    "PYENV_ROOT",
+];
+
+/// How this machine reaches the package registries (a proxy with its own CA: pip, uv and cargo
+/// need these to download anything), and where temporary files and the uv cache go. Every
+/// sealed environment keeps these, the act runner's included.
+pub const REGISTRY_ENV: &[&str] = &[
+    "TMPDIR",
     "UV_CACHE_DIR",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
@@ -85,7 +91,6 @@ pub const HOST_ENV: &[&str] = &[
     "http_proxy",
     "https_proxy",
     "no_proxy",
-    "PYENV_ROOT",
 ];
 
 /// The kept variables that are set, plus `NO_COLOR`.
@@ -93,6 +98,7 @@ pub const HOST_ENV: &[&str] = &[
 pub fn host_env() -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = HOST_ENV
         .iter()
+        .chain(REGISTRY_ENV)
         .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_string(), v)))
         .collect();
     env.insert("NO_COLOR".into(), "1".into());
