@@ -208,23 +208,19 @@ fn stage_reporter(github: &GitHubContext, target: &config::Target) -> Reporter {
     )
 }
 
-fn build(cfg: &config::DeployConfig) -> Result<package::Artifact> {
-    workflow::group("package");
-    let a = package::build(&cfg.build, None);
-    workflow::end_group();
-    let artifact = a?;
-    log_artifact(&artifact);
-    Ok(artifact)
-}
-
-async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
-    // Every local error comes out of the build and its checks, before any request. Hashing
-    // (the slow part left for a large zip) then runs while the credentials and the first
-    // reads are under way.
+/// The build and its checks, in the "package" log group: every local error comes out here,
+/// before any request. The zip is not hashed yet.
+fn build_checked(cfg: &config::DeployConfig) -> Result<package::Checked> {
     workflow::group("package");
     let checked = package::build_checked(&cfg.build, None);
     workflow::end_group();
-    let checked = checked?;
+    checked
+}
+
+async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
+    // Hashing (the slow part left for a large zip) runs while the credentials and the first
+    // reads are under way.
+    let checked = build_checked(cfg)?;
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
     let first = deploy::read_live(&aws, cfg).await?;
@@ -244,7 +240,8 @@ fn log_artifact(artifact: &package::Artifact) {
 }
 
 async fn dry_run(cfg: &config::DeployConfig) -> Result<Report> {
-    let artifact = build(cfg)?;
+    let artifact = build_checked(cfg)?.hash()?;
+    log_artifact(&artifact);
     let aws = aws::connect(&cfg.aws).await?;
     let key = crate::naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
     let reference = deploy::ArtifactRef {
