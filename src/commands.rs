@@ -129,7 +129,7 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
                 return Ok(skip);
             }
             tracing::info!("pull request closed: tearing down stage {}", target.stage);
-            return teardown(&target, &github, args.comment).await;
+            return teardown(&target, &github, args.comment, args.adopt).await;
         }
         EventAction::Skip if args.target.stage.is_none() => {
             let reason = "the push deleted its branch or tag: nothing to deploy".to_string();
@@ -188,11 +188,50 @@ async fn reported(
             reporter.deployed(&report).await;
             Ok(report)
         }
+        // `live` moved before a later step failed: GitHub shows what is live, and the run
+        // still fails.
+        Err(Error::AfterLive {
+            step,
+            source,
+            report,
+        }) => {
+            reporter.deployed(&report).await;
+            workflow::append_summary(&report.summary_markdown())?;
+            Err(Error::AfterLive {
+                step,
+                source,
+                report,
+            })
+        }
         Err(e) => {
             reporter.failed(&e).await;
             Err(e)
         }
     }
+}
+
+/// Delete the function only when it is this stage's (its tags; `--adopt` for an untagged
+/// one). `false` when there was none.
+async fn delete_if_ours(
+    function: &aws::lambda::Function<'_>,
+    target: &config::Target,
+    adopt: bool,
+) -> Result<bool> {
+    let Some((_, tags)) = function.get(None).await? else {
+        tracing::info!(
+            "{} does not exist: nothing to tear down",
+            target.function_name
+        );
+        return Ok(false);
+    };
+    crate::ownership::check(
+        &target.function_name,
+        &target.app,
+        &target.stage,
+        &tags,
+        adopt,
+    )?;
+    function.delete().await
 }
 
 /// The reporter of rollback and promote: a deployment of the target stage; the PR comment
@@ -278,7 +317,7 @@ async fn teardown_command(args: &TeardownArgs) -> Result<Report> {
     )? {
         return Ok(skip);
     }
-    teardown(&target, &github, args.comment).await
+    teardown(&target, &github, args.comment, args.adopt).await
 }
 
 /// Delete the stage's function (idempotent), then tell GitHub: its deployments go inactive
@@ -287,12 +326,13 @@ async fn teardown(
     target: &config::Target,
     github: &GitHubContext,
     comment: CommentMode,
+    adopt: bool,
 ) -> Result<Report> {
     let aws = aws::connect(&target.aws).await?;
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
-        let d = function.delete().await;
+        let d = delete_if_ours(&function, target, adopt).await;
         workflow::end_group();
         d?
     };

@@ -391,13 +391,22 @@ fn prebuilt_defaults(path: &Path) -> (&'static str, &'static str) {
     let has_bootstrap = if path.is_dir() {
         path.join("bootstrap").is_file()
     } else {
-        crate::package::zip::zip_has_entry(path, "bootstrap").unwrap_or(false)
+        zip_has_bootstrap(path)
     };
     if has_bootstrap {
         ("provided.al2023", "bootstrap")
     } else {
         ("python3.13", "deploy_action_handler.handler")
     }
+}
+
+/// Whether a zip has `bootstrap` at its root. An unreadable zip says no here; the package
+/// step reads it properly and reports what is wrong with it.
+fn zip_has_bootstrap(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|f| zip::ZipArchive::new(std::io::BufReader::new(f)).ok())
+        .is_some_and(|archive| archive.index_for_name("bootstrap").is_some())
 }
 
 fn detect_build(source: &Path) -> Result<BuildKind> {

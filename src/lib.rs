@@ -13,6 +13,7 @@ pub mod github;
 pub mod naming;
 pub mod ops;
 pub mod output;
+pub mod ownership;
 pub mod package;
 pub mod plan;
 pub mod policy;
@@ -44,27 +45,43 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            output::print_error(
-                &error::Error::io("can't start the async runtime", e),
-                format,
-            );
+            let e = error::Error::io("can't start the async runtime", e);
+            fail(&e, format);
             return error::EXIT_FAILED;
         }
     };
     match runtime.block_on(commands::dispatch(cli.command)) {
         Ok(report) => {
             if let Err(e) = github::workflow::set_outputs(&report.outputs()) {
-                output::print_error(&e, format);
+                fail(&e, format);
                 return e.code();
             }
             report.print(format);
             0
         }
         Err(e) => {
-            output::print_error(&e, format);
+            // `live` moved before the run failed: the step outputs say which version is live.
+            if let error::Error::AfterLive { report, .. } = &e
+                && let Err(outputs) = github::workflow::set_outputs(&report.outputs())
+            {
+                tracing::warn!("{outputs}");
+            }
+            fail(&e, format);
             e.code()
         }
     }
+}
+
+/// Where a run ends in an error: print it, and annotate it inside Actions.
+fn fail(e: &error::Error, format: cli::OutputFormat) {
+    github::workflow::error(
+        "deploy-action",
+        &match e.help_text() {
+            Some(h) => format!("{e}\nhelp: {h}"),
+            None => e.to_string(),
+        },
+    );
+    output::print_error(e, format);
 }
 
 /// Remove `DEPLOY_*` variables that are set but empty, so that they count as unset (the
