@@ -16,7 +16,6 @@ import importlib.util
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -42,12 +41,6 @@ VERBOSE = "-v" in sys.argv
 # ---------------------------------------------------------------------------------------
 # Process helpers
 # ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url, timeout=30.0):
@@ -149,12 +142,35 @@ def expect_error(code, fn, *args, **kwargs):
 # ---------------------------------------------------------------------------------------
 
 
+def start_moto():
+    """moto on a port it binds itself (`-p 0`: nothing can take the port between a probe and
+    the bind), learnt from werkzeug's `Running on http://127.0.0.1:<port>` line on stderr,
+    which a thread keeps draining (werkzeug logs every request there)."""
+    p = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    found = threading.Event()
+    box = {}
+
+    def drain():
+        for line in p.stderr:
+            if "port" not in box and "Running on http://127.0.0.1:" in line:
+                box["port"] = int(line.rsplit(":", 1)[1].strip().split()[0].rstrip("/"))
+                found.set()
+            if VERBOSE:
+                sys.stderr.write(line)
+    threading.Thread(target=drain, daemon=True).start()
+    if not found.wait(30):
+        p.kill()
+        raise RuntimeError("moto did not say where it listens")
+    proc = Proc.__new__(Proc)
+    proc.args, proc.p, proc.port = ["moto"], p, box["port"]
+    return proc
+
+
 class Env:
     def __init__(self):
-        moto_port = free_port()
-        self.moto = Proc([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                          str(moto_port)], announce=False)
-        self.moto.port = moto_port
+        self.moto = start_moto()
+        moto_port = self.moto.port
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         wait_http(self.moto_url + "/moto-api/data.json")
         self.proxy = Proc([sys.executable, os.path.join(HERE, "fault_proxy.py"), "--upstream",
@@ -1024,6 +1040,34 @@ def github_comment_create_edit_delete(env):
     http("POST", env.gh_url + "/__fake/config", {"comments_forbidden": True})
     st, _, body = env.gh_req("POST", "/repos/o/r/issues/7/comments", {"body": "x"})
     assert st == 403 and body["message"] == "Resource not accessible by integration"
+
+
+@test
+def github_comment_authors_follow_the_token(env):
+    http("POST", env.gh_url + "/__fake/reset")
+    status, _, body = env.gh_req("GET", "/user")
+    assert status == 403 and body["message"] == "Resource not accessible by integration", body
+    status, _, body = env.gh_req("GET", "/user", token="nope")
+    assert status == 401 and body["message"] == "Bad credentials", body
+    assert env.gh_req("POST", "/__fake/tokens",
+                      {"token": "ghp_user_token", "login": "octocat", "type": "User"})[0] == 201
+    assert env.gh_req("POST", "/__fake/tokens",
+                      {"token": "ghs_app_token", "login": "my-app[bot]",
+                       "installation": True})[0] == 201
+    status, _, me = env.gh_req("GET", "/user", token="ghp_user_token")
+    assert status == 200 and me["login"] == "octocat" and me["type"] == "User", me
+    assert env.gh_req("GET", "/user", token="ghs_app_token")[0] == 403
+    path = "/repos/o/authors/issues/5/comments"
+    _, _, by_user = env.gh_req("POST", path, {"body": "mine"}, token="ghp_user_token")
+    _, _, by_app = env.gh_req("POST", path, {"body": "app"}, token="ghs_app_token")
+    _, _, by_bot = env.gh_req("POST", path, {"body": "bot"})
+    assert (by_user["user"]["login"], by_user["user"]["type"]) == ("octocat", "User"), by_user
+    assert (by_app["user"]["login"], by_app["user"]["type"]) == ("my-app[bot]", "Bot"), by_app
+    assert (by_bot["user"]["login"], by_bot["user"]["type"]) == ("github-actions[bot]", "Bot")
+    env.gh_req("PATCH", f"/repos/o/authors/issues/comments/{by_user['id']}", {"body": "x"})
+    got = env.gh_state()["comments"]["o/authors"]["5"]
+    assert got[0]["edited_by"] == ["github-actions[bot]"], got
+    assert [c["user"] for c in got] == ["octocat", "my-app[bot]", "github-actions[bot]"], got
 
 
 @test
