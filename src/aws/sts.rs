@@ -69,15 +69,19 @@ pub async fn assume_role_with_web_identity(
             // STS doesn't say the role's maximum: find it to the hour (at most four more
             // sign-ins with the same token, only on this failure path).
             let (mut lo, mut hi) = (0, (seconds + 3599) / 3600);
+            let mut known = true;
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
                 match assume(mid * 3600).await {
                     Ok(_) => lo = mid,
                     Err(e) if exceeds_max_session(&e) => hi = mid,
-                    Err(_) => break,
+                    Err(_) => {
+                        known = false;
+                        break;
+                    }
                 }
             }
-            return Err(session_too_short(role, seconds, lo));
+            return Err(session_too_short(role, seconds, known.then_some(lo)));
         }
         other => other,
     };
@@ -107,11 +111,11 @@ pub async fn assume_role_with_web_identity(
 }
 
 /// Exit 2: the role's MaxSessionDuration is shorter than the command needs.
-fn session_too_short(role: &str, wanted: i32, allowed_hours: i32) -> Error {
-    let allowed = if allowed_hours > 0 {
-        format!("it allows {allowed_hours} h")
-    } else {
-        "it refused even an hour".to_string()
+fn session_too_short(role: &str, wanted: i32, allowed_hours: Option<i32>) -> Error {
+    let allowed = match allowed_hours {
+        Some(0) => "it refused even an hour".to_string(),
+        Some(h) => format!("it allows {h} h"),
+        None => "STS did not let us find it out".to_string(),
     };
     let name = role.rsplit('/').next().unwrap_or(role);
     Error::InvalidInput {
