@@ -323,6 +323,10 @@ pub struct PolicyArgs {
     /// Also allow pull_request workflows (preview stages).
     #[arg(long, env = "DEPLOY_PULL_REQUEST")]
     pub pull_request: bool,
+    /// The KMS key (ARN) of the artifact bucket's SSE-KMS default encryption: adds the KMS
+    /// actions the deploy role needs to write and Lambda to read the artifacts.
+    #[arg(long, env = "DEPLOY_KMS_KEY")]
+    pub kms_key: Option<String>,
     /// Output format on stdout.
     #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
     pub output: OutputFormat,

@@ -170,7 +170,9 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
         &cfg.function_name,
         cfg.comment,
     );
-    let report = reported(reporter, build_and_deploy(&cfg)).await?;
+    // Local validation and the build first: bad input (exit 2) leaves no GitHub deployment.
+    let checked = build_checked(&cfg)?;
+    let report = reported(reporter, build_and_deploy(&cfg, checked)).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))
 }
@@ -256,10 +258,12 @@ fn build_checked(cfg: &config::DeployConfig) -> Result<package::Checked> {
     checked
 }
 
-async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
+async fn build_and_deploy(
+    cfg: &config::DeployConfig,
+    checked: package::Checked,
+) -> Result<DeployReport> {
     // Hashing (the slow part left for a large zip) runs while the credentials and the first
     // reads are under way.
-    let checked = build_checked(cfg)?;
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
     let first = deploy::read_live(&aws, cfg).await?;
@@ -328,6 +332,16 @@ async fn teardown(
     comment: CommentMode,
     adopt: bool,
 ) -> Result<Report> {
+    let mut reporter = Reporter::new(
+        github,
+        target.github_token.as_deref(),
+        &target.app,
+        &target.stage,
+        &target.function_name,
+        comment,
+    );
+    // A token GitHub rejects fails here, before the function is deleted.
+    reporter.check().await?;
     let aws = aws::connect(&target.aws).await?;
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
@@ -342,14 +356,6 @@ async fn teardown(
         function_name: target.function_name.clone(),
         deleted,
     };
-    let reporter = Reporter::new(
-        github,
-        target.github_token.as_deref(),
-        &target.app,
-        &target.stage,
-        &target.function_name,
-        comment,
-    );
     reporter.torn_down(&report).await;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Teardown(report))

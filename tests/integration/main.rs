@@ -14,6 +14,7 @@ mod github;
 mod ops;
 mod policy;
 mod python;
+mod real_aws;
 mod reliability;
 mod rust;
 mod safety;
