@@ -140,6 +140,17 @@ pub enum Error {
         message: String,
     },
 
+    /// The settings file (design.md §4a) has a key or value we can't use; `location` is
+    /// `file:line`.
+    #[error("{location}: {message}")]
+    #[diagnostic(code(deploy_action::settings))]
+    Settings {
+        location: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     #[diagnostic(code(deploy_action::io))]
@@ -165,7 +176,8 @@ impl Error {
             | Error::Package { .. }
             | Error::NotManaged { .. }
             | Error::ForeignFunction { .. }
-            | Error::GitHubContext { .. } => EXIT_BAD_INPUT,
+            | Error::GitHubContext { .. }
+            | Error::Settings { .. } => EXIT_BAD_INPUT,
             Error::Build { bad_input, .. } => {
                 if *bad_input {
                     EXIT_BAD_INPUT
@@ -203,6 +215,7 @@ impl Error {
             Error::GitHubContext { .. } => "github_context",
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
+            Error::Settings { .. } => "settings",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
         }
