@@ -453,6 +453,24 @@ fn is_switch(arg: &clap::Arg) -> bool {
 /// The flag arguments a file value stands for, by the arg's kind: a switch takes a boolean,
 /// a repeatable flag a list (or a table, as KEY=VALUE pairs), any other flag one value.
 fn arg_values(arg: &clap::Arg, key: &str, fv: &FileValue) -> Result<Vec<String>, Error> {
+    let values = arg_values_unchecked(arg, key, fv)?;
+    // A repeatable flag's variable is split at newlines (DEPLOY_ENV, DEPLOY_EXCLUDE), and so
+    // is the flag: a value holding one would arrive as two.
+    if let Some(d) = arg.get_value_delimiter()
+        && values.iter().any(|v| v.contains(d))
+        && matches!(arg.get_action(), ArgAction::Append)
+    {
+        return Err(file::at(
+            &fv.origin.file,
+            fv.origin.line,
+            format!("`{key}` holds a value with {d:?} in it, which --{key} would split"),
+            "keep each value on one line (a multi-line secret belongs in SSM or Secrets Manager)",
+        ));
+    }
+    Ok(values)
+}
+
+fn arg_values_unchecked(arg: &clap::Arg, key: &str, fv: &FileValue) -> Result<Vec<String>, Error> {
     let wrong = |what: String, example: String| {
         file::at(
             &fv.origin.file,

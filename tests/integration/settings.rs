@@ -367,6 +367,14 @@ fn settings_errors_name_the_file_line_and_key() {
             &["deploy", "--stage", "main", "--artifact", "."],
         ),
         (
+            "a value the variable would split",
+            &[(
+                "deploy-action.toml",
+                "env = { CERT = \"line one\\nline two\" }\n",
+            )],
+            &["config"],
+        ),
+        (
             "a key that makes no sense in a file",
             &[("deploy-action.toml", "dry-run = true\n")],
             &["config"],
