@@ -655,9 +655,19 @@ fn map_stage(
                 None => m.unsupported(key, "not a number"),
             },
             "environment_variables" | "aws_environment_variables" => {
+                // zappa's README: on the same name, environment_variables win (they are
+                // injected by its handler after Lambda's own variables).
+                let shadowed = |k: &str| {
+                    key == "aws_environment_variables"
+                        && s.get("environment_variables")
+                            .and_then(Value::as_object)
+                            .is_some_and(|e| e.contains_key(k))
+                };
                 if let Some(vars) = v.as_object() {
                     for (k, val) in vars {
-                        m.env(k, str_of(val).unwrap_or_default());
+                        if !shadowed(k) {
+                            m.env(k, str_of(val).unwrap_or_default());
+                        }
                     }
                 }
                 m.carried(
@@ -671,9 +681,24 @@ fn map_stage(
                     Some(TVal::List(l)) => l.clone(),
                     _ => Vec::new(),
                 };
-                globs.extend(strings(v));
+                // zappa's `exclude` are fnmatch patterns of file names at any depth
+                // (shutil.ignore_patterns); `exclude_glob` are paths from the project root,
+                // as deploy-action's globs are.
+                let name_patterns = key == "exclude";
+                globs.extend(strings(v).into_iter().map(|g| {
+                    if name_patterns && !g.contains('/') {
+                        format!("**/{g}")
+                    } else {
+                        g
+                    }
+                }));
                 m.set("exclude", TVal::List(globs));
-                m.carried(key, "exclude", "");
+                let note = if name_patterns {
+                    "name patterns match at any depth: `tests` becomes `**/tests`"
+                } else {
+                    ""
+                };
+                m.carried(key, "exclude", note);
             }
             "keep_warm" => {
                 if v.as_bool() == Some(false) {

@@ -162,6 +162,25 @@ fn every_flask_key_is_carried_over_or_explained() {
         r["settings"]["execution-role"]["value"],
         "arn:aws:iam::123456789012:role/flask-hello-production"
     );
+    // zappa's rule: environment_variables win over aws_environment_variables.
+    let r = Run::new(
+        dir.path(),
+        &["config", "--stage", "production", "--output", "json"],
+    )
+    .json();
+    assert_eq!(r["settings"]["env"]["source"], "file");
+    let toml_prod = toml
+        .split("[stages.production.env]")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        toml_prod.contains("GREETING = \"hello from production\""),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("exclude = [\"**/*.gz\", \"**/*.rar\", \"tests/*\"]"),
+        "{toml}"
+    );
     // Previews are modelled on dev (not production), without its domain or schedules.
     let r = Run::new(
         dir.path(),
