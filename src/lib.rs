@@ -22,8 +22,6 @@ pub mod settings;
 
 use std::ffi::OsString;
 
-use cli::OutputFormat;
-
 /// Parse `args`, run the command, print its report or error, and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     init_logging();
@@ -39,8 +37,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 0
             };
         }
-        Err(settings::Failure::Settings(e)) => {
-            output::print_error(&e, OutputFormat::Text);
+        Err(settings::Failure::Settings(e, format)) => {
+            output::print_error(&e, format);
             return e.code();
         }
     };

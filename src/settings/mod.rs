@@ -23,7 +23,7 @@ use clap::error::{ContextKind, ContextValue};
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, OutputFormat};
 use crate::error::Error;
 use crate::github::context::GitHubContext;
 
@@ -188,15 +188,17 @@ impl Loaded {
 }
 
 /// Why parsing failed: clap's own errors (usage, --help) print themselves.
+/// A settings error comes with the output format asked for, so `--output json` gets a JSON
+/// error.
 #[derive(Debug)]
 pub enum Failure {
     Clap(clap::Error),
-    Settings(Error),
+    Settings(Error, OutputFormat),
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Failure::Settings(e)
+        Failure::Settings(e, OutputFormat::Text)
     }
 }
 
@@ -209,6 +211,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Failure
         .clone()
         .try_get_matches_from(&args)
         .map_err(Failure::Clap)?;
+    let format = matches
+        .subcommand()
+        .and_then(|(_, m)| m.try_get_one::<OutputFormat>("output").ok().flatten())
+        .copied()
+        .unwrap_or(OutputFormat::Text);
+    apply(&args, &command, &matches).map_err(|f| match f {
+        Failure::Settings(e, _) => Failure::Settings(e, format),
+        clap => clap,
+    })
+}
+
+/// Apply the settings file to the parsed command line.
+fn apply(
+    args: &[OsString],
+    command: &clap::Command,
+    matches: &ArgMatches,
+) -> Result<Parsed, Failure> {
     let plain = |m: &ArgMatches| -> Result<Parsed, Failure> {
         Ok(Parsed {
             cli: Cli::from_arg_matches(m).map_err(Failure::Clap)?,
@@ -216,16 +235,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Failure
         })
     };
     let Some((name, sub)) = matches.subcommand() else {
-        return plain(&matches);
+        return plain(matches);
     };
     if NOT_READ.contains(&name) {
-        return plain(&matches);
+        return plain(matches);
     }
     let name = name.to_string();
     let config = sub.try_get_one::<PathBuf>("config").ok().flatten().cloned();
     let source = source_dir(sub);
     let file = file::locate(config.as_deref(), &source)?;
-    let keys = Keys::of(&command);
+    let keys = Keys::of(command);
     if let Some(file) = &file {
         keys.check(file)?;
     }
@@ -332,7 +351,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, Failure
     let final_matches = if extra.is_empty() {
         matches.clone()
     } else {
-        let mut all = args.clone();
+        let mut all = args.to_vec();
         all.extend(extra);
         command
             .clone()
@@ -560,7 +579,7 @@ fn clap_to_settings(
     if let Some(values) = lines.find(|l| l.trim_start().starts_with("[possible values")) {
         help = format!("{help}; {}", values.trim().trim_matches(['[', ']']));
     }
-    Failure::Settings(Error::Settings {
+    Failure::from(Error::Settings {
         location: origin.location(),
         message: format!("`{key}`: {first}"),
         help: Some(help),

@@ -469,3 +469,17 @@ fn planned_keys_are_pending_until_their_flag_exists() {
         None => assert!(deploy_action::settings::is_key("domain")),
     }
 }
+
+#[test]
+fn settings_errors_are_one_json_object_with_output_json() {
+    let dir = project(&[("deploy-action.toml", "memroy = 1\n")]);
+    let (code, out, err) = Run::new(dir.path(), &["config", "--output", "json"]).run();
+    assert_eq!(code, 2, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["error"]["kind"], "settings");
+    assert_eq!(v["error"]["exit_code"], 2);
+    assert_eq!(
+        v["error"]["message"],
+        "deploy-action.toml:1: unknown key `memroy` in top level"
+    );
+}
