@@ -26,6 +26,10 @@ pub fn output_format(command: &Command) -> OutputFormat {
         Command::Status(a) => a.target.output,
         Command::Policy(a) => a.output,
         Command::Serve(_) => OutputFormat::Text,
+        Command::Config(a) => a.deploy.target.output,
+        Command::Import(a) => match &a.from {
+            crate::import::ImportFrom::Zappa(z) => z.output,
+        },
     }
 }
 
@@ -40,6 +44,8 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Status(args) => status_command(&args).await,
         Command::Policy(args) => policy_command(&args),
         Command::Serve(args) => crate::serve::run(args).await,
+        Command::Config(args) => crate::settings::config_command(&args),
+        Command::Import(args) => crate::import::run(&args),
     }
 }
 
@@ -53,7 +59,8 @@ fn mask_secrets(command: &Command) {
         Command::Rollback(a) => a.target.github_token.clone(),
         Command::Promote(a) => a.target.github_token.clone(),
         Command::Status(a) => a.target.github_token.clone(),
-        Command::Package(_) | Command::Policy(_) | Command::Serve(_) => None,
+        Command::Config(a) => a.deploy.target.github_token.clone(),
+        Command::Package(_) | Command::Policy(_) | Command::Serve(_) | Command::Import(_) => None,
     };
     let from_env = [
         "GITHUB_TOKEN",

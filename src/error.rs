@@ -173,6 +173,17 @@ pub enum Error {
         report: Box<crate::output::DeployReport>,
     },
 
+    /// The settings file (design.md §4a) has a key or value we can't use; `location` is
+    /// `file:line`.
+    #[error("{location}: {message}")]
+    #[diagnostic(code(deploy_action::settings))]
+    Settings {
+        location: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     #[diagnostic(code(deploy_action::io))]
@@ -198,7 +209,8 @@ impl Error {
             | Error::Package { .. }
             | Error::NotManaged { .. }
             | Error::ForeignFunction { .. }
-            | Error::GitHubContext { .. } => EXIT_BAD_INPUT,
+            | Error::GitHubContext { .. }
+            | Error::Settings { .. } => EXIT_BAD_INPUT,
             Error::TagsUnreadable { .. } => EXIT_FAILED,
             Error::Build { bad_input, .. } => {
                 if *bad_input {
@@ -240,6 +252,9 @@ impl Error {
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
             Error::AfterLive { .. } => "after_live",
+    },
+
+            Error::Settings { .. } => "settings",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
         }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod github;
+pub mod import;
 pub mod naming;
 pub mod ops;
 pub mod output;
@@ -18,16 +19,18 @@ pub mod package;
 pub mod plan;
 pub mod policy;
 pub mod serve;
+pub mod settings;
 
 use std::ffi::OsString;
 
-use clap::Parser;
-
 /// Parse `args`, run the command, print its report or error, and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
+    init_logging();
+    // The command line with the settings file applied (flag > DEPLOY_* > stage table > top
+    // level > default).
+    let (cli, settings) = match settings::parse(args) {
+        Ok(parsed) => (parsed.cli, parsed.loaded),
+        Err(settings::Failure::Clap(e)) => {
             let _ = e.print();
             return if e.use_stderr() {
                 error::EXIT_BAD_INPUT
@@ -35,8 +38,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 0
             };
         }
+        Err(settings::Failure::Settings(e, format)) => {
+            fail(&e, format);
+            return e.code();
+        }
     };
-    init_logging();
     let format = commands::output_format(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -52,6 +58,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     match runtime.block_on(commands::dispatch(cli.command)) {
         Ok(report) => {
+            if let (Some(s), output::Report::Deploy(_)) = (&settings, &report)
+                && let Err(e) = github::workflow::append_summary(&s.summary_markdown())
+            {
+                fail(&e, format);
+                return e.code();
+            }
             if let Err(e) = github::workflow::set_outputs(&report.outputs()) {
                 fail(&e, format);
                 return e.code();
@@ -60,6 +72,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             0
         }
         Err(e) => {
+            let e = match &settings {
+                Some(s) => s.decorate(e),
+                None => e,
+            };
             // `live` moved before the run failed: the step outputs say which version is live.
             if let error::Error::AfterLive { report, .. } = &e
                 && let Err(outputs) = github::workflow::set_outputs(&report.outputs())
