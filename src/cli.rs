@@ -36,6 +36,8 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Run a built artifact locally behind a function-URL-like HTTP endpoint.
     Serve(ServeArgs),
+    /// Run code in the deployed function by direct invocation (never through its URL).
+    Invoke(InvokeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,6 +211,10 @@ pub struct DeployArgs {
     /// Smoke check: the status code that counts as healthy.
     #[arg(long, env = "DEPLOY_SMOKE_STATUS", default_value_t = 200)]
     pub smoke_status: u16,
+    /// Run on the new version before `live` moves, once per version: `manage ARGS...` (Django)
+    /// or `python:CODE`. A failure leaves `live` where it was.
+    #[arg(long, env = "DEPLOY_RELEASE_COMMAND")]
+    pub release_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -323,6 +329,10 @@ pub struct PolicyArgs {
     /// Also allow pull_request workflows (preview stages).
     #[arg(long, env = "DEPLOY_PULL_REQUEST")]
     pub pull_request: bool,
+    /// Also allow lambda:InvokeFunction on the app's functions: needed by `invoke`,
+    /// `--release-command` and smoke checks (`--smoke-path`, `--canary`).
+    #[arg(long, env = "DEPLOY_INVOKE")]
+    pub invoke: bool,
     /// Output format on stdout.
     #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -371,4 +381,25 @@ pub enum RuntimeInterfaceArg {
     Auto,
     Awslambdaric,
     Builtin,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InvokeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The version (or alias) to run on (default: live).
+    #[arg(long, env = "DEPLOY_VERSION")]
+    pub version: Option<String>,
+    /// A raw event, JSON or @FILE: prints the function's result and its log tail.
+    #[arg(long, env = "DEPLOY_EVENT")]
+    pub event: Option<String>,
+    /// Python code to run in the function; prints what it printed.
+    #[arg(long, env = "DEPLOY_PYTHON")]
+    pub python: Option<String>,
+    /// A Django management command with its arguments, e.g. 'migrate --noinput'.
+    #[arg(long, env = "DEPLOY_MANAGE")]
+    pub manage: Option<String>,
+    /// Invoke `deploy-action serve`'s local invoke endpoint (the URL it prints) instead of AWS.
+    #[arg(long, env = "DEPLOY_LOCAL")]
+    pub local: Option<String>,
 }

@@ -26,6 +26,7 @@ pub fn output_format(command: &Command) -> OutputFormat {
         Command::Status(a) => a.target.output,
         Command::Policy(a) => a.output,
         Command::Serve(_) => OutputFormat::Text,
+        Command::Invoke(a) => a.target.output,
     }
 }
 
@@ -40,6 +41,7 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Status(args) => status_command(&args).await,
         Command::Policy(args) => policy_command(&args),
         Command::Serve(args) => crate::serve::run(args).await,
+        Command::Invoke(args) => ops::invoke::command(&args).await.map(Report::Invoke),
     }
 }
 
@@ -53,6 +55,7 @@ fn mask_secrets(command: &Command) {
         Command::Rollback(a) => a.target.github_token.clone(),
         Command::Promote(a) => a.target.github_token.clone(),
         Command::Status(a) => a.target.github_token.clone(),
+        Command::Invoke(a) => a.target.github_token.clone(),
         Command::Package(_) | Command::Policy(_) | Command::Serve(_) => None,
     };
     let from_env = [

@@ -295,6 +295,9 @@ pub async fn execute(
     };
     report.version.clone_from(&published.version);
 
+    // Release command (ops::invoke): runs on the new version, once; a failure stops here.
+    crate::ops::invoke::run_release_command(aws, cfg, &published).await?;
+
     // Smoke check and canary (ops::canary): the new version proves itself before live moves.
     if crate::ops::canary::enabled(&cfg.rollout) {
         let _s = Step::start("smoke check");

@@ -140,6 +140,20 @@ pub enum Error {
         message: String,
     },
 
+    /// A deploy's `--release-command` failed on the new version; traffic stays where it was.
+    #[error("release command on {function} version {version} failed: {message}")]
+    #[diagnostic(
+        code(deploy_action::release_failed),
+        help(
+            "live still points at the previous version; the command's output is in the log and the step summary. Fix it and deploy again (it runs again on the next version), or try it first with `deploy-action invoke --version N`"
+        )
+    )]
+    ReleaseFailed {
+        function: String,
+        version: String,
+        message: String,
+    },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     #[diagnostic(code(deploy_action::io))]
@@ -177,6 +191,7 @@ impl Error {
             | Error::GitHub { .. }
             | Error::NotReady { .. }
             | Error::SmokeFailed { .. }
+            | Error::ReleaseFailed { .. }
             | Error::Io { .. }
             | Error::Internal(_) => EXIT_FAILED,
         }
@@ -203,6 +218,7 @@ impl Error {
             Error::GitHubContext { .. } => "github_context",
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
+            Error::ReleaseFailed { .. } => "release_failed",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
         }

@@ -58,7 +58,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 return e.code();
             }
             report.print(format);
-            0
+            report.exit_code()
         }
         Err(e) => {
             output::print_error(&e, format);

@@ -202,7 +202,13 @@ pub struct PolicyInput {
     pub branch: Option<String>,
     pub environment: Option<String>,
     pub pull_request: bool,
+    /// `--invoke`: grant `lambda:InvokeFunction` (invoke, --release-command, smoke checks).
+    pub invoke: bool,
 }
+
+/// The action only `--invoke` grants: running code in the app's functions is more than
+/// deploying them (`invoke --python` is a shell in the function, with its role).
+pub const INVOKE_ACTION: &str = "lambda:InvokeFunction";
 
 /// The report of `policy`.
 #[derive(Debug, Clone, Serialize)]
@@ -335,6 +341,7 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         branch,
         environment: args.environment.clone(),
         pull_request: args.pull_request,
+        invoke: args.invoke,
     })
 }
 
@@ -472,11 +479,15 @@ fn one_or_many(items: &[String]) -> Value {
 /// The deploy role's permissions.
 #[must_use]
 pub fn permissions(input: &PolicyInput) -> Value {
+    let function_actions: Vec<&str> = actions(On::Function)
+        .into_iter()
+        .filter(|a| input.invoke || *a != INVOKE_ACTION)
+        .collect();
     let mut statements = vec![
         json!({
             "Sid": "DeployActionFunctions",
             "Effect": "Allow",
-            "Action": actions(On::Function),
+            "Action": function_actions,
             "Resource": input.function_arns(),
         }),
         json!({
@@ -637,6 +648,7 @@ mod tests {
             branch: Some("main".into()),
             environment: None,
             pull_request: false,
+            invoke: true,
         }
     }
 

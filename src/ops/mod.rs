@@ -3,6 +3,7 @@
 //! smoke checks and a traffic share.
 
 pub mod canary;
+pub mod invoke;
 pub mod promote;
 pub mod rollback;
 pub mod status;

@@ -11,6 +11,7 @@ mod action;
 mod deploy;
 mod docs;
 mod github;
+mod invoke;
 mod ops;
 mod policy;
 mod python;

@@ -499,7 +499,8 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
     );
     let required: Vec<Need> = log.iter().flat_map(needs).collect();
 
-    let report = policy_json(&world, &[]);
+    // The canary's smoke check invokes the function: that needs --invoke.
+    let report = policy_json(&world, &["--invoke"]);
     let permissions = &report["permissions"];
 
     // Sufficient.
@@ -692,6 +693,7 @@ fn the_policy_output_is_stable() {
     let report = policy_json(
         &world,
         &[
+            "--invoke",
             "--pull-request",
             "--owner-id",
             "123456",
