@@ -37,6 +37,8 @@ pub enum Command {
     /// Run a built artifact locally behind a function-URL-like HTTP endpoint.
     Serve(ServeArgs),
     /// Run code in the deployed function by direct invocation (never through its URL).
+    // `--version` picks the function version here, not deploy-action's own.
+    #[command(disable_version_flag = true)]
     Invoke(InvokeArgs),
 }
 

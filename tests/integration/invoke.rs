@@ -150,18 +150,20 @@ fn the_adapter_runs_commands_only_on_direct_invocation() {
 
     // The shapes: a command is exactly one key; HTTP API, function URL and EventBridge
     // events with that key among their own are not commands.
-    let check = format!(
-        "import json, sys\nsys.path.insert(0, {:?})\nimport deploy_action_handler as h\n\
-         cmd = {{'deploy-action': {{'command': 'python', 'code': 'print(1)'}}}}\n\
-         assert h.is_command(cmd)\n\
-         for extra in ({{'version': '2.0', 'rawPath': '/'}}, {{'requestContext': {{'http': {{}}}}}},\n\
-                       {{'source': 'aws.events', 'detail-type': 'Scheduled Event'}}, {{'body': 'x'}}):\n\
-             assert not h.is_command({{**cmd, **extra}}), extra\n\
-         assert not h.is_command({{'deploy-action': 'python'}})\n\
-         assert not h.is_command([cmd])\n\
-         print('ok')\n",
-        bundle.display().to_string()
-    );
+    let check = r#"
+import sys
+sys.path.insert(0, BUNDLE)
+import deploy_action_handler as h
+cmd = {"deploy-action": {"command": "python", "code": "print(1)"}}
+assert h.is_command(cmd)
+for extra in ({"version": "2.0", "rawPath": "/"}, {"requestContext": {"http": {}}},
+              {"source": "aws.events", "detail-type": "Scheduled Event"}, {"body": "x"}):
+    assert not h.is_command({**cmd, **extra}), extra
+assert not h.is_command({"deploy-action": "python"})
+assert not h.is_command([cmd])
+print("ok")
+"#
+    .replace("BUNDLE", &format!("{:?}", bundle.display().to_string()));
     let out = Command::new("python3")
         .args(["-I", "-S", "-c", &check])
         .current_dir(&bundle)
@@ -645,6 +647,12 @@ fn django_fixture_migrates_in_the_release_step_and_answers_invoke_manage() {
 /// Django under `serve`: before the migration the view says the database isn't ready; the
 /// migration runs through `invoke --local`; then the view and a static file answer.
 fn django_under_serve(extra: &[&str]) {
+    // Under qemu on a busy machine, the first import of Django (compiling its bytecode) takes
+    // minutes: the function gets Lambda's longest timeout and the client waits as long.
+    let patient = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(1800))
+        .build()
+        .unwrap();
     let world = World::new();
     let db = world.dir().join("django.sqlite3");
     let db_env = format!("DJANGO_DB_PATH={}", db.display());
@@ -655,11 +663,12 @@ fn django_under_serve(extra: &[&str]) {
         "--env",
         &db_env,
         "--timeout",
-        "300",
+        "900",
     ];
     args.extend_from_slice(extra);
     let served = serve(world.dir(), &args);
-    assert_eq!(served.get("/").status, 503, "{}", served.log());
+    let get = |path: &str| served.request(patient.get(format!("{}{path}", served.url)));
+    assert_eq!(get("/").status, 503, "{}", served.log());
     let api = invoke_url(&served.log());
     let migrated = world
         .cmd(&["invoke", "--local", &api, "--manage", "migrate --noinput"])
@@ -672,10 +681,10 @@ fn django_under_serve(extra: &[&str]) {
         "{}",
         migrated.stdout
     );
-    let reply = served.get("/");
+    let reply = get("/");
     assert_eq!(reply.status, 200, "{}", served.log());
     assert_eq!(reply.json(), json!({"hello": "django", "notes": 0}));
-    let css = served.get("/static/notes/hello.css");
+    let css = get("/static/notes/hello.css");
     assert_eq!(css.status, 200, "{}", served.log());
     assert!(css.text().contains("font-family"));
     served.stop();
