@@ -30,6 +30,7 @@ pub fn output_format(command: &Command) -> OutputFormat {
         Command::Import(a) => match &a.from {
             crate::import::ImportFrom::Zappa(z) => z.output,
         },
+        Command::Invoke(a) => a.target.output,
     }
 }
 
@@ -46,6 +47,7 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Serve(args) => crate::serve::run(args).await,
         Command::Config(args) => crate::settings::config_command(&args),
         Command::Import(args) => crate::import::run(&args),
+        Command::Invoke(args) => ops::invoke::command(&args).await.map(Report::Invoke),
     }
 }
 
@@ -60,6 +62,7 @@ fn mask_secrets(command: &Command) {
         Command::Promote(a) => a.target.github_token.clone(),
         Command::Status(a) => a.target.github_token.clone(),
         Command::Config(a) => a.deploy.target.github_token.clone(),
+        Command::Invoke(a) => a.target.github_token.clone(),
         Command::Package(_) | Command::Policy(_) | Command::Serve(_) | Command::Import(_) => None,
     };
     let from_env = [

@@ -81,6 +81,8 @@ pub enum Report {
     Teardown(TeardownReport),
     Skip(SkipReport),
     Package(PackageReport),
+    /// `invoke`: the command's output and exit status.
+    Invoke(crate::ops::invoke::InvokeReport),
     /// Free-form JSON with a text rendering (plans, status, policy).
     Json {
         #[serde(flatten)]
@@ -195,6 +197,7 @@ impl std::fmt::Display for Report {
             }
             Report::Skip(r) => write!(f, "skipped: {}", r.reason),
             Report::Package(r) => r.fmt(f),
+            Report::Invoke(r) => r.fmt(f),
             Report::Json { text, .. } => f.write_str(text.trim_end()),
         }
     }
@@ -209,6 +212,16 @@ impl Report {
                 "{}",
                 serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
             ),
+        }
+    }
+
+    /// The process exit status of a command that succeeded: 0, except for `invoke`, whose
+    /// status is the command's.
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Report::Invoke(r) => r.exit_code(),
+            _ => 0,
         }
     }
 

@@ -207,7 +207,13 @@ pub struct PolicyInput {
     pub pull_request: bool,
     /// The bucket's SSE-KMS key (`--kms-key`).
     pub kms_key: Option<String>,
+    /// `--invoke`: grant `lambda:InvokeFunction` (invoke, --release-command, smoke checks).
+    pub invoke: bool,
 }
+
+/// The action only `--invoke` grants: running code in the app's functions is more than
+/// deploying them (`invoke --python` is a shell in the function, with its role).
+pub const INVOKE_ACTION: &str = "lambda:InvokeFunction";
 
 /// The report of `policy`.
 #[derive(Debug, Clone, Serialize)]
@@ -344,6 +350,7 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         environment: args.environment.clone(),
         pull_request: args.pull_request,
         kms_key: args.kms_key.clone(),
+        invoke: args.invoke,
     })
 }
 
@@ -529,7 +536,11 @@ fn is_tagging(action: &str) -> bool {
 /// create, and `--adopt`) is allowed on functions that are ours, or that no app claims yet,
 /// and never writes another app's name.
 fn function_statements(input: &PolicyInput) -> Vec<Value> {
-    let all = actions(On::Function);
+    // Invoking runs code in the function: only when asked (`--invoke`).
+    let all: Vec<&str> = actions(On::Function)
+        .into_iter()
+        .filter(|a| input.invoke || *a != INVOKE_ACTION)
+        .collect();
     let reads: Vec<&str> = all.iter().copied().filter(|a| is_read(a)).collect();
     let writes: Vec<&str> = all
         .iter()
@@ -781,6 +792,7 @@ mod tests {
             environment: None,
             pull_request: false,
             kms_key: None,
+            invoke: true,
         }
     }
 

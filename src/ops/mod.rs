@@ -1,6 +1,7 @@
 //! Operating a live app (design.md §1, §3): `rollback` and `promote` move `live` without
 //! building, and `status` reads every stage.
 
+pub mod invoke;
 pub mod promote;
 pub mod rollback;
 pub mod status;

@@ -12,6 +12,7 @@ mod deploy;
 mod docs;
 mod github;
 mod import;
+mod invoke;
 mod ops;
 mod policy;
 mod python;

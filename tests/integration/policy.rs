@@ -552,7 +552,8 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
     let ours = BTreeMap::from([("deploy-action:app".to_string(), "hello".to_string())]);
     let required: Vec<Need> = log.iter().flat_map(|e| needs(e, &ours)).collect();
 
-    let report = policy_json(&world, &[]);
+    // The canary's smoke check invokes the function: that needs --invoke.
+    let report = policy_json(&world, &["--invoke"]);
     let permissions = &report["permissions"];
 
     // Sufficient.
@@ -747,6 +748,7 @@ fn the_policy_output_is_stable() {
     let report = policy_json(
         &world,
         &[
+            "--invoke",
             "--pull-request",
             "--owner-id",
             "123456",

@@ -243,6 +243,10 @@ DEFAULT_CONFIG = {
     # {"lambda:AddPermission": {"kind": "in_progress" | "statement_exists", "count": n}}:
     # 409 presets with Lambda's real messages (see CONFLICT_KINDS).
     "conflict_ops": {},
+    # "rules": every Invoke is answered from `invoke` rules (default answer 200 "ok").
+    # "run": an Invoke no rule matches runs the function's own code from moto's S3 in a host
+    # Python subprocess (invoke_runner.py), since moto can't execute functions without Docker.
+    "invoke_mode": "rules",
 }
 PROBABILITIES = ("throttle", "error5xx", "error5xx_after", "drop_upload")
 MAP_KEYS = ("op_delay", "fail_ops", "invoke", "role_propagation", "bucket_regions",
@@ -508,6 +512,8 @@ class ProxyState:
         for key in ("enforce_code_sha256", "enforce_revision_id", "moto_fixes"):
             if not isinstance(cfg[key], bool):
                 raise ConfigError(f"{key} must be true or false")
+        if cfg["invoke_mode"] not in ("rules", "run"):
+            raise ConfigError("invoke_mode must be \"rules\" or \"run\"")
         if cfg["fail_updates"] is not None and not isinstance(cfg["fail_updates"], str):
             raise ConfigError("fail_updates must be a reason (string) or null")
         ra = cfg["throttle_retry_after"]
@@ -1688,6 +1694,8 @@ class Handler(BaseHTTPRequestHandler):
                 rule = rules[key]
                 call.extra["invoke_rule"] = key
                 break
+        if rule is None and cfg["invoke_mode"] == "run":
+            return self.invoke_run(call, name, version)
         if rule is None:
             rule = {"statusCode": 200, "body": "ok"}
         if rule.get("delay"):
@@ -1716,6 +1724,25 @@ class Handler(BaseHTTPRequestHandler):
                 "isBase64Encoded": bool(rule.get("isBase64Encoded", False)),
             }
         return Reply(200, headers, json.dumps(payload).encode())
+
+    def invoke_run(self, call: Call, name, version):
+        """`invoke_mode: run`: run the function's code (see invoke_runner.py)."""
+        import invoke_runner
+
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", version),
+                   ("x-amzn-RequestId", str(uuid.uuid4()))]
+        try:
+            error, payload, log = invoke_runner.run(
+                lambda path, svc: self.lookup(call, path, service=svc), name, version,
+                call.body, call.region or "us-east-1")
+        except invoke_runner.RunError as e:
+            return aws_error(call, 500, "ServiceException", f"invoke_runner: {e}")
+        call.extra["invoke_rule"] = "run"
+        if self.headers.get("X-Amz-Log-Type") == "Tail":
+            headers.append(("X-Amz-Log-Result", invoke_runner.log_tail(log)))
+        if error:
+            headers.append(("X-Amz-Function-Error", error))
+        return Reply(200, headers, payload)
 
 
 def q(s, safe=""):
