@@ -26,6 +26,9 @@ pub fn output_format(command: &Command) -> OutputFormat {
         Command::Status(a) => a.target.output,
         Command::Policy(a) => a.output,
         Command::Serve(_) => OutputFormat::Text,
+        Command::Gc(a) => a.target.output,
+        Command::Logs(a) => a.target.output,
+        Command::Cost(a) => a.target.output,
     }
 }
 
@@ -40,6 +43,9 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Status(args) => status_command(&args).await,
         Command::Policy(args) => policy_command(&args),
         Command::Serve(args) => crate::serve::run(args).await,
+        Command::Gc(args) => ops::gc::command(&args).await,
+        Command::Logs(args) => ops::logs::command(&args).await,
+        Command::Cost(args) => ops::cost::command(&args).await,
     }
 }
 
@@ -53,6 +59,9 @@ fn mask_secrets(command: &Command) {
         Command::Rollback(a) => a.target.github_token.clone(),
         Command::Promote(a) => a.target.github_token.clone(),
         Command::Status(a) => a.target.github_token.clone(),
+        Command::Gc(a) => a.target.github_token.clone(),
+        Command::Logs(a) => a.target.github_token.clone(),
+        Command::Cost(a) => a.target.github_token.clone(),
         Command::Package(_) | Command::Policy(_) | Command::Serve(_) => None,
     };
     let from_env = [
@@ -289,6 +298,20 @@ async fn teardown(
     comment: CommentMode,
 ) -> Result<Report> {
     let aws = aws::connect(&target.aws).await?;
+    let report = teardown_stage(&aws, target, github, comment, None).await?;
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Report::Teardown(report))
+}
+
+/// The teardown of one stage, also run by `gc` for each stage it removes (with the PR the
+/// stage previews, since a scheduled run has none of its own).
+pub(crate) async fn teardown_stage(
+    aws: &aws::Aws,
+    target: &config::Target,
+    github: &GitHubContext,
+    comment: CommentMode,
+    pr: Option<u64>,
+) -> Result<TeardownReport> {
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
@@ -302,7 +325,7 @@ async fn teardown(
         function_name: target.function_name.clone(),
         deleted,
     };
-    let reporter = Reporter::new(
+    let mut reporter = Reporter::new(
         github,
         target.github_token.as_deref(),
         &target.app,
@@ -310,9 +333,11 @@ async fn teardown(
         &target.function_name,
         comment,
     );
+    if let Some(pr) = pr {
+        reporter = reporter.for_pr(pr);
+    }
     reporter.torn_down(&report).await;
-    workflow::append_summary(&report.summary_markdown())?;
-    Ok(Report::Teardown(report))
+    Ok(report)
 }
 
 async fn rollback_command(args: &RollbackArgs) -> Result<Report> {

@@ -52,6 +52,8 @@ pub enum Report {
     Teardown(TeardownReport),
     Skip(SkipReport),
     Package(crate::package::PackageReport),
+    /// The command printed its output while it ran (`logs`): nothing more to print.
+    Streamed,
     /// Free-form JSON with a text rendering (plans, status, policy).
     Json {
         #[serde(flatten)]
@@ -167,6 +169,7 @@ impl std::fmt::Display for Report {
             Report::Skip(r) => write!(f, "skipped: {}", r.reason),
             Report::Package(r) => r.fmt(f),
             Report::Json { text, .. } => f.write_str(text.trim_end()),
+            Report::Streamed => Ok(()),
         }
     }
 }
@@ -174,6 +177,9 @@ impl std::fmt::Display for Report {
 impl Report {
     /// Print the report on stdout in the chosen format.
     pub fn print(&self, format: OutputFormat) {
+        if matches!(self, Report::Streamed) {
+            return;
+        }
         match format {
             OutputFormat::Text => println!("{self}"),
             OutputFormat::Json => println!(
@@ -188,6 +194,7 @@ impl Report {
     pub fn outputs(&self) -> Vec<(String, String)> {
         match self {
             Report::Deploy(r) => r.outputs(),
+            Report::Streamed => Vec::new(),
             other => json_outputs(&serde_json::to_value(other).unwrap_or_default()),
         }
     }

@@ -24,6 +24,9 @@ use crate::naming::{LIVE_ALIAS, Provenance};
 /// Tag keys on functions deploy-action manages.
 pub const TAG_APP: &str = "deploy-action:app";
 pub const TAG_STAGE: &str = "deploy-action:stage";
+/// The function URL of `live` as created (`none` after it was removed), so that `status` of
+/// many stages reads it from GetResources instead of one GetFunctionUrlConfig per stage.
+pub const TAG_URL: &str = "deploy-action:url";
 
 /// Statement ids of the public function URL permissions.
 pub const SID_URL: &str = "deploy-action-url";
@@ -61,7 +64,7 @@ pub struct FunctionConfig {
 }
 
 impl FunctionConfig {
-    fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
+    pub(crate) fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
         config_from_sdk(c)
     }
 
@@ -123,7 +126,7 @@ pub struct AliasState {
 
 macro_rules! alias_from {
     ($name:ident, $ty:ty) => {
-        fn $name(a: &$ty) -> AliasState {
+        pub(crate) fn $name(a: &$ty) -> AliasState {
             AliasState {
                 arn: a.alias_arn().unwrap_or_default().to_string(),
                 version: a.function_version().unwrap_or_default().to_string(),
@@ -560,7 +563,11 @@ impl<'a> Function<'a> {
             .send()
             .await
         {
-            Ok(c) => Some((normalize_url(c.function_url()), c.auth_type().clone())),
+            Ok(c) => Some((
+                normalize_url(c.function_url()),
+                c.auth_type().clone(),
+                c.function_arn().to_string(),
+            )),
             Err(e) if is_not_found(&e) => None,
             Err(e) => return Err(wrap("url", "GetFunctionUrlConfig", resource, e)),
         };
@@ -568,7 +575,7 @@ impl<'a> Function<'a> {
             UrlMode::Public => FunctionUrlAuthType::None,
             UrlMode::Iam => FunctionUrlAuthType::AwsIam,
             UrlMode::None => {
-                if existing.is_some() {
+                if let Some((_, _, arn)) = &existing {
                     self.client
                         .delete_function_url_config()
                         .function_name(self.name)
@@ -576,12 +583,13 @@ impl<'a> Function<'a> {
                         .send()
                         .await
                         .map_err(|e| wrap("url", "DeleteFunctionUrlConfig", resource, e))?;
+                    self.tag_url(arn, None).await;
                 }
                 return Ok(None);
             }
         };
         match existing {
-            Some((url, auth)) if auth == want => Ok(Some(url)),
+            Some((url, auth, _)) if auth == want => Ok(Some(url)),
             Some(_) => {
                 let out = self
                     .client
@@ -604,7 +612,9 @@ impl<'a> Function<'a> {
                     .send()
                     .await
                     .map_err(|e| wrap("url", "CreateFunctionUrlConfig", resource, e))?;
-                Ok(Some(normalize_url(out.function_url())))
+                let url = normalize_url(out.function_url());
+                self.tag_url(out.function_arn(), Some(&url)).await;
+                Ok(Some(url))
             }
         }
     }
@@ -846,6 +856,16 @@ impl<'a> Function<'a> {
         })
     }
 
+    /// Record the URL in the `deploy-action:url` tag (issue #19: `status` of 2,000 stages reads
+    /// it from GetResources). Only when the URL is created or removed, so a no-op deploy sends
+    /// nothing more. A failure only costs `status` a GetFunctionUrlConfig: warn and go on.
+    async fn tag_url(&self, url_arn: &str, url: Option<&str>) {
+        let arn = crate::ops::unqualified_arn(url_arn);
+        if let Err(e) = self.tag(&arn, &[(TAG_URL, url.unwrap_or("none"))]).await {
+            tracing::warn!("could not record the URL in the {TAG_URL} tag: {e}");
+        }
+    }
+
     /// Set tags on the function (tags belong to the function, not to versions).
     pub async fn tag(&self, function_arn: &str, tags: &[(&str, &str)]) -> Result<()> {
         let mut req = self.client.tag_resource().resource(function_arn);
@@ -881,7 +901,7 @@ pub enum AliasWrite {
 
 /// Function URLs as Lambda documents them: `https://<id>.lambda-url.<region>.on.aws/`,
 /// with the trailing slash (some emulators leave it out).
-fn normalize_url(url: &str) -> String {
+pub(crate) fn normalize_url(url: &str) -> String {
     if url.ends_with('/') {
         url.to_string()
     } else {

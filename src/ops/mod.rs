@@ -3,6 +3,10 @@
 //! smoke checks and a traffic share.
 
 pub mod canary;
+pub mod cost;
+pub mod fleet;
+pub mod gc;
+pub mod logs;
 pub mod promote;
 pub mod rollback;
 pub mod status;

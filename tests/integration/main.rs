@@ -16,5 +16,6 @@ mod policy;
 mod python;
 mod reliability;
 mod rust;
+mod scale;
 mod serve;
 mod snapshots;
