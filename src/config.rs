@@ -1,5 +1,5 @@
 //! Validated settings. Everything here is checked locally, before any network call: an
-//! error from this module means exit 2 and nothing changed (design.md §2 step 1).
+//! error from this module means exit 2 and nothing changed (docs/contract.md, "Resolve and validate").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! One error type for the whole tool.
 //!
 //! Every variant says what went wrong; the ones a user can fix carry a `help` naming the flag,
-//! input or command to change. `code()` maps them onto the exit codes of design.md §5:
+//! input or command to change. `code()` maps them onto the exit codes of docs/contract.md, "Exit codes":
 //! 2 for bad input (nothing was changed), 1 for a failed deploy.
 
 use std::path::PathBuf;
@@ -173,7 +173,7 @@ pub enum Error {
         report: Box<crate::output::DeployReport>,
     },
 
-    /// The settings file (design.md §4a) has a key or value we can't use; `location` is
+    /// The settings file (docs/contract.md, "The settings file") has a key or value we can't use; `location` is
     /// `file:line`.
     #[error("{location}: {message}")]
     #[diagnostic(code(deploy_action::settings))]
@@ -214,7 +214,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error (design.md §5).
+    /// The process exit code for this error (docs/contract.md, "Exit codes").
     #[must_use]
     pub fn code(&self) -> i32 {
         match self {

@@ -73,7 +73,7 @@ pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<Option
     .map(Some)
 }
 
-/// Whether `ours` is older than the run that is live (design.md §2 step 7).
+/// Whether `ours` is older than the run that is live (docs/contract.md, "Move live").
 #[must_use]
 pub fn superseded_by(ours: &Provenance, live_description: &str) -> Option<u64> {
     let live = Provenance::parse(live_description).run_id?;

@@ -1,5 +1,5 @@
 //! `policy`: the least-privilege IAM policy of the deploy role, and the trust policy that
-//! lets GitHub Actions assume it through OIDC (design.md §3).
+//! lets GitHub Actions assume it through OIDC (docs/contract.md, "Commands").
 //!
 //! The permissions are derived from [`OPERATIONS`], the list of every AWS operation the tool
 //! calls, with the IAM actions each one needs and on what. A unit test scans the source for
@@ -400,7 +400,7 @@ fn partition_of(region: Option<&str>) -> &'static str {
 }
 
 /// `OWNER/REPO`, as GitHub allows them, and never a pattern: the trust policy must not
-/// widen to other owners or repositories (design.md §3).
+/// widen to other owners or repositories (docs/contract.md, "Commands").
 fn split_repo(full: &str) -> Result<(String, String)> {
     let help = "pass the repository as OWNER/REPO, e.g. --repo octocat/hello-world (no wildcards)";
     let Some((owner, repo)) = full.split_once('/') else {

@@ -1,4 +1,4 @@
-//! The deploy pipeline (design.md §2): observe → plan → upload → function → publish →
+//! The deploy pipeline (docs/contract.md, "One deploy, step by step"): observe → plan → upload → function → publish →
 //! (smoke check, canary) → alias → URL → prune. Any failure before the alias step leaves
 //! `live` where it was; a failure after it says which version is live.
 
