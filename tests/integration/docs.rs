@@ -297,31 +297,53 @@ struct Field {
     doc: String,
 }
 
-/// The fields of `pub struct NAME` in src/output.rs, in order, with their doc comments. Fails on
-/// serde attributes it does not understand, so a rename can't slip past the contract.
+/// The fields of `pub struct NAME` in src/output.rs, in order, with their doc comments and the
+/// serde attributes that change the JSON (`rename`, `skip`, `skip_serializing_if`). Fails on
+/// any other serde attribute, so nothing changes the JSON behind the contract's back.
 fn struct_fields(name: &str) -> Vec<Field> {
     let source = std::fs::read_to_string(root().join("src/output.rs")).unwrap();
+    fields_in(&source, name)
+}
+
+fn fields_in(source: &str, name: &str) -> Vec<Field> {
     let start = format!("pub struct {name} {{");
     let body = source
         .split_once(&start)
         .unwrap_or_else(|| panic!("src/output.rs has no `{start}`"))
         .1;
     let body = body.split_once("\n}").unwrap().0;
+    let rename = regex::Regex::new(r#"rename\s*=\s*"([^"]+)""#).unwrap();
     let mut fields = Vec::new();
     let mut doc = Vec::new();
+    let (mut renamed, mut skip, mut omitted) = (None, false, false);
     for line in body.lines().map(str::trim) {
         if let Some(text) = line.strip_prefix("///") {
             doc.push(text.trim().to_string());
-        } else if line.starts_with("#[serde") {
-            panic!("{name}: a serde attribute the contract generator doesn't read: {line}");
+        } else if let Some(attr) = line.strip_prefix("#[serde(") {
+            if let Some(m) = rename.captures(attr) {
+                renamed = Some(m[1].to_string());
+            } else if attr.starts_with("skip_serializing_if") {
+                omitted = true;
+            } else if attr.starts_with("skip") {
+                skip = true;
+            } else {
+                panic!("{name}: a serde attribute the contract generator doesn't read: {line}");
+            }
         } else if let Some(rest) = line.strip_prefix("pub ") {
             let (field, ty) = rest.split_once(':').unwrap();
-            fields.push(Field {
-                name: field.trim().to_string(),
-                ty: ty.trim().trim_end_matches(',').to_string(),
-                doc: doc.join(" "),
-            });
+            let mut ty = ty.trim().trim_end_matches(',').to_string();
+            if omitted {
+                ty.push_str(" (left out when empty)");
+            }
+            if !skip {
+                fields.push(Field {
+                    name: renamed.take().unwrap_or_else(|| field.trim().to_string()),
+                    ty,
+                    doc: doc.join(" "),
+                });
+            }
             doc.clear();
+            (renamed, skip, omitted) = (None, false, false);
         }
     }
     fields
@@ -329,6 +351,9 @@ fn struct_fields(name: &str) -> Vec<Field> {
 
 /// The JSON type a Rust field type serialises to.
 fn json_type(ty: &str) -> String {
+    if let Some(base) = ty.strip_suffix(" (left out when empty)") {
+        return format!("{}, left out when empty", json_type(base));
+    }
     if let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
         return format!("{} or null", json_type(inner));
     }
@@ -661,5 +686,40 @@ fn the_architecture_names_only_what_exists() {
     assert!(
         checked > 30,
         "checked only {checked} names: is the pattern still right?"
+    );
+}
+
+/// The field reader understands the serde attributes a report may gain (a later field that is
+/// left out when empty, a renamed or skipped one).
+#[test]
+fn the_report_field_reader_follows_serde_attributes() {
+    let source = r#"
+pub struct Sample {
+    pub app: String,
+    /// Where users go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(rename = "kind")]
+    pub what: bool,
+    #[serde(skip)]
+    pub internal: u64,
+}
+"#;
+    let fields = fields_in(source, "Sample");
+    let seen: Vec<(String, String, String)> = fields
+        .into_iter()
+        .map(|f| (f.name, json_type(&f.ty), f.doc))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("app".into(), "string".into(), String::new()),
+            (
+                "domain".into(),
+                "string or null, left out when empty".into(),
+                "Where users go.".into()
+            ),
+            ("kind".into(), "boolean".into(), String::new()),
+        ]
     );
 }
