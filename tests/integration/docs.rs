@@ -1,4 +1,6 @@
-//! The README is part of the contract: it must not drift from the code and the examples.
+//! The documents a contributor reads must not drift from the code: the README (examples,
+//! flags), docs/contract.md (tables generated from the code), ARCHITECTURE.md (names that
+//! exist), and every citation of a document's section (issue 23).
 
 use std::fmt::Write as _;
 
@@ -100,8 +102,13 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-/// The action's input names.
-fn action_inputs() -> std::collections::BTreeMap<String, String> {
+/// What `action.yml` declares: input names, and output descriptions by name.
+struct ActionDecl {
+    inputs: std::collections::BTreeSet<String>,
+    outputs: std::collections::BTreeMap<String, String>,
+}
+
+fn action_decl() -> ActionDecl {
     #[derive(serde::Deserialize)]
     struct Action {
         inputs: std::collections::BTreeMap<String, serde_yaml_ng::Value>,
@@ -113,30 +120,14 @@ fn action_inputs() -> std::collections::BTreeMap<String, String> {
     }
     let text = std::fs::read_to_string(root().join("action.yml")).unwrap();
     let action: Action = serde_yaml_ng::from_str(&text).unwrap();
-    let mut all: std::collections::BTreeMap<String, String> = action
-        .inputs
-        .into_keys()
-        .map(|k| (format!("input:{k}"), String::new()))
-        .collect();
-    all.extend(
-        action
+    ActionDecl {
+        inputs: action.inputs.into_keys().collect(),
+        outputs: action
             .outputs
             .into_iter()
-            .map(|(k, v)| (format!("output:{k}"), v.description)),
-    );
-    all
-}
-
-/// The action's output descriptions, by output name.
-fn action_outputs() -> std::collections::BTreeMap<String, String> {
-    action_inputs()
-        .into_iter()
-        .filter_map(|(k, v)| k.strip_prefix("output:").map(|k| (k.to_string(), v)))
-        .collect()
-}
-
-fn has_input(name: &str) -> bool {
-    action_inputs().contains_key(&format!("input:{name}"))
+            .map(|(k, v)| (k, v.description))
+            .collect(),
+    }
 }
 
 /// `--flag VALUE` as `--help` shows it.
@@ -183,7 +174,7 @@ fn flag_usage(arg: &clap::Arg, long: &str) -> String {
 
 /// One table per subcommand, at any depth, in clap's order.
 fn flags_region() -> String {
-    fn walk(cmd: &clap::Command, path: &str, out: &mut String) {
+    fn walk(cmd: &clap::Command, path: &str, action: &ActionDecl, out: &mut String) {
         for sub in cmd.get_subcommands() {
             if sub.get_name() == "help" {
                 continue;
@@ -228,7 +219,7 @@ fn flags_region() -> String {
                     let env = arg
                         .get_env()
                         .map_or_else(|| "—".into(), |e| format!("`{}`", e.to_string_lossy()));
-                    let input = if has_input(long) {
+                    let input = if action.inputs.contains(long) {
                         format!("`{long}`")
                     } else {
                         "—".into()
@@ -268,13 +259,13 @@ fn flags_region() -> String {
                 }
                 out.push('\n');
             }
-            walk(sub, &path, out);
+            walk(sub, &path, action, out);
         }
     }
     let mut cli = deploy_action::cli::Cli::command();
     cli.build();
     let mut out = String::new();
-    walk(&cli, "", &mut out);
+    walk(&cli, "", &action_decl(), &mut out);
     out
 }
 
@@ -369,7 +360,7 @@ fn json_type(ty: &str) -> String {
 /// A report's JSON fields with their `GITHUB_OUTPUT` names. The description is the field's doc
 /// comment, else the action output's description.
 fn report_region(name: &str) -> String {
-    let outputs = action_outputs();
+    let outputs = action_decl().outputs;
     let mut out =
         String::from("| JSON field | type | `GITHUB_OUTPUT` name | meaning |\n|---|---|---|---|\n");
     for field in struct_fields(name) {
