@@ -129,7 +129,7 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
                 return Ok(skip);
             }
             tracing::info!("pull request closed: tearing down stage {}", target.stage);
-            return teardown(&target, &github, args.comment).await;
+            return teardown(&target, &github, args.comment, args.keep_logs).await;
         }
         EventAction::Skip if args.target.stage.is_none() => {
             let reason = "the push deleted its branch or tag: nothing to deploy".to_string();
@@ -223,7 +223,12 @@ async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
     let checked = build_checked(cfg)?;
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
-    let first = deploy::read_live(&aws, cfg).await?;
+    // Secrets are read (and masked) while `live` is read: both before any write.
+    let (first, resolved) = tokio::join!(
+        deploy::read_live(&aws, cfg),
+        crate::production::secrets::resolve(&aws, cfg)
+    );
+    let (first, cfg) = (first?, &*resolved?);
     let artifact = hashing
         .await
         .map_err(|e| Error::Internal(format!("hashing the artifact: {e}")))??;
@@ -243,6 +248,8 @@ async fn dry_run(cfg: &config::DeployConfig) -> Result<Report> {
     let artifact = build_checked(cfg)?.hash()?;
     log_artifact(&artifact);
     let aws = aws::connect(&cfg.aws).await?;
+    let resolved = crate::production::secrets::resolve(&aws, cfg).await?;
+    let cfg = &*resolved;
     let key = crate::naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
     let reference = deploy::ArtifactRef {
         bucket: &cfg.store.bucket,
@@ -278,7 +285,7 @@ async fn teardown_command(args: &TeardownArgs) -> Result<Report> {
     )? {
         return Ok(skip);
     }
-    teardown(&target, &github, args.comment).await
+    teardown(&target, &github, args.comment, args.keep_logs).await
 }
 
 /// Delete the stage's function (idempotent), then tell GitHub: its deployments go inactive
@@ -287,12 +294,19 @@ async fn teardown(
     target: &config::Target,
     github: &GitHubContext,
     comment: CommentMode,
+    keep_logs: bool,
 ) -> Result<Report> {
     let aws = aws::connect(&target.aws).await?;
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
-        let d = function.delete().await;
+        let d = async {
+            crate::production::teardown_rules(&aws, &target.function_name).await?;
+            let deleted = function.delete().await?;
+            crate::production::teardown(&aws, &target.function_name, keep_logs).await?;
+            Ok::<_, Error>(deleted)
+        }
+        .await;
         workflow::end_group();
         d?
     };

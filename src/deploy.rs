@@ -168,6 +168,7 @@ pub async fn plan_from(
         upload: needs_code && artifact.local.is_some() && observed.artifact_stored != Some(true),
         function_url: cfg.function.function_url,
         provenance: cfg.provenance.description(),
+        secrets: crate::production::secrets::shown(&cfg.function.secrets),
     };
     Ok((plan, observed))
 }
@@ -181,6 +182,7 @@ pub async fn execute(
     observed: Observed,
 ) -> Result<DeployReport> {
     let function = Function::new(&aws.lambda, &cfg.function_name);
+    let production_seen = crate::production::seen(&observed);
     let mut report = DeployReport {
         app: cfg.app.clone(),
         stage: cfg.stage.clone(),
@@ -223,7 +225,12 @@ pub async fn execute(
         Action::Noop => {
             let _s = Step::start("function URL");
             report.previous_version = Some(report.version.clone());
-            report.url = function.keep_url(cfg.function.function_url).await?;
+            let (url, (), ()) = tokio::try_join!(
+                function.keep_url(cfg.function.function_url),
+                crate::production::finish(aws, cfg, production_seen, true),
+                crate::production::schedules(aws, cfg, &observed.tags, &report.function_arn),
+            )?;
+            report.url = url;
             tracing::info!(
                 "{}: live already runs version {} with this code and configuration",
                 cfg.function_name,
@@ -244,6 +251,9 @@ pub async fn execute(
     } else if observed.artifact_stored == Some(true) {
         tracing::info!("artifact already in {}, not uploading", artifact.s3_url());
     }
+
+    // The log group, with its retention, before the function can first run.
+    crate::production::prepare(aws, cfg).await?;
 
     // Function: create, or bring $LATEST to our code and configuration, then publish.
     let published = {
@@ -294,6 +304,11 @@ pub async fn execute(
         }
     };
     report.version.clone_from(&published.version);
+    if cfg.function.production.snapstart {
+        let _s = Step::start("SnapStart");
+        crate::production::snapstart::wait_ready(aws, &cfg.function_name, &published.version)
+            .await?;
+    }
 
     // Smoke check and canary (ops::canary): the new version proves itself before live moves.
     if crate::ops::canary::enabled(&cfg.rollout) {
@@ -321,9 +336,10 @@ pub async fn execute(
             Ok((moved, function.keep_url(url_mode).await?))
         }
     };
-    let ((moved, url), deleted) = tokio::try_join!(
+    let ((moved, url), deleted, ()) = tokio::try_join!(
         alias_and_url,
         function.prune(cfg.function.keep_versions, Some(&published.version)),
+        crate::production::finish(aws, cfg, production_seen, false),
     )?;
     match moved {
         LiveMove::Moved { previous, arn } => {
@@ -345,6 +361,10 @@ pub async fn execute(
         }
     }
     report.url = url;
+    // Schedules target `live` and need its resource policy: now that it exists.
+    if !report.superseded {
+        crate::production::schedules(aws, cfg, &observed.tags, &report.function_arn).await?;
+    }
     if !deleted.is_empty() {
         tracing::info!("deleted old versions {}", deleted.join(", "));
     }

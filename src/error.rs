@@ -140,6 +140,16 @@ pub enum Error {
         message: String,
     },
 
+    /// An `ssm:` / `secretsmanager:` reference of `--env` names nothing that can be read.
+    #[error("secrets: {reference}: {message}")]
+    #[diagnostic(
+        code(deploy_action::secret_not_found),
+        help(
+            "create the parameter or secret (in the deploy's account and region), or fix the reference in --env; nothing was changed"
+        )
+    )]
+    SecretNotFound { reference: String, message: String },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     #[diagnostic(code(deploy_action::io))]
@@ -177,6 +187,7 @@ impl Error {
             | Error::GitHub { .. }
             | Error::NotReady { .. }
             | Error::SmokeFailed { .. }
+            | Error::SecretNotFound { .. }
             | Error::Io { .. }
             | Error::Internal(_) => EXIT_FAILED,
         }
@@ -203,6 +214,7 @@ impl Error {
             Error::GitHubContext { .. } => "github_context",
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
+            Error::SecretNotFound { .. } => "secret_not_found",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
         }

@@ -16,6 +16,7 @@ pub mod output;
 pub mod package;
 pub mod plan;
 pub mod policy;
+pub mod production;
 pub mod serve;
 
 use std::ffi::OsString;

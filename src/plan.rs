@@ -52,6 +52,9 @@ pub struct DeployPlan {
     pub upload: bool,
     pub function_url: crate::config::UrlMode,
     pub provenance: String,
+    /// `NAME=ssm:/path` references resolved at deploy time (never their values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// Check that the function is ours to change (design.md §1: tags, `--adopt`).

@@ -34,6 +34,14 @@ pub enum On {
     Artifact,
     /// The execution role, passed to Lambda.
     ExecutionRole,
+    /// The stage functions' log groups, `/aws/lambda/<app>-*`.
+    LogGroup,
+    /// The account's log groups: DescribeLogGroups is scoped no finer.
+    LogGroups,
+    /// The SSM parameters and Secrets Manager secrets `--env` refers to, exactly.
+    Secret,
+    /// The stage functions' EventBridge rules, `rule/<app>-*` (schedules, keep-warm).
+    Rule,
 }
 
 /// One AWS API operation the tool calls, and the IAM actions it needs.
@@ -179,6 +187,86 @@ pub const OPERATIONS: &[Operation] = &[
         "ListFunctions",
         &[("lambda:ListFunctions", On::Any)],
     ),
+    // Reserved concurrency (production settings).
+    op(
+        "lambda",
+        "GetFunctionConcurrency",
+        &[("lambda:GetFunctionConcurrency", On::Function)],
+    ),
+    op(
+        "lambda",
+        "PutFunctionConcurrency",
+        &[("lambda:PutFunctionConcurrency", On::Function)],
+    ),
+    op(
+        "lambda",
+        "DeleteFunctionConcurrency",
+        &[("lambda:DeleteFunctionConcurrency", On::Function)],
+    ),
+    // The function's log group with its retention. Tags on create need logs:TagResource
+    // (and the older logs:TagLogGroup).
+    op(
+        "logs",
+        "DescribeLogGroups",
+        &[("logs:DescribeLogGroups", On::LogGroups)],
+    ),
+    op(
+        "logs",
+        "CreateLogGroup",
+        &[
+            ("logs:CreateLogGroup", On::LogGroup),
+            ("logs:TagResource", On::LogGroup),
+            ("logs:TagLogGroup", On::LogGroup),
+        ],
+    ),
+    op(
+        "logs",
+        "PutRetentionPolicy",
+        &[("logs:PutRetentionPolicy", On::LogGroup)],
+    ),
+    op(
+        "logs",
+        "DeleteLogGroup",
+        &[("logs:DeleteLogGroup", On::LogGroup)],
+    ),
+    op(
+        "lambda",
+        "UntagResource",
+        &[("lambda:UntagResource", On::Function)],
+    ),
+    // Schedules and keep-warm: one EventBridge rule each, tagged on create.
+    op(
+        "events",
+        "DescribeRule",
+        &[("events:DescribeRule", On::Rule)],
+    ),
+    op(
+        "events",
+        "PutRule",
+        &[
+            ("events:PutRule", On::Rule),
+            ("events:TagResource", On::Rule),
+        ],
+    ),
+    op(
+        "events",
+        "ListTargetsByRule",
+        &[("events:ListTargetsByRule", On::Rule)],
+    ),
+    op("events", "PutTargets", &[("events:PutTargets", On::Rule)]),
+    op(
+        "events",
+        "RemoveTargets",
+        &[("events:RemoveTargets", On::Rule)],
+    ),
+    op("events", "DeleteRule", &[("events:DeleteRule", On::Rule)]),
+    // Secrets of `--env`, read at deploy time.
+    op("ssm", "GetParameters", &[("ssm:GetParameters", On::Secret)]),
+    op(
+        "secretsmanager",
+        "GetSecretValue",
+        &[("secretsmanager:GetSecretValue", On::Secret)],
+    ),
     op("s3", "HeadObject", &[("s3:GetObject", On::Artifact)]),
     op("s3", "PutObject", &[("s3:PutObject", On::Artifact)]),
     // Unsigned: allowed by the role's trust policy, not by its permissions.
@@ -202,6 +290,12 @@ pub struct PolicyInput {
     pub branch: Option<String>,
     pub environment: Option<String>,
     pub pull_request: bool,
+    /// `ssm:` / `secretsmanager:` references of `--env`: read access to exactly these.
+    pub secrets: Vec<crate::production::secrets::SecretRef>,
+    /// The KMS key that encrypts them (kms:Decrypt), as an ARN.
+    pub kms_key: Option<String>,
+    /// The function runs in a VPC: Lambda checks its subnets and groups with our permissions.
+    pub vpc: bool,
 }
 
 /// The report of `policy`.
@@ -321,6 +415,15 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
     if let Some(env) = &args.environment {
         check_condition_value("--environment", env)?;
     }
+    let mut env = config::parse_env(&args.env)?;
+    let secrets: Vec<_> = crate::production::secrets::split_references(&mut env)?
+        .into_values()
+        .collect();
+    let kms_key = args
+        .kms_key
+        .as_deref()
+        .map(|k| kms_key_arn(k, &partition, args.region.as_deref(), &account))
+        .transpose()?;
     Ok(PolicyInput {
         app,
         bucket: store.bucket,
@@ -335,7 +438,33 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         branch,
         environment: args.environment.clone(),
         pull_request: args.pull_request,
+        secrets,
+        kms_key,
+        vpc: args.vpc_subnets.iter().any(|s| !s.trim().is_empty()),
     })
+}
+
+/// `--kms-key` as a key ARN: an ARN as given, or a key id made into one (IAM can't match
+/// kms:Decrypt against an alias).
+fn kms_key_arn(key: &str, partition: &str, region: Option<&str>, account: &str) -> Result<String> {
+    let is_key_id = |s: &str| {
+        !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+    };
+    if let Some(rest) = key.strip_prefix("arn:") {
+        let p: Vec<&str> = rest.split(':').collect();
+        if p.len() == 5 && p[1] == "kms" && p[4].strip_prefix("key/").is_some_and(is_key_id) {
+            return Ok(key.to_string());
+        }
+    } else if is_key_id(key)
+        && let Some(region) = region
+    {
+        return Ok(format!("arn:{partition}:kms:{region}:{account}:key/{key}"));
+    }
+    Err(Error::invalid(
+        "--kms-key",
+        format!("{key:?} is not a KMS key ARN (or a key id with --region)"),
+        "pass the key's ARN, arn:aws:kms:<region>:<account>:key/<id> (an alias can't be granted kms:Decrypt)",
+    ))
 }
 
 fn partition_of(region: Option<&str>) -> &'static str {
@@ -414,6 +543,72 @@ impl PolicyInput {
             self.partition,
             self.bucket,
             naming::artifact_key(&self.prefix, &self.app, "*")
+        )
+    }
+
+    fn log_group_arns(&self) -> Vec<String> {
+        let base = format!(
+            "arn:{}:logs:{}:{}:log-group:/aws/lambda/{}-*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account,
+            self.app
+        );
+        vec![base.clone(), format!("{base}:*")]
+    }
+
+    fn rule_arn(&self) -> String {
+        format!(
+            "arn:{}:events:{}:{}:rule/{}-*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account,
+            self.app
+        )
+    }
+
+    fn log_groups_arn(&self) -> String {
+        format!(
+            "arn:{}:logs:{}:{}:log-group:*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account
+        )
+    }
+
+    /// The exact parameters and secrets `--env` refers to. A secret named (not an ARN) gets
+    /// Secrets Manager's random six-character suffix as `-??????`, as AWS documents it.
+    fn secret_arns(&self) -> (Vec<String>, Vec<String>) {
+        use crate::production::secrets::SecretRef;
+        let region = self.region.as_deref().unwrap_or("*");
+        let mut parameters = BTreeSet::new();
+        let mut secrets = BTreeSet::new();
+        for r in &self.secrets {
+            match r {
+                SecretRef::Ssm { name } if name.starts_with("arn:") => {
+                    parameters.insert(name.clone());
+                }
+                SecretRef::Ssm { name } => {
+                    let slash = if name.starts_with('/') { "" } else { "/" };
+                    parameters.insert(format!(
+                        "arn:{}:ssm:{region}:{}:parameter{slash}{name}",
+                        self.partition, self.account
+                    ));
+                }
+                SecretRef::SecretsManager { id, .. } if id.starts_with("arn:") => {
+                    secrets.insert(id.clone());
+                }
+                SecretRef::SecretsManager { id, .. } => {
+                    secrets.insert(format!(
+                        "arn:{}:secretsmanager:{region}:{}:secret:{id}-??????",
+                        self.partition, self.account
+                    ));
+                }
+            }
+        }
+        (
+            parameters.into_iter().collect(),
+            secrets.into_iter().collect(),
         )
     }
 
@@ -499,6 +694,57 @@ pub fn permissions(input: &PolicyInput) -> Value {
             "Action": one_or_many(&actions(On::ExecutionRole).iter().map(ToString::to_string).collect::<Vec<_>>()),
             "Resource": role,
             "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+        }));
+    }
+    statements.push(json!({
+        "Sid": "DeployActionLogGroups",
+        "Effect": "Allow",
+        "Action": actions(On::LogGroup),
+        "Resource": input.log_group_arns(),
+    }));
+    statements.push(json!({
+        "Sid": "DeployActionDescribeLogGroups",
+        "Effect": "Allow",
+        "Action": one_or_many(&actions(On::LogGroups).iter().map(ToString::to_string).collect::<Vec<_>>()),
+        "Resource": input.log_groups_arn(),
+    }));
+    statements.push(json!({
+        "Sid": "DeployActionSchedules",
+        "Effect": "Allow",
+        "Action": actions(On::Rule),
+        "Resource": input.rule_arn(),
+    }));
+    let (parameters, secrets) = input.secret_arns();
+    if !parameters.is_empty() {
+        statements.push(json!({
+            "Sid": "DeployActionParameters",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameters",
+            "Resource": one_or_many(&parameters),
+        }));
+    }
+    if !secrets.is_empty() {
+        statements.push(json!({
+            "Sid": "DeployActionSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": one_or_many(&secrets),
+        }));
+    }
+    if let Some(key) = &input.kms_key {
+        statements.push(json!({
+            "Sid": "DeployActionSecretsKey",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+        }));
+    }
+    if input.vpc {
+        statements.push(json!({
+            "Sid": "DeployActionVpc",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+            "Resource": "*",
         }));
     }
     json!({"Version": "2012-10-17", "Statement": statements})
@@ -637,6 +883,9 @@ mod tests {
             branch: Some("main".into()),
             environment: None,
             pull_request: false,
+            secrets: Vec::new(),
+            kms_key: None,
+            vpc: false,
         }
     }
 
@@ -748,10 +997,64 @@ mod tests {
         no_role.execution_role = None;
         no_role.region = None;
         let p = permissions(&no_role);
-        assert_eq!(p["Statement"].as_array().unwrap().len(), 3);
+        // Functions, ListFunctions, artifacts, log groups (2), rules; no PassRole.
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 6);
         assert_eq!(
             p["Statement"][0]["Resource"][0],
             "arn:aws:lambda:*:123456789012:function:hello-*"
+        );
+    }
+
+    /// `--env` references get read access to exactly those names; `--kms-key` kms:Decrypt.
+    #[test]
+    fn secrets_are_granted_exactly() {
+        let p = args(&[
+            "--repo",
+            "octo-org/octo-repo",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+            "--env",
+            "DB=ssm:/hello/db",
+            "--env",
+            "API=secretsmanager:hello/api#token",
+            "--env",
+            "PLAIN=x",
+            "--kms-key",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ]);
+        let input = resolve(&p, &GitHubContext::default()).unwrap();
+        let doc = permissions(&input);
+        let by_sid = |sid: &str| {
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid}: {doc}"))
+        };
+        assert_eq!(
+            by_sid("DeployActionParameters")["Resource"],
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/hello/db"
+        );
+        assert_eq!(
+            by_sid("DeployActionSecrets")["Resource"],
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hello/api-??????"
+        );
+        assert_eq!(by_sid("DeployActionSecretsKey")["Action"], "kms:Decrypt");
+        let bad = args(&[
+            "--repo",
+            "octo-org/octo-repo",
+            "--account",
+            "123456789012",
+            "--env",
+            "DB=vault:x",
+        ]);
+        assert_eq!(
+            resolve(&bad, &GitHubContext::default()).unwrap_err().code(),
+            2
         );
     }
 

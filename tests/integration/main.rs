@@ -13,6 +13,7 @@ mod docs;
 mod github;
 mod ops;
 mod policy;
+mod prodfn;
 mod python;
 mod reliability;
 mod rust;
