@@ -304,6 +304,9 @@ pub async fn execute(
         }
     };
     report.version.clone_from(&published.version);
+    // Function-level settings (reserved concurrency) before live moves: a refusal (say, the
+    // account's unreserved minimum) fails the deploy with live where it was.
+    crate::production::finish(aws, cfg, production_seen, false).await?;
     if cfg.function.production.snapstart {
         let _s = Step::start("SnapStart");
         crate::production::snapstart::wait_ready(aws, &cfg.function_name, &published.version)
@@ -336,10 +339,9 @@ pub async fn execute(
             Ok((moved, function.keep_url(url_mode).await?))
         }
     };
-    let ((moved, url), deleted, ()) = tokio::try_join!(
+    let ((moved, url), deleted) = tokio::try_join!(
         alias_and_url,
         function.prune(cfg.function.keep_versions, Some(&published.version)),
-        crate::production::finish(aws, cfg, production_seen, false),
     )?;
     match moved {
         LiveMove::Moved { previous, arn } => {

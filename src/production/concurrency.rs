@@ -20,13 +20,23 @@ pub async fn sync(
         Some(c) => c,
         // GetFunction with a qualifier (the deploy's read of `live`) answers only what
         // belongs to the version; reserved concurrency belongs to the function.
-        None => client
+        None => match client
             .get_function_concurrency()
             .function_name(function)
             .send()
             .await
-            .map_err(|e| wrap("concurrency", "GetFunctionConcurrency", function, e))?
-            .reserved_concurrent_executions(),
+            .map_err(|e| wrap("concurrency", "GetFunctionConcurrency", function, e))
+        {
+            Ok(c) => c.reserved_concurrent_executions(),
+            // A deploy role from an older `policy` can't read it: fine when nothing is asked.
+            Err(e) if want.is_none() && super::denied(&e) => {
+                crate::github::workflow::warning(&format!(
+                    "the deploy role may not read the reserved concurrency of {function}: regenerate its policy with `deploy-action policy` ({e})"
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        },
     };
     if current == want {
         return Ok(());

@@ -296,7 +296,18 @@ pub fn seen(observed: &Observed) -> Seen {
 /// Before the function is created or written: its log group, with the retention, so that
 /// Lambda never makes one that keeps logs forever.
 pub async fn prepare(aws: &Aws, cfg: &DeployConfig) -> Result<()> {
-    let seen = log_group::observe(aws, &cfg.function_name).await?;
+    let seen = match log_group::observe(aws, &cfg.function_name).await {
+        // A deploy role made from an older `policy` has no logs permissions: say so, and
+        // deploy anyway (the log group is a saving, not a precondition).
+        Err(e) if denied(&e) => {
+            crate::github::workflow::warning(&format!(
+                "the deploy role may not read log groups, so the retention of {} was not set: regenerate its policy with `deploy-action policy` ({e})",
+                log_group::name(&cfg.function_name)
+            ));
+            return Ok(());
+        }
+        other => other?,
+    };
     log_group::sync(
         aws,
         &cfg.function_name,
@@ -307,6 +318,11 @@ pub async fn prepare(aws: &Aws, cfg: &DeployConfig) -> Result<()> {
     )
     .await?;
     Ok(())
+}
+
+/// An AWS call the deploy role's permissions refused.
+pub(crate) fn denied(e: &Error) -> bool {
+    matches!(e, Error::Aws { message, .. } if message.starts_with("AccessDenied"))
 }
 
 /// After the function is settled: reserved concurrency; on a no-op deploy also the log

@@ -810,7 +810,7 @@ fn snapstart_waits_for_the_snapshot_before_moving_live() {
 /// The generated adapter, run on the host for a Flask and a FastAPI app: schedule events go
 /// to the named function, keep-warm pings are answered without the app, HTTP events reach
 /// the app.
-fn adapter_dispatches(fixture: &str) {
+fn adapter_dispatches(fixture: &str, arm64: bool) {
     let world = World::new();
     let src = world.dir().join(fixture);
     let copy = Command::new("cp")
@@ -834,7 +834,39 @@ fn adapter_dispatches(fixture: &str) {
             .stdout,
     )
     .unwrap();
-    let runtime = format!("python3.{}", minor.trim());
+    // The host's CPython, or the emulated aarch64 CPython 3.13 of the arm64 root
+    // (scripts/install-arm64-toolchain.sh) under qemu-user.
+    let (arch, runtime, interpreter) = if arm64 {
+        let root = std::env::var_os("DEPLOY_ARM64_ROOT")
+            .filter(|r| !r.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var("HOME").unwrap())
+                    .join(".cache/deploy-action/arm64-root")
+            });
+        let python = root.join("usr/bin/python3.13");
+        assert!(
+            python.exists(),
+            "no aarch64 CPython at {}: run scripts/install-arm64-toolchain.sh",
+            python.display()
+        );
+        (
+            "arm64",
+            "python3.13".to_string(),
+            vec![
+                "qemu-aarch64-static".to_string(),
+                "-L".into(),
+                root.display().to_string(),
+                python.display().to_string(),
+            ],
+        )
+    } else {
+        (
+            "x86_64",
+            format!("python3.{}", minor.trim()),
+            vec![python.clone()],
+        )
+    };
     let zip = world.dir().join("bundle.zip");
     world
         .cmd(&[
@@ -844,7 +876,7 @@ fn adapter_dispatches(fixture: &str) {
             "--out",
             zip.to_str().unwrap(),
             "--architecture",
-            "x86_64",
+            arch,
             "--runtime",
             &runtime,
             "--output",
@@ -857,7 +889,8 @@ fn adapter_dispatches(fixture: &str) {
         .unwrap()
         .extract(&bundle)
         .unwrap();
-    let out = Command::new(&python)
+    let out = Command::new(&interpreter[0])
+        .args(&interpreter[1..])
         .args(["-I", "-S"])
         .arg(support::root().join("tests/support/invoke_handler.py"))
         .arg(&bundle)
@@ -883,10 +916,41 @@ fn adapter_dispatches(fixture: &str) {
 
 #[test]
 fn the_flask_adapter_dispatches_schedules_and_warm_ups() {
-    adapter_dispatches("flask-hello");
+    adapter_dispatches("flask-hello", false);
 }
 
 #[test]
 fn the_fastapi_adapter_dispatches_schedules_and_warm_ups() {
-    adapter_dispatches("fastapi-hello");
+    adapter_dispatches("fastapi-hello", false);
+}
+
+#[test]
+fn the_flask_adapter_dispatches_schedules_and_warm_ups_on_emulated_arm64() {
+    adapter_dispatches("flask-hello", true);
+}
+
+/// A deploy role made from an older `policy` (no logs permissions, no
+/// lambda:GetFunctionConcurrency) still deploys, with a warning that names the fix.
+#[test]
+fn a_role_without_the_new_read_permissions_deploys_with_a_warning() {
+    let world = World::new();
+    let denied =
+        json!({"status": 400, "type": "AccessDeniedException", "message": "not authorized"});
+    world.proxy().configure(json!({"fail_ops": {
+        "logs:DescribeLogGroups": denied,
+        "lambda:GetFunctionConcurrency": denied,
+    }}));
+    let app = world.python_app("app", "x");
+    deploy(&world, &app, &[], 1);
+    let out = run(&world, &app, &["--memory", "1024"], 2).success();
+    assert_eq!(out.json()["changed"], true);
+    assert!(
+        out.stderr.contains("deploy-action policy"),
+        "{}",
+        out.stderr
+    );
+    // Asked for explicitly, a setting that can't be read is an error, before live moves.
+    let live = world.alias_version("hello-main");
+    run(&world, &app, &["--reserved-concurrency", "3"], 3).failure(1);
+    assert_eq!(world.alias_version("hello-main"), live, "live stays");
 }

@@ -790,6 +790,12 @@ def aws_error(call: Call, status: int, type_: str, message: str, reason: str | N
         headers += [("Content-Type", "application/json"), ("x-amzn-ErrorType", type_),
                     ("x-amzn-RequestId", request_id)]
         return Reply(status, headers, json.dumps(payload).encode())
+    if call.headers.get("X-Amz-Target"):
+        # JSON protocol (SSM, Secrets Manager, CloudWatch Logs, EventBridge): the error type
+        # in `__type` of a JSON body.
+        headers += [("Content-Type", "application/x-amz-json-1.1"),
+                    ("x-amzn-RequestId", request_id)]
+        return Reply(status, headers, json.dumps({"__type": type_, "message": message}).encode())
     # Query protocol (sts, iam)
     kind = "Sender" if status < 500 else "Receiver"
     body = (
