@@ -16,6 +16,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Settings file to read instead of deploy-action.toml, pyproject.toml's
+    /// [tool.deploy-action] or Cargo.toml's [package.metadata.deploy-action] in --source.
+    #[arg(long, env = "DEPLOY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +40,10 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Run a built artifact locally behind a function-URL-like HTTP endpoint.
     Serve(ServeArgs),
+    /// Print the effective settings of a deploy and where each value came from.
+    Config(Box<crate::settings::ConfigArgs>),
+    /// Write deploy-action.toml and a workflow from another tool's settings.
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -386,7 +394,9 @@ pub struct PolicyArgs {
         hide_env_values = true
     )]
     pub env: Vec<String>,
-    /// The KMS key (ARN) that encrypts those parameters or secrets: grants kms:Decrypt on it.
+    /// The KMS key (ARN) of the artifact bucket's SSE-KMS default encryption: adds the KMS
+    /// actions the deploy role needs to write and Lambda to read the artifacts (and to
+    /// decrypt `--env` secrets encrypted with that key).
     #[arg(long, env = "DEPLOY_KMS_KEY")]
     pub kms_key: Option<String>,
     /// The deploy's `--vpc-subnets`: grants the EC2 reads Lambda makes for a VPC function.

@@ -25,6 +25,35 @@ pub struct DeployReport {
     pub superseded: bool,
 }
 
+/// The report of `package` (design.md §5).
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub code_sha256: String,
+    pub runtime: String,
+    pub handler: String,
+    pub architecture: crate::config::Architecture,
+    pub files: usize,
+}
+
+impl std::fmt::Display for PackageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.path.display())?;
+        writeln!(f, "  size          {} bytes", self.size)?;
+        writeln!(f, "  sha256        {}", self.sha256)?;
+        writeln!(f, "  code sha256   {}", self.code_sha256)?;
+        writeln!(
+            f,
+            "  runtime       {} ({})",
+            self.runtime, self.architecture
+        )?;
+        writeln!(f, "  handler       {}", self.handler)?;
+        write!(f, "  files         {}", self.files)
+    }
+}
+
 /// The result of `teardown`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TeardownReport {
@@ -51,7 +80,7 @@ pub enum Report {
     Deploy(DeployReport),
     Teardown(TeardownReport),
     Skip(SkipReport),
-    Package(crate::package::PackageReport),
+    Package(PackageReport),
     /// Free-form JSON with a text rendering (plans, status, policy).
     Json {
         #[serde(flatten)]
@@ -193,23 +222,16 @@ impl Report {
     }
 }
 
-/// Print an error: on stderr for humans (with help), as one JSON object on stdout with
-/// `--output json`, and as an `::error::` annotation inside Actions.
+/// Print an error: on stderr for humans (with help), and as one JSON object on stdout with
+/// `--output json` (`run` adds the `::error::` annotation inside Actions).
 pub fn print_error(err: &Error, format: OutputFormat) {
     let help = err.help_text();
-    crate::github::workflow::error(
-        "deploy-action",
-        &match &help {
-            Some(h) => format!("{err}\nhelp: {h}"),
-            None => err.to_string(),
-        },
-    );
     eprintln!("error: {err}");
     if let Some(h) = &help {
         eprintln!("  help: {h}");
     }
     if format == OutputFormat::Json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "error": {
                 "kind": err.kind(),
                 "message": err.to_string(),
@@ -217,6 +239,10 @@ pub fn print_error(err: &Error, format: OutputFormat) {
                 "exit_code": err.code(),
             }
         });
+        // What is live after a partly failed deploy: scripts need it as much as the error.
+        if let Error::AfterLive { report, .. } = err {
+            value["report"] = serde_json::to_value(report).unwrap_or_default();
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()

@@ -268,6 +268,9 @@ pub const OPERATIONS: &[Operation] = &[
         &[("secretsmanager:GetSecretValue", On::Secret)],
     ),
     op("s3", "HeadObject", &[("s3:GetObject", On::Artifact)]),
+    // Only when a HeadObject answers 301 without the region header: S3 answers HeadBucket
+    // with `x-amz-bucket-region` even when it denies it (403), which is all we read.
+    op("s3", "HeadBucket", &[]),
     op("s3", "PutObject", &[("s3:PutObject", On::Artifact)]),
     // Unsigned: allowed by the role's trust policy, not by its permissions.
     op("sts", "AssumeRoleWithWebIdentity", &[]),
@@ -290,10 +293,11 @@ pub struct PolicyInput {
     pub branch: Option<String>,
     pub environment: Option<String>,
     pub pull_request: bool,
+    /// The bucket's SSE-KMS key (`--kms-key`); it also decrypts the `--env` secrets
+    /// encrypted with it.
+    pub kms_key: Option<String>,
     /// `ssm:` / `secretsmanager:` references of `--env`: read access to exactly these.
     pub secrets: Vec<crate::production::secrets::SecretRef>,
-    /// The KMS key that encrypts them (kms:Decrypt), as an ARN.
-    pub kms_key: Option<String>,
     /// The function runs in a VPC: Lambda checks its subnets and groups with our permissions.
     pub vpc: bool,
 }
@@ -415,15 +419,13 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
     if let Some(env) = &args.environment {
         check_condition_value("--environment", env)?;
     }
+    if let Some(key) = &args.kms_key {
+        validate_kms_key(key)?;
+    }
     let mut env = config::parse_env(&args.env)?;
     let secrets: Vec<_> = crate::production::secrets::split_references(&mut env)?
         .into_values()
         .collect();
-    let kms_key = args
-        .kms_key
-        .as_deref()
-        .map(|k| kms_key_arn(k, &partition, args.region.as_deref(), &account))
-        .transpose()?;
     Ok(PolicyInput {
         app,
         bucket: store.bucket,
@@ -438,33 +440,34 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         branch,
         environment: args.environment.clone(),
         pull_request: args.pull_request,
+        kms_key: args.kms_key.clone(),
         secrets,
-        kms_key,
         vpc: args.vpc_subnets.iter().any(|s| !s.trim().is_empty()),
     })
 }
 
-/// `--kms-key` as a key ARN: an ARN as given, or a key id made into one (IAM can't match
-/// kms:Decrypt against an alias).
-fn kms_key_arn(key: &str, partition: &str, region: Option<&str>, account: &str) -> Result<String> {
-    let is_key_id = |s: &str| {
-        !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-    };
-    if let Some(rest) = key.strip_prefix("arn:") {
-        let p: Vec<&str> = rest.split(':').collect();
-        if p.len() == 5 && p[1] == "kms" && p[4].strip_prefix("key/").is_some_and(is_key_id) {
-            return Ok(key.to_string());
-        }
-    } else if is_key_id(key)
-        && let Some(region) = region
-    {
-        return Ok(format!("arn:{partition}:kms:{region}:{account}:key/{key}"));
+/// A KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`): IAM grants key use on
+/// the key's ARN, not on an alias.
+fn validate_kms_key(key: &str) -> Result<()> {
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "kms"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "--kms-key",
+            format!("{key:?} is not a KMS key ARN"),
+            "pass the key's ARN, e.g. arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (aws s3api get-bucket-encryption --bucket BUCKET shows it)",
+        ))
     }
-    Err(Error::invalid(
-        "--kms-key",
-        format!("{key:?} is not a KMS key ARN (or a key id with --region)"),
-        "pass the key's ARN, arn:aws:kms:<region>:<account>:key/<id> (an alias can't be granted kms:Decrypt)",
-    ))
 }
 
 fn partition_of(region: Option<&str>) -> &'static str {
@@ -664,16 +667,101 @@ fn one_or_many(items: &[String]) -> Value {
     }
 }
 
+/// The tag that names a function's app (see `aws::lambda::TAG_APP`).
+const APP_TAG: &str = "deploy-action:app";
+
+/// Function actions that only read: allowed on `<app>-*` without a tag condition, so that a
+/// run can read the tags of a function whose name collides with another app's and say so.
+fn is_read(action: &str) -> bool {
+    let name = action.split_once(':').map_or(action, |(_, n)| n);
+    name.starts_with("Get") || name.starts_with("List")
+}
+
+/// Function actions that create a function or set its tags: a tag condition on the request,
+/// not (only) on the resource.
+fn is_tagging(action: &str) -> bool {
+    matches!(action, "lambda:CreateFunction" | "lambda:TagResource")
+}
+
+/// The function statements. `function:<app>-*` alone also matches another app named
+/// `<app>-<x>` (app `hello` matches `hello-world-main`), so every action that changes or
+/// deletes a function also needs the function's `deploy-action:app` tag to be this app
+/// (`aws:ResourceTag`, which Lambda evaluates for every action on a function, its versions
+/// and aliases: Lambda developer guide, "Using attribute-based access control in Lambda",
+/// and the Service Authorization Reference for Lambda, resource type `function`).
+/// CreateFunction has no resource tags yet: it must carry the tag in the request
+/// (`aws:RequestTag`), with only deploy-action's tag keys (`aws:TagKeys`). TagResource (on
+/// create, and `--adopt`) is allowed on functions that are ours, or that no app claims yet,
+/// and never writes another app's name.
+fn function_statements(input: &PolicyInput) -> Vec<Value> {
+    let all = actions(On::Function);
+    let reads: Vec<&str> = all.iter().copied().filter(|a| is_read(a)).collect();
+    let writes: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|a| !is_read(a) && !is_tagging(a))
+        .collect();
+    let ours = json!({format!("aws:ResourceTag/{APP_TAG}"): input.app});
+    let tags_ours = json!({format!("aws:RequestTag/{APP_TAG}"): input.app});
+    let only_our_keys = json!({"aws:TagKeys": "deploy-action:*"});
+    let mut out = vec![json!({
+        "Sid": "DeployActionReadFunctions",
+        "Effect": "Allow",
+        "Action": reads,
+        "Resource": input.function_arns(),
+    })];
+    if !writes.is_empty() {
+        out.push(json!({
+            "Sid": "DeployActionChangeOwnFunctions",
+            "Effect": "Allow",
+            "Action": writes,
+            "Resource": input.function_arns(),
+            "Condition": {"StringEquals": ours},
+        }));
+    }
+    if all.contains(&"lambda:CreateFunction") {
+        out.push(json!({
+            "Sid": "DeployActionCreateFunctions",
+            "Effect": "Allow",
+            "Action": "lambda:CreateFunction",
+            "Resource": input.function_arns()[0],
+            "Condition": {
+                "StringEquals": tags_ours,
+                "ForAllValues:StringLike": only_our_keys,
+            },
+        }));
+    }
+    if all.contains(&"lambda:TagResource") {
+        out.push(json!({
+            "Sid": "DeployActionTagOwnFunctions",
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": input.function_arns()[0],
+            "Condition": {
+                "StringEquals": ours,
+                "ForAllValues:StringLike": only_our_keys,
+            },
+        }));
+        out.push(json!({
+            "Sid": "DeployActionTagUnclaimedFunctions",
+            "Effect": "Allow",
+            "Action": "lambda:TagResource",
+            "Resource": input.function_arns()[0],
+            "Condition": {
+                "Null": {format!("aws:ResourceTag/{APP_TAG}"): "true"},
+                "StringEquals": tags_ours,
+                "ForAllValues:StringLike": only_our_keys,
+            },
+        }));
+    }
+    out
+}
+
 /// The deploy role's permissions.
 #[must_use]
 pub fn permissions(input: &PolicyInput) -> Value {
-    let mut statements = vec![
-        json!({
-            "Sid": "DeployActionFunctions",
-            "Effect": "Allow",
-            "Action": actions(On::Function),
-            "Resource": input.function_arns(),
-        }),
+    let mut statements = function_statements(input);
+    statements.extend([
         json!({
             "Sid": "DeployActionListFunctions",
             "Effect": "Allow",
@@ -686,7 +774,20 @@ pub fn permissions(input: &PolicyInput) -> Value {
             "Action": actions(On::Artifact),
             "Resource": input.artifact_arn(),
         }),
-    ];
+    ]);
+    if let Some(key) = &input.kms_key {
+        // SSE-KMS: PutObject makes a data key under the bucket's key (kms:GenerateDataKey);
+        // reading the object back, by us or by Lambda copying the code with our permissions,
+        // decrypts it (kms:Decrypt). S3 user guide, "Using server-side encryption with AWS
+        // KMS keys": permissions; Lambda API reference, CreateFunction/UpdateFunctionCode
+        // take the code from S3 with the caller's credentials.
+        statements.push(json!({
+            "Sid": "DeployActionArtifactKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": key,
+        }));
+    }
     if let Some(role) = &input.execution_role {
         statements.push(json!({
             "Sid": "DeployActionPassExecutionRole",
@@ -731,14 +832,7 @@ pub fn permissions(input: &PolicyInput) -> Value {
             "Resource": one_or_many(&secrets),
         }));
     }
-    if let Some(key) = &input.kms_key {
-        statements.push(json!({
-            "Sid": "DeployActionSecretsKey",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": key,
-        }));
-    }
+    // Secrets encrypted with a customer key: `--kms-key`'s statement grants kms:Decrypt on it.
     if input.vpc {
         statements.push(json!({
             "Sid": "DeployActionVpc",
@@ -825,8 +919,20 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
         );
     }
     notes.push(
-        "no s3:ListBucket: S3 then answers a HEAD of a missing artifact with 403, which deploy-action treats as missing. If the bucket uses SSE-KMS, also allow kms:GenerateDataKey and kms:Decrypt on its key".into(),
+        "no s3:ListBucket: S3 then answers a HEAD of a missing artifact with 403, which deploy-action treats as missing".into(),
     );
+    notes.push(format!(
+        "functions: changes and deletes need the function's tag deploy-action:app={app} (aws:ResourceTag), new functions must carry it (aws:RequestTag), and TagResource never claims another app's function, so this role can't touch another app's functions even where their names match function:{app}-*; reads stay untagged so that a name collision is reported, not hidden",
+        app = input.app
+    ));
+    match &input.kms_key {
+        Some(key) => notes.push(format!(
+            "SSE-KMS: DeployActionArtifactKey lets the role write artifacts under {key} (kms:GenerateDataKey) and read them (kms:Decrypt). Lambda copies the code from S3 with the deploy role's own permissions when it creates or updates the function, so the deploy role needs kms:Decrypt and the execution role needs nothing for the code; the key's policy must allow this role too (a key policy that names only other principals denies it)"
+        )),
+        None => notes.push(
+            "if the bucket encrypts with SSE-KMS under a customer managed key, pass --kms-key ARN: the role then needs kms:GenerateDataKey and kms:Decrypt on it (Lambda reads the code with the deploy role's permissions, not the execution role's)".into(),
+        ),
+    }
     PolicyReport {
         role_name: role,
         permissions: permissions(input),
@@ -883,8 +989,8 @@ mod tests {
             branch: Some("main".into()),
             environment: None,
             pull_request: false,
-            secrets: Vec::new(),
             kms_key: None,
+            secrets: Vec::new(),
             vpc: false,
         }
     }
@@ -972,40 +1078,55 @@ mod tests {
         }
     }
 
+    fn statement<'a>(p: &'a Value, sid: &str) -> &'a Value {
+        p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid} in {p}"))
+    }
+
     #[test]
     fn resources_are_scoped() {
         let p = permissions(&input());
-        let st = p["Statement"].as_array().unwrap();
         assert_eq!(
-            st[0]["Resource"],
+            statement(&p, "DeployActionReadFunctions")["Resource"],
             json!([
                 "arn:aws:lambda:us-east-1:123456789012:function:hello-*",
                 "arn:aws:lambda:us-east-1:123456789012:function:hello-*:*"
             ])
         );
+        let artifacts = statement(&p, "DeployActionArtifacts");
         assert_eq!(
-            st[2]["Resource"],
+            artifacts["Resource"],
             "arn:aws:s3:::artifacts/deploy-action/hello/*.zip"
         );
-        assert_eq!(st[2]["Action"], json!(["s3:GetObject", "s3:PutObject"]));
-        assert_eq!(st[3]["Action"], "iam:PassRole");
+        assert_eq!(artifacts["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        let pass = statement(&p, "DeployActionPassExecutionRole");
+        assert_eq!(pass["Action"], "iam:PassRole");
         assert_eq!(
-            st[3]["Condition"]["StringEquals"]["iam:PassedToService"],
+            pass["Condition"]["StringEquals"]["iam:PassedToService"],
             "lambda.amazonaws.com"
         );
         let mut no_role = input();
         no_role.execution_role = None;
         no_role.region = None;
         let p = permissions(&no_role);
-        // Functions, ListFunctions, artifacts, log groups (2), rules; no PassRole.
-        assert_eq!(p["Statement"].as_array().unwrap().len(), 6);
+        assert!(
+            p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["Sid"] != "DeployActionPassExecutionRole")
+        );
         assert_eq!(
-            p["Statement"][0]["Resource"][0],
+            statement(&p, "DeployActionReadFunctions")["Resource"][0],
             "arn:aws:lambda:*:123456789012:function:hello-*"
         );
     }
 
-    /// `--env` references get read access to exactly those names; `--kms-key` kms:Decrypt.
+    /// `--env` references get read access to exactly those names.
     #[test]
     fn secrets_are_granted_exactly() {
         let p = args(&[
@@ -1043,7 +1164,6 @@ mod tests {
             by_sid("DeployActionSecrets")["Resource"],
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hello/api-??????"
         );
-        assert_eq!(by_sid("DeployActionSecretsKey")["Action"], "kms:Decrypt");
         let bad = args(&[
             "--repo",
             "octo-org/octo-repo",
@@ -1056,6 +1176,88 @@ mod tests {
             resolve(&bad, &GitHubContext::default()).unwrap_err().code(),
             2
         );
+    }
+
+    /// Changes and deletes need the app's tag on the function; reads don't; creating needs it
+    /// in the request; every function action lands in exactly one statement.
+    #[test]
+    fn function_writes_are_scoped_by_the_app_tag() {
+        let p = permissions(&input());
+        let reads = strings(&statement(&p, "DeployActionReadFunctions")["Action"]);
+        let own = statement(&p, "DeployActionChangeOwnFunctions");
+        let writes = strings(&own["Action"]);
+        assert!(reads.iter().all(|a| is_read(a)), "{reads:?}");
+        assert!(reads.contains(&"lambda:GetFunction".to_string()));
+        for a in [
+            "lambda:DeleteFunction",
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateAlias",
+        ] {
+            assert!(writes.contains(&a.to_string()), "{a} in {writes:?}");
+        }
+        assert_eq!(
+            own["Condition"],
+            json!({"StringEquals": {"aws:ResourceTag/deploy-action:app": "hello"}})
+        );
+        let create = statement(&p, "DeployActionCreateFunctions");
+        assert_eq!(
+            create["Condition"]["StringEquals"]["aws:RequestTag/deploy-action:app"],
+            "hello"
+        );
+        assert_eq!(
+            create["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+            "deploy-action:*"
+        );
+        let unclaimed = statement(&p, "DeployActionTagUnclaimedFunctions");
+        assert_eq!(
+            unclaimed["Condition"]["Null"]["aws:ResourceTag/deploy-action:app"],
+            "true"
+        );
+        let mut granted: Vec<String> = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                strings(&s["Resource"])
+                    .iter()
+                    .any(|r| r.contains(":function:"))
+            })
+            .flat_map(|s| strings(&s["Action"]))
+            .collect();
+        granted.sort();
+        granted.dedup();
+        assert_eq!(granted, actions(On::Function));
+    }
+
+    fn strings(v: &Value) -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_kms_key_is_an_arn_of_a_key() {
+        assert!(validate_kms_key("arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab").is_ok());
+        for bad in [
+            "alias/x",
+            "arn:aws:kms:us-east-1:123456789012:alias/x",
+            "arn:aws:kms:us-east-1:1234:key/x",
+            "arn:aws:s3:us-east-1:123456789012:key/x",
+            "arn:aws:kms:us-east-1:123456789012:key/",
+        ] {
+            assert!(validate_kms_key(bad).is_err(), "{bad}");
+        }
+        let mut with_key = input();
+        with_key.kms_key = Some("arn:aws:kms:us-east-1:123456789012:key/k".into());
+        let p = permissions(&with_key);
+        let kms = statement(&p, "DeployActionArtifactKey");
+        assert_eq!(kms["Action"], json!(["kms:Decrypt", "kms:GenerateDataKey"]));
+        assert_eq!(kms["Resource"], "arn:aws:kms:us-east-1:123456789012:key/k");
     }
 
     #[test]
