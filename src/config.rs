@@ -203,6 +203,8 @@ pub struct DeployConfig {
     pub github_token: Option<String>,
     pub output: OutputFormat,
     pub rollout: Rollout,
+    /// `--release-command`: runs on the new version before `live` moves (`ops::invoke`).
+    pub release_command: Option<crate::ops::invoke::Payload>,
 }
 
 /// App, stage and function of a command that targets one stage.
@@ -458,14 +460,14 @@ fn detect_build(source: &Path) -> Result<BuildKind> {
             return Ok(BuildKind::Python);
         }
     }
-    for entry in ["app.py", "main.py", "run.py"] {
+    for entry in ["app.py", "main.py", "run.py", "manage.py"] {
         if source.join(entry).is_file() {
             return Ok(BuildKind::Python);
         }
     }
     Err(Error::package(
         format!(
-            "{} has no app to build: no Cargo.toml, requirements.txt, Pipfile.lock, pyproject.toml, app.py, main.py or run.py",
+            "{} has no app to build: no Cargo.toml, requirements.txt, Pipfile.lock, pyproject.toml, app.py, main.py, run.py or manage.py",
             source.display()
         ),
         "point --source at the app's directory, pass --build rust|python, or deploy a prebuilt --artifact",
@@ -749,6 +751,15 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
     if target.aws.role_to_assume.is_some() && rollout.canary_percent.is_some() {
         target.aws.session_seconds = Some(session_seconds(rollout.canary_minutes)?);
     }
+    let release_command = args
+        .release_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(crate::ops::invoke::parse_release_command)
+        .transpose()?;
+    if release_command.is_some() {
+        crate::ops::invoke::check_release_target(&function)?;
+    }
     Ok(DeployConfig {
         app: target.app,
         stage: target.stage,
@@ -766,6 +777,7 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
         github_token: target.github_token,
         output: target.output,
         rollout,
+        release_command,
     })
 }
 

@@ -193,6 +193,20 @@ pub enum Error {
         help: Option<String>,
     },
 
+    /// A deploy's `--release-command` failed on the new version; traffic stays where it was.
+    #[error("release command on {function} version {version} failed: {message}")]
+    #[diagnostic(
+        code(deploy_action::release_failed),
+        help(
+            "live still points at the previous version; the command's output is in the log and the step summary. Fix it and deploy again (it runs again on the next version), or try it first with `deploy-action invoke --version N`"
+        )
+    )]
+    ReleaseFailed {
+        function: String,
+        version: String,
+        message: String,
+    },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     #[diagnostic(code(deploy_action::io))]
@@ -234,6 +248,7 @@ impl Error {
             | Error::SmokeFailed { .. }
             | Error::SecretNotFound { .. }
             | Error::AfterLive { .. }
+            | Error::ReleaseFailed { .. }
             | Error::Io { .. }
             | Error::Internal(_) => EXIT_FAILED,
         }
@@ -264,6 +279,7 @@ impl Error {
             Error::SecretNotFound { .. } => "secret_not_found",
             Error::AfterLive { .. } => "after_live",
             Error::Settings { .. } => "settings",
+            Error::ReleaseFailed { .. } => "release_failed",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
         }

@@ -70,7 +70,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 return e.code();
             }
             report.print(format);
-            0
+            report.exit_code()
         }
         Err(e) => {
             let e = match &settings {

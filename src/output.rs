@@ -81,6 +81,10 @@ pub enum Report {
     Teardown(TeardownReport),
     Skip(SkipReport),
     Package(PackageReport),
+    /// `invoke`: the command's output and exit status.
+    Invoke(crate::ops::invoke::InvokeReport),
+    /// The command printed its output while it ran (`logs`): nothing more to print.
+    Streamed,
     /// Free-form JSON with a text rendering (plans, status, policy).
     Json {
         #[serde(flatten)]
@@ -195,7 +199,9 @@ impl std::fmt::Display for Report {
             }
             Report::Skip(r) => write!(f, "skipped: {}", r.reason),
             Report::Package(r) => r.fmt(f),
+            Report::Invoke(r) => r.fmt(f),
             Report::Json { text, .. } => f.write_str(text.trim_end()),
+            Report::Streamed => Ok(()),
         }
     }
 }
@@ -203,6 +209,9 @@ impl std::fmt::Display for Report {
 impl Report {
     /// Print the report on stdout in the chosen format.
     pub fn print(&self, format: OutputFormat) {
+        if matches!(self, Report::Streamed) {
+            return;
+        }
         match format {
             OutputFormat::Text => println!("{self}"),
             OutputFormat::Json => println!(
@@ -212,11 +221,22 @@ impl Report {
         }
     }
 
+    /// The process exit status of a command that succeeded: 0, except for `invoke`, whose
+    /// status is the command's.
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Report::Invoke(r) => r.exit_code(),
+            _ => 0,
+        }
+    }
+
     /// Step outputs for GitHub Actions.
     #[must_use]
     pub fn outputs(&self) -> Vec<(String, String)> {
         match self {
             Report::Deploy(r) => r.outputs(),
+            Report::Streamed => Vec::new(),
             other => json_outputs(&serde_json::to_value(other).unwrap_or_default()),
         }
     }

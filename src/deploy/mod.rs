@@ -234,6 +234,9 @@ pub async fn execute(
         crate::production::snapstart::wait_ready(aws, &cfg.function_name, &published.version)
             .await?;
     }
+    // Release command (ops::invoke): runs on the new version, once; a failure stops here,
+    // before live moves.
+    crate::ops::invoke::run_release_command(aws, cfg, &published).await?;
     // Smoke check and canary: the new version proves itself before live moves.
     if canary::enabled(&cfg.rollout) {
         let _s = Step::start("smoke check");

@@ -276,7 +276,7 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
         Some("lambda") => {
             let function = entry["function"].as_str().unwrap_or_default();
             let qualifier = entry["qualifier"].as_str();
-            if op == "lambda:ListFunctions" {
+            if op == "lambda:ListFunctions" || op == "lambda:GetAccountSettings" {
                 need(&action, "*".into(), None);
                 return out;
             }
@@ -345,6 +345,11 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
             if op == "events:PutRule" && params["Tags"].as_array().is_some_and(|t| !t.is_empty()) {
                 need("events:TagResource", arn, None);
             }
+        }
+        // `status` lists the app's stages by tag (IAM can't scope GetResources).
+        Some("tagging") => {
+            assert_eq!(op, "tagging:GetResources", "{entry}");
+            need("tag:GetResources", "*".into(), None);
         }
         // AssumeRoleWithWebIdentity is unsigned: the trust policy decides (checked apart).
         Some("sts") => assert_eq!(op, "sts:AssumeRoleWithWebIdentity", "{entry}"),
@@ -601,7 +606,8 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
     let ours = BTreeMap::from([("deploy-action:app".to_string(), "hello".to_string())]);
     let required: Vec<Need> = log.iter().flat_map(|e| needs(e, &ours)).collect();
 
-    let report = policy_json(&world, &[]);
+    // The canary's smoke check invokes the function: that needs --invoke.
+    let report = policy_json(&world, &["--invoke"]);
     let permissions = &report["permissions"];
 
     // Sufficient.
@@ -633,12 +639,16 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         "granted but never used by the recorded runs: {unused:?}"
     );
 
-    // Nothing on `*` but ListFunctions; S3 only on the app's artifacts.
+    // Nothing on `*` but the stage listing; S3 only on the app's artifacts.
     for st in permissions["Statement"].as_array().unwrap() {
         let resources = strings(&st["Resource"]);
         let actions = strings(&st["Action"]);
         if resources.iter().any(|r| r == "*") {
-            assert_eq!(actions, vec!["lambda:ListFunctions"], "{st}");
+            assert_eq!(
+                actions,
+                vec!["lambda:GetAccountSettings", "tag:GetResources"],
+                "{st}"
+            );
         }
         if actions.iter().any(|a| a.starts_with("s3:")) {
             assert_eq!(
@@ -649,7 +659,7 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         }
         if actions
             .iter()
-            .any(|a| a.starts_with("lambda:") && a != "lambda:ListFunctions")
+            .any(|a| a.starts_with("lambda:") && a != "lambda:GetAccountSettings")
         {
             assert!(
                 resources.iter().all(|r| r.contains(":function:hello-")),
@@ -796,6 +806,7 @@ fn the_policy_output_is_stable() {
     let report = policy_json(
         &world,
         &[
+            "--invoke",
             "--pull-request",
             "--owner-id",
             "123456",
@@ -828,7 +839,7 @@ fn the_policy_output_is_stable() {
         ]
     );
     // The two documents in the text are the JSON ones.
-    assert!(text.contains("\"lambda:ListFunctions\""), "{text}");
+    assert!(text.contains("\"tag:GetResources\""), "{text}");
     assert!(
         !text.contains("iam:PassRole"),
         "no execution role, no PassRole: {text}"

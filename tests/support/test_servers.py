@@ -619,6 +619,68 @@ def proxy_invoke_rules(env):
     assert inv[2]["qualifier"] == "live" and inv[2]["executed_version"] == v1, inv[2]
 
 
+def py_zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("h.py", (2020, 1, 1, 0, 0, 0)), source)
+    return buf.getvalue()
+
+
+@test
+def proxy_invoke_runs_the_code(env):
+    """invoke_mode "run": the function's own code from moto's S3, per version."""
+    env.preset()
+    env.s3.create_bucket(Bucket="runner-code")
+    v1_code = py_zip("import os, sys\n"
+                     "def handler(event, context):\n"
+                     "    print('hello from', context.function_version)\n"
+                     "    return {'echo': event, 'env': os.environ['GREETING'],\n"
+                     "            'isolated': sys.flags.isolated}\n")
+    v2_code = py_zip("def handler(event, context):\n    raise ValueError('broken v2')\n")
+    v3_code = py_zip("import time\ndef handler(event, context):\n    time.sleep(30)\n")
+    for key, data in (("a/v1.zip", v1_code), ("a/v2.zip", v2_code), ("a/v3.zip", v3_code)):
+        env.s3.put_object(Bucket="runner-code", Key=key, Body=data)
+    env.lam.create_function(FunctionName="run-fn", Role=ROLE, Runtime="python3.13",
+                            Handler="h.handler", Timeout=4, Architectures=["arm64"],
+                            Environment={"Variables": {"GREETING": "hi"}},
+                            Code={"S3Bucket": "runner-code", "S3Key": "a/v1.zip"})
+    v1 = env.lam.publish_version(FunctionName="run-fn")["Version"]
+    env.lam.update_function_code(FunctionName="run-fn", S3Bucket="runner-code", S3Key="a/v2.zip")
+    v2 = env.lam.publish_version(FunctionName="run-fn")["Version"]
+    env.lam.update_function_code(FunctionName="run-fn", S3Bucket="runner-code", S3Key="a/v3.zip")
+    v3 = env.lam.publish_version(FunctionName="run-fn")["Version"]
+    env.lam.create_alias(FunctionName="run-fn", Name="live", FunctionVersion=v1)
+
+    # rules mode (the default) still answers "ok" without running anything
+    r = env.lam.invoke(FunctionName="run-fn:live", Payload=b'{"a": 1}')
+    assert json.loads(r["Payload"].read())["body"] == "ok"
+
+    env.pconf(invoke_mode="run")
+    r = env.lam.invoke(FunctionName="run-fn:live", Payload=b'{"a": 1}', LogType="Tail")
+    assert r["ExecutedVersion"] == v1 and "FunctionError" not in r, r
+    assert json.loads(r["Payload"].read()) == {"echo": {"a": 1}, "env": "hi", "isolated": 1}
+    log = base64.b64decode(r["LogResult"]).decode()
+    assert f"hello from {v1}" in log and log.startswith("START RequestId:"), log
+    assert "REPORT RequestId:" in log, log
+
+    r = env.lam.invoke(FunctionName="run-fn", Qualifier=v2, Payload=b"{}")
+    assert r["FunctionError"] == "Unhandled", r
+    err = json.loads(r["Payload"].read())
+    assert err["errorType"] == "ValueError" and err["errorMessage"] == "broken v2", err
+
+    r = env.lam.invoke(FunctionName="run-fn", Qualifier=v3, Payload=b"{}")
+    err = json.loads(r["Payload"].read())
+    assert r["FunctionError"] == "Unhandled" and err["errorType"] == "Sandbox.Timedout", err
+    assert "Task timed out after 4.00 seconds" in err["errorMessage"], err
+
+    # a rule still wins over running the code
+    env.pconf(invoke={f"run-fn:{v1}": {"statusCode": 503, "body": "ruled"}})
+    r = env.lam.invoke(FunctionName="run-fn:live", Payload=b"{}")
+    assert json.loads(r["Payload"].read())["body"] == "ruled"
+    assert http("POST", env.proxy_url + "/__proxy/config", {"invoke_mode": "docker"})[0] == 400
+    env.preset()
+
+
 @test
 def proxy_moto_fixes(env):
     env.preset()
