@@ -157,6 +157,15 @@ pub enum Error {
         message: String,
     },
 
+    /// An `ssm:` / `secretsmanager:` reference of `--env` names nothing that can be read.
+    #[error("secrets: {reference}: {message}")]
+    #[diagnostic(
+        code(deploy_action::secret_not_found),
+        help(
+            "create the parameter or secret (in the deploy's account and region), or fix the reference in --env; nothing was changed"
+        )
+    )]
+    SecretNotFound { reference: String, message: String },
     /// `live` moved, then a later step (function URL, pruning) failed. The report is the
     /// truth about `live`: outputs, comment and deployment show it.
     #[error("live is now version {}; {step} failed: {source}", report.version)]
@@ -237,6 +246,7 @@ impl Error {
             | Error::GitHub { .. }
             | Error::NotReady { .. }
             | Error::SmokeFailed { .. }
+            | Error::SecretNotFound { .. }
             | Error::AfterLive { .. }
             | Error::ReleaseFailed { .. }
             | Error::Io { .. }
@@ -266,6 +276,7 @@ impl Error {
             Error::GitHubContext { .. } => "github_context",
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
+            Error::SecretNotFound { .. } => "secret_not_found",
             Error::AfterLive { .. } => "after_live",
             Error::Settings { .. } => "settings",
             Error::ReleaseFailed { .. } => "release_failed",

@@ -53,6 +53,9 @@ pub struct DeployPlan {
     pub upload: bool,
     pub function_url: crate::config::UrlMode,
     pub provenance: String,
+    /// `NAME=ssm:/path` references resolved at deploy time (never their values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     /// Whether the function is taken over with `--adopt` (tagged as ours before any write).
     pub adopt: bool,
 }

@@ -226,6 +226,7 @@ async fn promote(
         code_sha256: live.code_sha256.clone(),
         local: None,
     };
+    let cfg = crate::production::secrets::resolve(aws, &cfg).await?;
     let (plan, observed) = deploy::plan(aws, &cfg, &reference).await?;
     deploy::execute(aws, &cfg, &reference, &plan, observed).await
 }

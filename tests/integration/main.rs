@@ -15,6 +15,7 @@ mod import;
 mod invoke;
 mod ops;
 mod policy;
+mod prodfn;
 mod python;
 mod real_aws;
 mod reliability;
