@@ -182,6 +182,8 @@ pub struct DeployArgs {
     pub function: FunctionArgs,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub domain: crate::domain::DomainArgs,
     /// PR comment: on pull_request events (auto), always, or never.
     #[arg(long, env = "DEPLOY_COMMENT", value_enum, default_value = "auto")]
     pub comment: CommentMode,
@@ -364,6 +366,9 @@ pub struct ServeArgs {
         default_value = "auto"
     )]
     pub runtime_interface: RuntimeInterfaceArg,
+    /// Which front door's events to send: a function URL's, or an API Gateway HTTP API's.
+    #[arg(long, env = "DEPLOY_FRONT_DOOR", value_enum, default_value = "url")]
+    pub front_door: crate::domain::FrontDoorArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -165,6 +165,8 @@ pub struct DeployConfig {
     pub github_token: Option<String>,
     pub output: OutputFormat,
     pub rollout: Rollout,
+    /// Function URL or HTTP API, and the custom domain (`crate::domain`).
+    pub front_door: crate::domain::FrontDoor,
 }
 
 /// App, stage and function of a command that targets one stage.
@@ -692,6 +694,12 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
     )?;
     let store = resolve_store(&args.store)?;
     let rollout = resolve_rollout(args)?;
+    let front_door = crate::domain::resolve(
+        &args.domain,
+        &target.stage,
+        github.pull_request().map(|pr| pr.number),
+        target.aws.region.as_deref(),
+    )?;
     Ok(DeployConfig {
         app: target.app,
         stage: target.stage,
@@ -709,6 +717,7 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
         github_token: target.github_token,
         output: target.output,
         rollout,
+        front_door,
     })
 }
 

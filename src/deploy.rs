@@ -202,6 +202,7 @@ pub async fn execute(
         artifact: artifact.s3_url(),
         changed: false,
         superseded: false,
+        front_door: crate::output::FrontDoorReport::default(),
     };
     match &plan.action {
         Action::Superseded { live_run } => {

@@ -233,6 +233,7 @@ mod tests {
             artifact: "s3://artifacts/deploy-action/hello/ab.zip".into(),
             changed: true,
             superseded: false,
+            front_door: crate::output::FrontDoorReport::default(),
         }
     }
 

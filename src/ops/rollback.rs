@@ -204,6 +204,7 @@ pub async fn run(
             artifact: artifact_url(store, &target.app, &chosen.code_sha256),
             changed: false,
             superseded: false,
+            front_door: crate::output::FrontDoorReport::default(),
         };
         if chosen.version == current.version && current.routing.is_empty() {
             tracing::info!(
