@@ -325,6 +325,12 @@ pub struct PolicyArgs {
     /// Also allow pull_request workflows (preview stages).
     #[arg(long, env = "DEPLOY_PULL_REQUEST")]
     pub pull_request: bool,
+    /// Also allow what a custom domain needs (API Gateway, ACM, Route 53), for this name or template.
+    #[arg(long, env = "DEPLOY_DOMAIN")]
+    pub domain: Option<String>,
+    /// Scope the DNS permissions to this hosted zone (default: any zone, records of --domain only).
+    #[arg(long, env = "DEPLOY_HOSTED_ZONE_ID")]
+    pub hosted_zone_id: Option<String>,
     /// Output format on stdout.
     #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
     pub output: OutputFormat,
