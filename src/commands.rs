@@ -303,10 +303,11 @@ async fn teardown(
     let deleted = {
         workflow::group("teardown");
         // The front door first: its API would answer 500 without the function.
-        let d = match domain::teardown(&aws, &target.app, &target.stage).await {
-            Ok(_) => function.delete().await,
-            Err(e) => Err(e),
-        };
+        let d =
+            match domain::teardown(&aws, &target.app, &target.stage, &target.function_name).await {
+                Ok(_) => function.delete().await,
+                Err(e) => Err(e),
+            };
         workflow::end_group();
         d?
     };

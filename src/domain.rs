@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::aws::Aws;
 use crate::aws::acm::{Acm, Certificate};
 use crate::aws::apigateway::{DomainName, Gateway, HttpApi, Mapping};
-use crate::aws::lambda::{TAG_APP, TAG_STAGE};
+use crate::aws::lambda::{Function, TAG_APP, TAG_STAGE};
 use crate::aws::route53::{self, Route53, Zone};
 use crate::config::DeployConfig;
 use crate::error::{Error, Result};
@@ -32,6 +32,10 @@ use crate::output::DeployReport;
 
 /// Tag on the HTTP API naming the custom domain it serves (teardown reads it).
 pub const TAG_DOMAIN: &str = "deploy-action:domain";
+/// Tag on the function of a stage with an HTTP API: teardown, rollback and promote look for
+/// the API only then, so stages without one (and deploy roles without API Gateway
+/// permissions) never see an API Gateway call.
+pub const TAG_FRONT_DOOR: &str = "deploy-action:front-door";
 /// Statement id of the permission that lets the stage's API invoke `live`.
 pub const SID_HTTP_API: &str = "deploy-action-http-api";
 
@@ -42,27 +46,25 @@ pub const HTTP_API_PRICE: &str = "$1.00 per million requests (first 300 million 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FrontDoorArg {
-    /// The function URL on `live` (free).
+    // The function URL on `live` (free).
     Url,
-    /// An API Gateway HTTP API in front of `live` (needed for a custom domain).
+    // An API Gateway HTTP API in front of `live` (needed for a custom domain).
     HttpApi,
 }
 
 /// Flags of the front door (flattened into `deploy`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct DomainArgs {
-    /// Serve the stage at https://NAME/ (an HTTP API with a custom domain); `{stage}` and
-    /// `{pr}` are filled in, e.g. '{stage}.preview.example.com'.
+    /// Serve the stage at https://NAME/ through an HTTP API; `{stage}` and `{pr}` are filled in.
     #[arg(long, env = "DEPLOY_DOMAIN")]
     pub domain: Option<String>,
-    /// What serves the stage: the function URL, or an API Gateway HTTP API (default: url;
-    /// http-api with --domain).
+    /// What serves the stage: the function URL, or an HTTP API (default: url; http-api with --domain).
     #[arg(long, env = "DEPLOY_FRONT_DOOR", value_enum)]
     pub front_door: Option<FrontDoorArg>,
     /// The ACM certificate for --domain (default: an ISSUED one in the region that covers it).
     #[arg(long, env = "DEPLOY_CERTIFICATE_ARN")]
     pub certificate_arn: Option<String>,
-    /// Request a DNS-validated certificate when none covers --domain, and wait until it is issued.
+    /// Request a DNS-validated certificate when none covers --domain, and wait for it.
     #[arg(long, env = "DEPLOY_CREATE_CERTIFICATE")]
     pub create_certificate: bool,
     /// The Route 53 hosted zone for --domain (default: the longest suffix match).
@@ -611,6 +613,7 @@ pub async fn sync(
     gateway.upsert_stage(&api.id).await?;
     let source_arn = format!("arn:aws:execute-api:{region}:{account}:{}/*", api.id);
     allow_api(aws, &cfg.function_name, &source_arn).await?;
+    mark_function(aws, &cfg.function_name).await?;
     report.front_door.api_endpoint = Some(api.endpoint.clone());
     report.url = Some(format!("{}/", api.endpoint.trim_end_matches('/')));
 
@@ -833,6 +836,32 @@ async fn allow_api(aws: &Aws, function: &str, source_arn: &str) -> Result<()> {
     }
 }
 
+/// Tag the function as having an HTTP API (once: a redeploy finds the tag and writes nothing).
+async fn mark_function(aws: &Aws, name: &str) -> Result<()> {
+    let function = Function::new(&aws.lambda, name);
+    if let Some((config, tags)) = function.get(None).await?
+        && !tags.contains_key(TAG_FRONT_DOOR)
+    {
+        function
+            .tag(&unqualified(&config.arn), &[(TAG_FRONT_DOOR, "http-api")])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether the stage's function says it has an HTTP API (false when it is gone).
+async fn has_front_door(aws: &Aws, name: &str) -> Result<bool> {
+    Ok(Function::new(&aws.lambda, name)
+        .get(None)
+        .await?
+        .is_some_and(|(_, tags)| tags.contains_key(TAG_FRONT_DOOR)))
+}
+
+/// `arn:...:function:NAME` of `arn:...:function:NAME[:QUALIFIER]`.
+fn unqualified(arn: &str) -> String {
+    arn.split(':').take(7).collect::<Vec<_>>().join(":")
+}
+
 /// Region and account of an ARN (`arn:aws:lambda:<region>:<account>:...`).
 fn arn_region_account(arn: &str, fallback_region: &str) -> (String, String) {
     let parts: Vec<&str> = arn.split(':').collect();
@@ -872,6 +901,9 @@ impl Drop for Group {
 /// its API and the domain it serves (reads only).
 pub async fn attach(aws: &Aws, app: &str, stage: &str, report: &mut DeployReport) -> Result<()> {
     report.front_door.function_url = report.url.clone();
+    if !has_front_door(aws, &report.function_name).await? {
+        return Ok(());
+    }
     let gateway = Gateway::new(&aws.config);
     let Some(api) = gateway.find_api(&stage_tags(app, stage)).await? else {
         return Ok(());
@@ -903,7 +935,10 @@ pub struct Removed {
 /// Remove what the stage owns: DNS records of its domain names, their mappings, the domain
 /// names, the API. Domain names that aren't the stage's keep everything but the mapping to
 /// the stage's API; certificates and hosted zones are never deleted.
-pub async fn teardown(aws: &Aws, app: &str, stage: &str) -> Result<Removed> {
+pub async fn teardown(aws: &Aws, app: &str, stage: &str, function: &str) -> Result<Removed> {
+    if !has_front_door(aws, function).await? {
+        return Ok(Removed::default());
+    }
     let gateway = Gateway::new(&aws.config);
     let tags = stage_tags(app, stage);
     let (api, mut owned) = tokio::try_join!(gateway.find_api(&tags), gateway.find_domains(&tags))?;
