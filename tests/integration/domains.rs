@@ -957,3 +957,45 @@ fn fastapi_answers_http_api_events() {
 fn sanic_answers_http_api_events() {
     adapter_answers_http_api_events("sanic-hello");
 }
+
+/// Rollback moves `live` only: the API points at the alias, so nothing of the front door is
+/// written, and the report still names the domain.
+#[test]
+fn rollback_keeps_the_front_door_and_reports_the_domain() {
+    let world = World::new();
+    setup(
+        &world,
+        &json!({"zones": ["example.com"], "certs": [["app.example.com"]]}),
+    );
+    let v1 = world.python_app("v1", "one");
+    let v2 = world.python_app("v2", "two");
+    deploy(&world, &v1, "main", &["--domain", "app.example.com"]);
+    let second = deploy(&world, &v2, "main", &["--domain", "app.example.com"]);
+    assert_eq!(second["version"], "2");
+    world.proxy().clear_log();
+    let rolled = world
+        .cmd(&[
+            "rollback", "--app", "hello", "--stage", "main", "--output", "json",
+        ])
+        .run()
+        .success()
+        .json();
+    assert_eq!(rolled["version"], "1");
+    assert_eq!(rolled["url"], "https://app.example.com/");
+    assert_eq!(rolled["domain"], "app.example.com");
+    assert!(
+        rolled["function_url"]
+            .as_str()
+            .unwrap()
+            .contains(".lambda-url.")
+    );
+    let written: Vec<String> = writes(&world)
+        .into_iter()
+        .filter(|w| !w.starts_with("lambda ") || !w.contains("/aliases/"))
+        .collect();
+    // Only the alias (and the rollback mark on the function's tags) change.
+    assert!(
+        written.iter().all(|w| w.starts_with("lambda ")),
+        "front-door writes on rollback: {written:?}"
+    );
+}
