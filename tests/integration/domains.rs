@@ -488,7 +488,7 @@ fn previews_get_a_host_each_and_teardown_removes_only_their_own() {
         &world,
         &app,
         &format!("pr-{number}"),
-        &["--domain", "{pr}.preview.example.com", "--comment", "never"],
+        &["--domain", "{pr}.preview.example.com"],
     )
     .github_event("pull_request", &pr, 5)
     .run()
@@ -498,6 +498,25 @@ fn previews_get_a_host_each_and_teardown_removes_only_their_own() {
         by_pr["url"],
         format!("https://{number}.preview.example.com/")
     );
+    // GitHub hears of the domain: the deployment's environment_url and the PR comment.
+    let state = world.github().state();
+    let url = format!("https://{number}.preview.example.com/");
+    let statuses: Vec<Value> = state["deployments"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|ds| ds.as_array().cloned().unwrap_or_default())
+        .flat_map(|d| d["statuses"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .any(|s| s["state"] == "success" && s["environment_url"] == url.as_str()),
+        "{statuses:?}"
+    );
+    let comments = state["comments"].to_string();
+    assert!(comments.contains(&format!("<{url}>")), "{comments}");
+    assert!(comments.contains("| Function URL |"), "{comments}");
 
     // Teardown of pr-1: its records, mapping, domain name and API go; pr-2 stays; the
     // certificate and the zone stay.
