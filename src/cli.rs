@@ -16,6 +16,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Settings file to read instead of deploy-action.toml, pyproject.toml's
+    /// [tool.deploy-action] or Cargo.toml's [package.metadata.deploy-action] in --source.
+    #[arg(long, env = "DEPLOY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +40,14 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Run a built artifact locally behind a function-URL-like HTTP endpoint.
     Serve(ServeArgs),
+    /// Print the effective settings of a deploy and where each value came from.
+    Config(Box<crate::settings::ConfigArgs>),
+    /// Write deploy-action.toml and a workflow from another tool's settings.
+    Import(crate::import::ImportArgs),
+    /// Run code in the deployed function by direct invocation (never through its URL).
+    // `--version` picks the function version here, not deploy-action's own.
+    #[command(disable_version_flag = true)]
+    Invoke(InvokeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -211,6 +223,10 @@ pub struct DeployArgs {
     /// Smoke check: the status code that counts as healthy.
     #[arg(long, env = "DEPLOY_SMOKE_STATUS", default_value_t = 200)]
     pub smoke_status: u16,
+    /// Run on the new version before `live` moves, once per version: `manage ARGS...` (Django)
+    /// or `python:CODE`. A failure leaves `live` where it was.
+    #[arg(long, env = "DEPLOY_RELEASE_COMMAND")]
+    pub release_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -331,6 +347,14 @@ pub struct PolicyArgs {
     /// Scope the DNS permissions to this hosted zone (default: any zone, records of --domain only).
     #[arg(long, env = "DEPLOY_HOSTED_ZONE_ID")]
     pub hosted_zone_id: Option<String>,
+    /// The KMS key (ARN) of the artifact bucket's SSE-KMS default encryption: adds the KMS
+    /// actions the deploy role needs to write and Lambda to read the artifacts.
+    #[arg(long, env = "DEPLOY_KMS_KEY")]
+    pub kms_key: Option<String>,
+    /// Also allow lambda:InvokeFunction on the app's functions: needed by `invoke`,
+    /// `--release-command` and smoke checks (`--smoke-path`, `--canary`).
+    #[arg(long, env = "DEPLOY_INVOKE")]
+    pub invoke: bool,
     /// Output format on stdout.
     #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -382,4 +406,25 @@ pub enum RuntimeInterfaceArg {
     Auto,
     Awslambdaric,
     Builtin,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InvokeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The version (or alias) to run on (default: live).
+    #[arg(long, env = "DEPLOY_VERSION")]
+    pub version: Option<String>,
+    /// A raw event, JSON or @FILE: prints the function's result and its log tail.
+    #[arg(long, env = "DEPLOY_EVENT")]
+    pub event: Option<String>,
+    /// Python code to run in the function; prints what it printed.
+    #[arg(long, env = "DEPLOY_PYTHON")]
+    pub python: Option<String>,
+    /// A Django management command with its arguments, e.g. 'migrate --noinput'.
+    #[arg(long, env = "DEPLOY_MANAGE")]
+    pub manage: Option<String>,
+    /// Invoke `deploy-action serve`'s local invoke endpoint (the URL it prints) instead of AWS.
+    #[arg(long, env = "DEPLOY_LOCAL")]
+    pub local: Option<String>,
 }

@@ -26,6 +26,11 @@ pub fn output_format(command: &Command) -> OutputFormat {
         Command::Status(a) => a.target.output,
         Command::Policy(a) => a.output,
         Command::Serve(_) => OutputFormat::Text,
+        Command::Config(a) => a.deploy.target.output,
+        Command::Import(a) => match &a.from {
+            crate::import::ImportFrom::Zappa(z) => z.output,
+        },
+        Command::Invoke(a) => a.target.output,
     }
 }
 
@@ -40,6 +45,9 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Status(args) => status_command(&args).await,
         Command::Policy(args) => policy_command(&args),
         Command::Serve(args) => crate::serve::run(args).await,
+        Command::Config(args) => crate::settings::config_command(&args),
+        Command::Import(args) => crate::import::run(&args),
+        Command::Invoke(args) => ops::invoke::command(&args).await.map(Report::Invoke),
     }
 }
 
@@ -53,7 +61,9 @@ fn mask_secrets(command: &Command) {
         Command::Rollback(a) => a.target.github_token.clone(),
         Command::Promote(a) => a.target.github_token.clone(),
         Command::Status(a) => a.target.github_token.clone(),
-        Command::Package(_) | Command::Policy(_) | Command::Serve(_) => None,
+        Command::Config(a) => a.deploy.target.github_token.clone(),
+        Command::Invoke(a) => a.target.github_token.clone(),
+        Command::Package(_) | Command::Policy(_) | Command::Serve(_) | Command::Import(_) => None,
     };
     let from_env = [
         "GITHUB_TOKEN",
@@ -129,7 +139,7 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
                 return Ok(skip);
             }
             tracing::info!("pull request closed: tearing down stage {}", target.stage);
-            return teardown(&target, &github, args.comment).await;
+            return teardown(&target, &github, args.comment, args.adopt).await;
         }
         EventAction::Skip if args.target.stage.is_none() => {
             let reason = "the push deleted its branch or tag: nothing to deploy".to_string();
@@ -170,7 +180,9 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
         &cfg.function_name,
         cfg.comment,
     );
-    let report = reported(reporter, build_and_deploy(&cfg)).await?;
+    // Local validation and the build first: bad input (exit 2) leaves no GitHub deployment.
+    let checked = build_checked(&cfg)?;
+    let report = reported(reporter, build_and_deploy(&cfg, checked)).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))
 }
@@ -189,11 +201,50 @@ async fn reported(
             reporter.deployed(&report).await;
             Ok(report)
         }
+        // `live` moved before a later step failed: GitHub shows what is live, and the run
+        // still fails.
+        Err(Error::AfterLive {
+            step,
+            source,
+            report,
+        }) => {
+            reporter.deployed(&report).await;
+            workflow::append_summary(&report.summary_markdown())?;
+            Err(Error::AfterLive {
+                step,
+                source,
+                report,
+            })
+        }
         Err(e) => {
             reporter.failed(&e).await;
             Err(e)
         }
     }
+}
+
+/// Delete the function only when it is this stage's (its tags; `--adopt` for an untagged
+/// one). `false` when there was none.
+async fn delete_if_ours(
+    function: &aws::lambda::Function<'_>,
+    target: &config::Target,
+    adopt: bool,
+) -> Result<bool> {
+    let Some((_, tags)) = function.get(None).await? else {
+        tracing::info!(
+            "{} does not exist: nothing to tear down",
+            target.function_name
+        );
+        return Ok(false);
+    };
+    crate::ownership::check(
+        &target.function_name,
+        &target.app,
+        &target.stage,
+        &tags,
+        adopt,
+    )?;
+    function.delete().await
 }
 
 /// The reporter of rollback and promote: a deployment of the target stage; the PR comment
@@ -218,10 +269,12 @@ fn build_checked(cfg: &config::DeployConfig) -> Result<package::Checked> {
     checked
 }
 
-async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
+async fn build_and_deploy(
+    cfg: &config::DeployConfig,
+    checked: package::Checked,
+) -> Result<DeployReport> {
     // Hashing (the slow part left for a large zip) runs while the credentials and the first
     // reads are under way.
-    let checked = build_checked(cfg)?;
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
     // The front door's checks (certificate, zone, mappings) come before any write.
@@ -288,7 +341,7 @@ async fn teardown_command(args: &TeardownArgs) -> Result<Report> {
     )? {
         return Ok(skip);
     }
-    teardown(&target, &github, args.comment).await
+    teardown(&target, &github, args.comment, args.adopt).await
 }
 
 /// Delete the stage's function (idempotent), then tell GitHub: its deployments go inactive
@@ -297,17 +350,28 @@ async fn teardown(
     target: &config::Target,
     github: &GitHubContext,
     comment: CommentMode,
+    adopt: bool,
 ) -> Result<Report> {
+    let mut reporter = Reporter::new(
+        github,
+        target.github_token.as_deref(),
+        &target.app,
+        &target.stage,
+        &target.function_name,
+        comment,
+    );
+    // A token GitHub rejects fails here, before the function is deleted.
+    reporter.check().await?;
     let aws = aws::connect(&target.aws).await?;
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
-        // The front door first: its API would answer 500 without the function.
-        let d =
-            match domain::teardown(&aws, &target.app, &target.stage, &target.function_name).await {
-                Ok(_) => function.delete().await,
-                Err(e) => Err(e),
-            };
+        // The front door first (its API would answer 500 without the function), after the
+        // same ownership check as the function's.
+        let d = match domain::teardown(&aws, target, adopt).await {
+            Ok(_) => delete_if_ours(&function, target, adopt).await,
+            Err(e) => Err(e),
+        };
         workflow::end_group();
         d?
     };
@@ -317,14 +381,6 @@ async fn teardown(
         function_name: target.function_name.clone(),
         deleted,
     };
-    let reporter = Reporter::new(
-        github,
-        target.github_token.as_deref(),
-        &target.app,
-        &target.stage,
-        &target.function_name,
-        comment,
-    );
     reporter.torn_down(&report).await;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Teardown(report))

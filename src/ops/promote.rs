@@ -220,6 +220,7 @@ async fn promote(
         },
         // The target's front door (if any) points at its `live` alias: nothing to change.
         front_door: crate::domain::FrontDoor::default(),
+        release_command: None,
     };
     let reference = ArtifactRef {
         bucket: &store.bucket,

@@ -70,6 +70,16 @@ class ApiError(Exception):
         self.body = {"message": message, "documentation_url": DOCS, **(extra or {})}
 
 
+# Who a token acts as. The `--token` is an installation token like the Actions GITHUB_TOKEN:
+# it writes as `github-actions[bot]` (type Bot), and GET /user answers it 403 "Resource not
+# accessible by integration" (GitHub REST docs, "Get the authenticated user" is not available
+# to GitHub App installation tokens; GITHUB_TOKEN's comments show user.login
+# `github-actions[bot]`, user.type `Bot`). Tokens added through /__fake/tokens act as a user
+# (GET /user → 200) or as another app's bot.
+INSTALLATION = "installation"
+USER = "user"
+
+
 class State:
     def __init__(self, token, oidc_request_token, oidc_token):
         self.token = token
@@ -79,6 +89,8 @@ class State:
         self.clear()
 
     def clear(self):
+        # token -> {"user": {login, id, type}, "kind": INSTALLATION | USER}
+        self.tokens = {self.token: {"user": BOT, "kind": INSTALLATION}}
         self.config = copy.deepcopy(DEFAULT_CONFIG)
         self.comments: dict[int, dict] = {}
         self.deleted_comments: list[dict] = []
@@ -257,6 +269,9 @@ class Handler(BaseHTTPRequestHandler):
                 elif path.startswith("/repos/"):
                     self.check_auth(path)
                     self.api(path, query)
+                elif path == "/user" and self.command == "GET":
+                    self.check_auth(path)
+                    self.authenticated_user()
                 else:
                     raise ApiError(404, "Not Found")
             except ApiError as e:
@@ -281,7 +296,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def check_auth(self, path):
         got = self.bearer(("bearer", "token"))
-        if got is not None and got == self.state.token:
+        with self.state.lock:
+            identity = self.state.tokens.get(got) if got is not None else None
+        if identity is not None:
+            self.identity = identity
             return
         with self.state.lock:
             self.state.auth_failures += 1
@@ -383,6 +401,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.pulls_of_commit(repo, rest[1], query)
         raise ApiError(404, "Not Found")
 
+    def authenticated_user(self):
+        """GET /user: the token's user; installation tokens can't call it (403)."""
+        if self.identity["kind"] == INSTALLATION:
+            raise ApiError(403, "Resource not accessible by integration",
+                           {"documentation_url": "https://docs.github.com/rest/users/users"
+                                                 "#get-the-authenticated-user",
+                            "status": "403"})
+        self.send(200, user_json(self.base, self.identity["user"]))
+
     def pulls_of_commit(self, repo, sha, query):
         """`GET /repos/{o}/{r}/commits/{sha}/pulls`: the seeded PRs (open and closed) whose head
         is `sha`, as GitHub lists them."""
@@ -440,7 +467,9 @@ class Handler(BaseHTTPRequestHandler):
                            {"errors": [{"resource": "IssueComment", "code": "missing_field",
                                         "field": "body"}]})
         with self.state.lock:
-            c = self.add_comment(repo, issue, body, BOT, "NONE")
+            user = self.identity["user"]
+            c = self.add_comment(repo, issue, body, user,
+                                 "NONE" if user["type"] == "Bot" else "MEMBER")
             out = comment_json(self.base, c)
         self.send(201, out, [("Location", out["url"])])
 
@@ -477,6 +506,7 @@ class Handler(BaseHTTPRequestHandler):
             c["body"] = body
             c["edits"] += 1
             c["bodies"].append(body)
+            c.setdefault("edited_by", []).append(self.identity["user"]["login"])
             c["updated_at"] = self.state.now()
             out = comment_json(self.base, c)
         self.send(200, out)
@@ -645,6 +675,20 @@ class Handler(BaseHTTPRequestHandler):
                     st.config.update(req)
             with st.lock:
                 return self.send(200, st.config)
+        if path == "/__fake/tokens" and self.command == "POST":
+            # {"token": T, "login": "octocat", "type": "User"} (GET /user answers it), or
+            # "installation": true for another app's installation token ("<slug>[bot]").
+            token, login = req.get("token"), req.get("login")
+            if not isinstance(token, str) or not token or not isinstance(login, str):
+                return self.send(400, {"error": "need {\"token\": T, \"login\": L, "
+                                                "\"type\": \"User\"|\"Bot\", "
+                                                "\"installation\": bool}"})
+            kind = INSTALLATION if req.get("installation") else USER
+            user = {"login": login, "id": 8_000_000 + len(st.tokens),
+                    "type": req.get("type") or ("Bot" if kind == INSTALLATION else "User")}
+            with st.lock:
+                st.tokens[token] = {"user": user, "kind": kind}
+            return self.send(201, {"login": login, "kind": kind})
         if path == "/__fake/pulls" and self.command == "POST":
             pulls = req.get("pulls")
             ok = isinstance(pulls, list) and all(
@@ -690,6 +734,7 @@ class Handler(BaseHTTPRequestHandler):
                     "id": c["id"], "body": c["body"], "user": c["user"]["login"],
                     "created_at": c["created_at"], "updated_at": c["updated_at"],
                     "edits": c["edits"], "bodies": list(c["bodies"]),
+                    "edited_by": list(c.get("edited_by", [])),
                 })
             deployments: dict = {}
             for d in sorted(st.deployments.values(), key=lambda d: d["id"]):
