@@ -48,6 +48,12 @@ pub enum Command {
     // `--version` picks the function version here, not deploy-action's own.
     #[command(disable_version_flag = true)]
     Invoke(InvokeArgs),
+    /// Delete preview stages of closed PRs or not deployed for a while, and unused artifacts.
+    Gc(GcArgs),
+    /// Print a stage's CloudWatch logs, all streams merged in time order.
+    Logs(LogsArgs),
+    /// What each stage cost over the last days, and when an always-on Fargate task would be cheaper.
+    Cost(CostArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -427,4 +433,61 @@ pub struct InvokeArgs {
     /// Invoke `deploy-action serve`'s local invoke endpoint (the URL it prints) instead of AWS.
     #[arg(long, env = "DEPLOY_LOCAL")]
     pub local: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also delete preview stages not deployed for this long (`14d`, `36h`, `90m`).
+    #[arg(long, env = "DEPLOY_OLDER_THAN", default_value = "14d")]
+    pub older_than: String,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long, env = "DEPLOY_DRY_RUN")]
+    pub dry_run: bool,
+    /// Where artifacts are stored (without a bucket, artifacts are left alone).
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Start this long ago (`10m`, `2h`, `1d`) or at an RFC 3339 time.
+    #[arg(long, env = "DEPLOY_SINCE", default_value = "10m")]
+    pub since: String,
+    /// Keep printing new events until interrupted.
+    #[arg(long, env = "DEPLOY_FOLLOW")]
+    pub follow: bool,
+    /// A CloudWatch Logs filter pattern (`ERROR`, `"timed out"`, `{ $.level = "error" }`).
+    #[arg(long, env = "DEPLOY_FILTER")]
+    pub filter: Option<String>,
+    /// Only the events of this request id.
+    #[arg(long, env = "DEPLOY_REQUEST_ID")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CostArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Days of metrics to add up (1-455).
+    #[arg(long, env = "DEPLOY_DAYS", default_value_t = 30)]
+    pub days: u32,
+    /// A JSON or TOML file of prices overriding the built-in us-east-1 table.
+    #[arg(long, env = "DEPLOY_PRICES")]
+    pub prices: Option<PathBuf>,
+    /// vCPUs of the Fargate task to compare with.
+    #[arg(long, env = "DEPLOY_FARGATE_CPU", default_value_t = 0.25)]
+    pub fargate_cpu: f64,
+    /// Memory (GB) of the Fargate task to compare with.
+    #[arg(long, env = "DEPLOY_FARGATE_MEMORY", default_value_t = 0.5)]
+    pub fargate_memory: f64,
+    /// Put an Application Load Balancer in front of the Fargate task in the comparison.
+    #[arg(long, env = "DEPLOY_FARGATE_ALB")]
+    pub fargate_alb: bool,
+    /// Where artifacts are stored (for their storage cost; optional).
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

@@ -31,6 +31,9 @@ pub fn output_format(command: &Command) -> OutputFormat {
             crate::import::ImportFrom::Zappa(z) => z.output,
         },
         Command::Invoke(a) => a.target.output,
+        Command::Gc(a) => a.target.output,
+        Command::Logs(a) => a.target.output,
+        Command::Cost(a) => a.target.output,
     }
 }
 
@@ -48,6 +51,9 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Config(args) => crate::settings::config_command(&args),
         Command::Import(args) => crate::import::run(&args),
         Command::Invoke(args) => ops::invoke::command(&args).await.map(Report::Invoke),
+        Command::Gc(args) => ops::gc::command(&args).await,
+        Command::Logs(args) => ops::logs::command(&args).await,
+        Command::Cost(args) => ops::cost::command(&args).await,
     }
 }
 
@@ -63,6 +69,9 @@ fn mask_secrets(command: &Command) {
         Command::Status(a) => a.target.github_token.clone(),
         Command::Config(a) => a.deploy.target.github_token.clone(),
         Command::Invoke(a) => a.target.github_token.clone(),
+        Command::Gc(a) => a.target.github_token.clone(),
+        Command::Logs(a) => a.target.github_token.clone(),
+        Command::Cost(a) => a.target.github_token.clone(),
         Command::Package(_) | Command::Policy(_) | Command::Serve(_) | Command::Import(_) => None,
     };
     let from_env = [
@@ -363,6 +372,21 @@ async fn teardown(
     // A token GitHub rejects fails here, before the function is deleted.
     reporter.check().await?;
     let aws = aws::connect(&target.aws).await?;
+    let report = teardown_stage(&aws, target, github, comment, None, adopt).await?;
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Report::Teardown(report))
+}
+
+/// The teardown of one stage, also run by `gc` for each stage it removes (with the PR the
+/// stage previews, since a scheduled run has none of its own).
+pub(crate) async fn teardown_stage(
+    aws: &aws::Aws,
+    target: &config::Target,
+    github: &GitHubContext,
+    comment: CommentMode,
+    pr: Option<u64>,
+    adopt: bool,
+) -> Result<TeardownReport> {
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
@@ -381,9 +405,19 @@ async fn teardown(
         function_name: target.function_name.clone(),
         deleted,
     };
+    let mut reporter = Reporter::new(
+        github,
+        target.github_token.as_deref(),
+        &target.app,
+        &target.stage,
+        &target.function_name,
+        comment,
+    );
+    if let Some(pr) = pr {
+        reporter = reporter.for_pr(pr);
+    }
     reporter.torn_down(&report).await;
-    workflow::append_summary(&report.summary_markdown())?;
-    Ok(Report::Teardown(report))
+    Ok(report)
 }
 
 async fn rollback_command(args: &RollbackArgs) -> Result<Report> {

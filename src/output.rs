@@ -105,6 +105,8 @@ pub enum Report {
     Package(PackageReport),
     /// `invoke`: the command's output and exit status.
     Invoke(crate::ops::invoke::InvokeReport),
+    /// The command printed its output while it ran (`logs`): nothing more to print.
+    Streamed,
     /// Free-form JSON with a text rendering (plans, status, policy).
     Json {
         #[serde(flatten)]
@@ -247,6 +249,7 @@ impl std::fmt::Display for Report {
             Report::Package(r) => r.fmt(f),
             Report::Invoke(r) => r.fmt(f),
             Report::Json { text, .. } => f.write_str(text.trim_end()),
+            Report::Streamed => Ok(()),
         }
     }
 }
@@ -254,6 +257,9 @@ impl std::fmt::Display for Report {
 impl Report {
     /// Print the report on stdout in the chosen format.
     pub fn print(&self, format: OutputFormat) {
+        if matches!(self, Report::Streamed) {
+            return;
+        }
         match format {
             OutputFormat::Text => println!("{self}"),
             OutputFormat::Json => println!(
@@ -278,6 +284,7 @@ impl Report {
     pub fn outputs(&self) -> Vec<(String, String)> {
         match self {
             Report::Deploy(r) => r.outputs(),
+            Report::Streamed => Vec::new(),
             other => json_outputs(&serde_json::to_value(other).unwrap_or_default()),
         }
     }

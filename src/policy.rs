@@ -7,8 +7,8 @@
 //! operations of real runs and check that the policy allows each of them and nothing more.
 //!
 //! Resources: Lambda actions on the app's functions `function:<app>-*` and their versions and
-//! aliases (`:*`); `lambda:ListFunctions` on `*` (IAM can't scope it; only `status` without
-//! `--stage` uses it); the artifact objects `<bucket>/<prefix>/<app>/*.zip`; `iam:PassRole`
+//! aliases (`:*`); `tag:GetResources` and `lambda:GetAccountSettings` on `*` (IAM can't scope
+//! them; only `status` without `--stage` uses them); the artifact objects `<bucket>/<prefix>/<app>/*.zip`; `iam:PassRole`
 //! on the execution role only, and only towards Lambda.
 
 use std::collections::BTreeSet;
@@ -67,6 +67,17 @@ const fn op(
 }
 
 /// Every AWS operation deploy-action calls (kept in step with the code by a unit test).
+/// Operations of `gc`, `logs` and `cost` (issue #19) that the generated policy does not grant
+/// yet: their commands run with a role that has them (`logs:FilterLogEvents`,
+/// `logs:DescribeLogGroups`, `cloudwatch:GetMetricData`, `s3:ListBucket`, `s3:DeleteObject`).
+pub const NOT_GRANTED_YET: &[&str] = &[
+    "FilterLogEvents",
+    "DescribeLogGroups",
+    "GetMetricData",
+    "ListObjectsV2",
+    "DeleteObject",
+];
+
 pub const OPERATIONS: &[Operation] = &[
     // GetFunction returns the function's tags, which IAM guards with lambda:ListTags.
     op(
@@ -182,10 +193,12 @@ pub const OPERATIONS: &[Operation] = &[
         "TagResource",
         &[("lambda:TagResource", On::Function)],
     ),
+    // `status` finds an app's stages by tag (issue #19), and shows the account's code storage.
+    op("tagging", "GetResources", &[("tag:GetResources", On::Any)]),
     op(
         "lambda",
-        "ListFunctions",
-        &[("lambda:ListFunctions", On::Any)],
+        "GetAccountSettings",
+        &[("lambda:GetAccountSettings", On::Any)],
     ),
     // The front door (`--domain`, `--front-door http-api`): API Gateway authorises its
     // management API by HTTP verb on resource paths.
@@ -805,7 +818,7 @@ pub fn permissions(input: &PolicyInput) -> Value {
     let mut statements = function_statements(input);
     statements.extend([
         json!({
-            "Sid": "DeployActionListFunctions",
+            "Sid": "DeployActionListStages",
             "Effect": "Allow",
             "Action": one_or_many(&actions(On::Any).iter().map(ToString::to_string).collect::<Vec<_>>()),
             "Resource": "*",
@@ -911,7 +924,7 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
         "the OIDC provider token.actions.githubusercontent.com (audience sts.amazonaws.com) must exist in the account: aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com".into(),
     );
     notes.push(format!(
-        "lambda:ListFunctions can't be scoped to functions; only `status` without --stage uses it (drop DeployActionListFunctions if you don't need that). `function:{}-*` also matches another app whose name starts with `{}-`",
+        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; only `status` without --stage uses them (drop DeployActionListStages if you don't need that). `gc`, `logs` and `cost` need more than this policy grants (logs:FilterLogEvents, logs:DescribeLogGroups, cloudwatch:GetMetricData, s3:ListBucket, s3:DeleteObject). `function:{}-*` also matches another app whose name starts with `{}-`",
         input.app, input.app
     ));
     if input.execution_role.is_none() {
@@ -1067,7 +1080,7 @@ mod tests {
         // `<client>.<operation>()` with the client named as in this code base.
         let call =
             regex::Regex::new(r"\b(?:client|s3|sts|lambda)\s*\.\s*([a-z][a-z0-9_]*)\(\)").unwrap();
-        let not_operations = ["config"];
+        let not_operations = ["config", "clone"];
         let mut called = BTreeSet::new();
         for text in &sources {
             // Test modules call the SDK too (to inspect); only the product's calls count.
@@ -1078,7 +1091,11 @@ mod tests {
                 }
             }
         }
-        let listed: BTreeSet<String> = OPERATIONS.iter().map(|o| o.name.to_string()).collect();
+        let listed: BTreeSet<String> = OPERATIONS
+            .iter()
+            .map(|o| o.name.to_string())
+            .chain(NOT_GRANTED_YET.iter().map(ToString::to_string))
+            .collect();
         let unlisted: Vec<_> = called.difference(&listed).collect();
         let uncalled: Vec<_> = listed.difference(&called).collect();
         assert!(
@@ -1092,12 +1109,13 @@ mod tests {
     }
 
     #[test]
-    fn nothing_but_list_functions_is_granted_on_everything() {
-        assert_eq!(actions(On::Any), vec!["lambda:ListFunctions"]);
+    fn nothing_but_the_stage_listing_is_granted_on_everything() {
+        let any = vec!["lambda:GetAccountSettings", "tag:GetResources"];
+        assert_eq!(actions(On::Any), any);
         let p = permissions(&input());
         for s in p["Statement"].as_array().unwrap() {
             if s["Resource"] == "*" {
-                assert_eq!(s["Action"], "lambda:ListFunctions", "{s}");
+                assert_eq!(s["Action"], json!(any), "{s}");
             }
         }
     }

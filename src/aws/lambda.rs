@@ -25,6 +25,9 @@ use crate::error::{Error, Result};
 use crate::naming::{LIVE_ALIAS, Provenance};
 
 pub use crate::ownership::{TAG_APP, TAG_STAGE};
+/// The function URL of `live` as created (`none` after it was removed), so that `status` of
+/// many stages reads it from GetResources instead of one GetFunctionUrlConfig per stage.
+pub const TAG_URL: &str = "deploy-action:url";
 
 /// Statement ids of the public function URL permissions.
 pub const SID_URL: &str = "deploy-action-url";
@@ -62,7 +65,7 @@ pub struct FunctionConfig {
 }
 
 impl FunctionConfig {
-    fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
+    pub(crate) fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
         config_from_sdk(c)
     }
 
@@ -124,7 +127,7 @@ pub struct AliasState {
 
 macro_rules! alias_from {
     ($name:ident, $ty:ty) => {
-        fn $name(a: &$ty) -> AliasState {
+        pub(crate) fn $name(a: &$ty) -> AliasState {
             AliasState {
                 arn: a.alias_arn().unwrap_or_default().to_string(),
                 version: a.function_version().unwrap_or_default().to_string(),
@@ -638,6 +641,11 @@ impl<'a> Function<'a> {
 
     /// The function URL on `live`, if any, without changing anything.
     pub async fn url(&self) -> Result<Option<(String, FunctionUrlAuthType)>> {
+        Ok(self.url_config().await?.map(|c| (c.url, c.auth)))
+    }
+
+    /// `live`'s function URL config, if any.
+    pub async fn url_config(&self) -> Result<Option<UrlConfig>> {
         match self
             .client
             .get_function_url_config()
@@ -646,10 +654,11 @@ impl<'a> Function<'a> {
             .send()
             .await
         {
-            Ok(c) => Ok(Some((
-                normalize_url(c.function_url()),
-                c.auth_type().clone(),
-            ))),
+            Ok(c) => Ok(Some(UrlConfig {
+                url: normalize_url(c.function_url()),
+                auth: c.auth_type().clone(),
+                function_arn: c.function_arn().to_string(),
+            })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(wrap(
                 "url",
@@ -662,7 +671,7 @@ impl<'a> Function<'a> {
 
     /// Create the function URL on `live`. `Ok(None)` on 409: a URL config exists already, or
     /// the function is busy (the caller reads again and decides).
-    pub async fn create_url(&self, auth: FunctionUrlAuthType) -> Result<Option<String>> {
+    pub async fn create_url(&self, auth: FunctionUrlAuthType) -> Result<Option<UrlConfig>> {
         match self
             .client
             .create_function_url_config()
@@ -672,7 +681,11 @@ impl<'a> Function<'a> {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(normalize_url(out.function_url()))),
+            Ok(out) => Ok(Some(UrlConfig {
+                url: normalize_url(out.function_url()),
+                auth: out.auth_type().clone(),
+                function_arn: out.function_arn().to_string(),
+            })),
             Err(e) if is_conflict(&e) => Ok(None),
             Err(e) => Err(wrap(
                 "url",
@@ -885,6 +898,16 @@ impl<'a> Function<'a> {
         })
     }
 
+    /// Record the URL in the `deploy-action:url` tag (issue #19: `status` of 2,000 stages reads
+    /// it from GetResources). Only when the URL is created or removed, so a no-op deploy sends
+    /// nothing more. A failure only costs `status` a GetFunctionUrlConfig: warn and go on.
+    pub async fn tag_url(&self, url_arn: &str, url: Option<&str>) {
+        let arn = crate::ops::unqualified_arn(url_arn);
+        if let Err(e) = self.tag(&arn, &[(TAG_URL, url.unwrap_or("none"))]).await {
+            tracing::warn!("could not record the URL in the {TAG_URL} tag: {e}");
+        }
+    }
+
     /// Set tags on the function (tags belong to the function, not to versions).
     pub async fn tag(&self, function_arn: &str, tags: &[(&str, &str)]) -> Result<()> {
         let mut req = self.client.tag_resource().resource(function_arn);
@@ -909,6 +932,15 @@ pub struct Invocation {
     pub executed_version: Option<String>,
 }
 
+/// A function URL config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlConfig {
+    pub url: String,
+    pub auth: FunctionUrlAuthType,
+    /// The function (or alias) ARN the URL is on.
+    pub function_arn: String,
+}
+
 /// One statement of `live`'s resource policy, as AddPermission takes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Permission {
@@ -931,7 +963,7 @@ pub enum AliasWrite {
 
 /// Function URLs as Lambda documents them: `https://<id>.lambda-url.<region>.on.aws/`,
 /// with the trailing slash (some emulators leave it out).
-fn normalize_url(url: &str) -> String {
+pub(crate) fn normalize_url(url: &str) -> String {
     if url.ends_with('/') {
         url.to_string()
     } else {

@@ -34,8 +34,9 @@ async fn upsert(function: &Function<'_>, mode: UrlMode) -> Result<Option<String>
         UrlMode::Public => FunctionUrlAuthType::None,
         UrlMode::Iam => FunctionUrlAuthType::AwsIam,
         UrlMode::None => {
-            if function.url().await?.is_some() {
+            if let Some(existing) = function.url_config().await? {
                 function.delete_url().await?;
+                function.tag_url(&existing.function_arn, None).await;
             }
             return Ok(None);
         }
@@ -47,8 +48,11 @@ async fn upsert(function: &Function<'_>, mode: UrlMode) -> Result<Option<String>
             Some((url, auth)) if auth == want => return Ok(Some(url)),
             Some(_) => return function.update_url(want).await.map(Some),
             None => {
-                if let Some(url) = function.create_url(want.clone()).await? {
-                    return Ok(Some(url));
+                if let Some(created) = function.create_url(want.clone()).await? {
+                    function
+                        .tag_url(&created.function_arn, Some(&created.url))
+                        .await;
+                    return Ok(Some(created.url));
                 }
                 // 409: created meanwhile by another run, or the function is busy. Read again.
             }

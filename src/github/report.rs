@@ -130,6 +130,16 @@ impl Reporter {
         reporter
     }
 
+    /// Report about `pr` instead of the event's PR (`gc` tears down previews of closed PRs from
+    /// a scheduled run, which has no PR of its own).
+    #[must_use]
+    pub fn for_pr(mut self, pr: u64) -> Reporter {
+        if let Some(active) = &mut self.active {
+            active.pr = Some(pr);
+        }
+        self
+    }
+
     /// Whether anything will be reported.
     #[must_use]
     pub fn is_active(&self) -> bool {

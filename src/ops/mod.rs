@@ -1,7 +1,11 @@
 //! Operating a live app (design.md §1, §3): `rollback` and `promote` move `live` without
 //! building, and `status` reads every stage.
 
+pub mod cost;
+pub mod fleet;
+pub mod gc;
 pub mod invoke;
+pub mod logs;
 pub mod promote;
 pub mod rollback;
 pub mod status;

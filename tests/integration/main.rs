@@ -21,6 +21,7 @@ mod real_aws;
 mod reliability;
 mod rust;
 mod safety;
+mod scale;
 mod serve;
 mod settings;
 mod snapshots;

@@ -276,7 +276,7 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
         Some("lambda") => {
             let function = entry["function"].as_str().unwrap_or_default();
             let qualifier = entry["qualifier"].as_str();
-            if op == "lambda:ListFunctions" {
+            if op == "lambda:ListFunctions" || op == "lambda:GetAccountSettings" {
                 need(&action, "*".into(), None);
                 return out;
             }
@@ -310,6 +310,11 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
         Some("s3") => {
             let resource = entry["resource"].as_str().unwrap_or_default();
             need(&action, format!("arn:aws:s3:::{resource}"), None);
+        }
+        // `status` lists the app's stages by tag (IAM can't scope GetResources).
+        Some("tagging") => {
+            assert_eq!(op, "tagging:GetResources", "{entry}");
+            need("tag:GetResources", "*".into(), None);
         }
         // AssumeRoleWithWebIdentity is unsigned: the trust policy decides (checked apart).
         Some("sts") => assert_eq!(op, "sts:AssumeRoleWithWebIdentity", "{entry}"),
@@ -585,12 +590,16 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         "granted but never used by the recorded runs: {unused:?}"
     );
 
-    // Nothing on `*` but ListFunctions; S3 only on the app's artifacts.
+    // Nothing on `*` but the stage listing; S3 only on the app's artifacts.
     for st in permissions["Statement"].as_array().unwrap() {
         let resources = strings(&st["Resource"]);
         let actions = strings(&st["Action"]);
         if resources.iter().any(|r| r == "*") {
-            assert_eq!(actions, vec!["lambda:ListFunctions"], "{st}");
+            assert_eq!(
+                actions,
+                vec!["lambda:GetAccountSettings", "tag:GetResources"],
+                "{st}"
+            );
         }
         if actions.iter().any(|a| a.starts_with("s3:")) {
             assert_eq!(
@@ -601,7 +610,7 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         }
         if actions
             .iter()
-            .any(|a| a.starts_with("lambda:") && a != "lambda:ListFunctions")
+            .any(|a| a.starts_with("lambda:") && a != "lambda:GetAccountSettings")
         {
             assert!(
                 resources.iter().all(|r| r.contains(":function:hello-")),
@@ -781,7 +790,7 @@ fn the_policy_output_is_stable() {
         ]
     );
     // The two documents in the text are the JSON ones.
-    assert!(text.contains("\"lambda:ListFunctions\""), "{text}");
+    assert!(text.contains("\"tag:GetResources\""), "{text}");
     assert!(
         !text.contains("iam:PassRole"),
         "no execution role, no PassRole: {text}"

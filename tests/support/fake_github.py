@@ -399,6 +399,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.get_status(repo, did, int(rest[3]))
         elif rest[0] == "commits" and len(rest) == 3 and rest[2] == "pulls" and m == "GET":
             return self.pulls_of_commit(repo, rest[1], query)
+        elif rest[0] == "pulls" and len(rest) == 2 and rest[1].isdigit() and m == "GET":
+            return self.get_pull(repo, int(rest[1]))
         raise ApiError(404, "Not Found")
 
     def authenticated_user(self):
@@ -409,6 +411,23 @@ class Handler(BaseHTTPRequestHandler):
                                                  "#get-the-authenticated-user",
                             "status": "403"})
         self.send(200, user_json(self.base, self.identity["user"]))
+
+    def get_pull(self, repo, number):
+        """`GET /repos/{o}/{r}/pulls/{n}` (used by `deploy-action gc`): a seeded PR with the
+        fields GitHub's "Get a pull request" answer has that gc reads (`state`, `closed_at`,
+        `merged_at`, `number`, `head.sha`); 404 for an unknown number, as GitHub answers."""
+        with self.state.lock:
+            found = [p for p in self.state.pulls if p["repo"] == repo and p["number"] == number]
+        if not found:
+            raise ApiError(404, "Not Found")
+        p = found[-1]
+        closed = "2024-01-01T00:00:00Z" if p["state"] == "closed" else None
+        self.send(200, {
+            "id": 90_000 + number, "number": number, "state": p["state"],
+            "title": f"PR {number}", "head": {"sha": p["head_sha"], "ref": "feature"},
+            "html_url": f"https://github.com/{repo}/pull/{number}",
+            "closed_at": closed, "merged_at": None,
+        })
 
     def pulls_of_commit(self, repo, sha, query):
         """`GET /repos/{o}/{r}/commits/{sha}/pulls`: the seeded PRs (open and closed) whose head

@@ -247,6 +247,9 @@ DEFAULT_CONFIG = {
     # "run": an Invoke no rule matches runs the function's own code from moto's S3 in a host
     # Python subprocess (invoke_runner.py), since moto can't execute functions without Docker.
     "invoke_mode": "rules",
+    # GetAccountSettings (moto 5.2.1 has no such route): AccountLimit.TotalCodeSize, default
+    # Lambda's 75 GB per region (see account_settings below).
+    "account_code_size_limit": 80530636800,
 }
 PROBABILITIES = ("throttle", "error5xx", "error5xx_after", "drop_upload")
 MAP_KEYS = ("op_delay", "fail_ops", "invoke", "role_propagation", "bucket_regions",
@@ -1239,6 +1242,8 @@ class Handler(BaseHTTPRequestHandler):
         head_len = None
         if call.service == "lambda" and call.operation == "Invoke" and call.function:
             reply = self.invoke(call, cfg)
+        elif scale_hook(self, call, cfg) is not None:
+            reply = scale_hook(self, call, cfg)
         elif call.service == "lambda":
             reply, head_len, injected = self.lambda_call(call, cfg)
             if injected:
@@ -1907,6 +1912,233 @@ def fix_url(c, qualifier):
     arn = c.get("FunctionArn")
     if qualifier and isinstance(arn, str) and arn.count(":") == 6:
         c["FunctionArn"] = f"{arn}:{qualifier}"
+
+
+# -- issue #19 (ops at scale): what moto 5.2.1 lacks for `status`, `gc` and `cost` -----------
+def scale_hook(handler, call, cfg):
+    """Answer the calls below as AWS does, or return None to go on as usual. Memoised per
+    call so that the dispatcher's test-and-use costs one answer."""
+    if hasattr(call, "scale_reply"):
+        return call.scale_reply
+    target = handler.headers.get("X-Amz-Target", "")
+    if call.operation is None and call.service in ("tagging", "logs", "monitoring") and target:
+        call.operation = target.rsplit(".", 1)[-1]  # name JSON-protocol calls in the log
+    reply = None
+    if cfg["moto_fixes"] and call.service == "lambda" and call.operation == "GetAccountSettings":
+        reply = account_settings(handler, call, cfg)
+    elif (cfg["moto_fixes"] and call.service == "tagging"
+          and target.endswith(".GetResources")):
+        reply = tagging_get_resources(handler, call)
+    elif call.service == "monitoring" and call.raw_path.startswith(CBOR_PREFIX):
+        call.operation = call.raw_path[len(CBOR_PREFIX):].strip("/")
+        reply = cloudwatch_cbor(handler, call)
+    call.scale_reply = reply
+    return reply
+
+
+def account_settings(handler, call, cfg):
+    """GetAccountSettings: moto 5.2.1 has no route for it (404). Real Lambda answers
+    `AccountLimit.TotalCodeSize` (75 GB by default: "Function and layer storage", Lambda quotas,
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html) and
+    `AccountUsage.TotalCodeSize`, the bytes of every version of every function ("The amount of
+    storage space that you're using for deployment packages and layer archives",
+    https://docs.aws.amazon.com/lambda/latest/api/API_AccountUsage.html). Usage here: the
+    CodeSize of every function version moto holds (ListFunctions FunctionVersion=ALL)."""
+    listed = handler.lookup(call, "/2015-03-31/functions/?FunctionVersion=ALL")
+    functions = (listed.json() or {}).get("Functions", []) if listed.ok else []
+    used = sum(int(f.get("CodeSize") or 0) for f in functions)
+    names = {f.get("FunctionName") for f in functions}
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": int(cfg["account_code_size_limit"]),
+            "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000,
+        },
+        "AccountUsage": {"TotalCodeSize": used, "FunctionCount": len(names)},
+    }
+    reply = Reply(200, [("Content-Type", "application/json")])
+    reply.set_json(body)
+    return reply
+
+
+def tagging_get_resources(handler, call):
+    """GetResources with only `ResourcesPerPage`: real AWS fills pages by that limit ("AWS
+    recommends using ResourcesPerPage instead of [TagsPerPage]", GetResources, Resource Groups
+    Tagging API Reference), while moto 5.2.1 also applies its own TagsPerPage default of 100,
+    so a page of functions with two tags each holds 49. Forward with TagsPerPage 500 (the API's
+    maximum) when the caller gave none."""
+    try:
+        req = json.loads(call.body or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(req, dict) or "TagsPerPage" in req:
+        return None
+    req["TagsPerPage"] = 500
+    body = json.dumps(req).encode()
+    headers = [(k, v) for k, v in handler.headers.items() if k.lower() != "content-length"]
+    try:
+        reply, _ = handler.upstream(call.method, handler.path, headers, body)
+    except OSError as e:
+        return Reply(502, [("Content-Type", "text/plain")],
+                     f"fault-proxy: upstream unreachable: {e}".encode())
+    return reply
+
+
+# CloudWatch in the Rust SDK (aws-sdk-cloudwatch 1.140) speaks Smithy RPC v2 CBOR:
+# `POST /service/GraniteServiceVersion20100801/operation/<Op>` with `smithy-protocol:
+# rpc-v2-cbor` (https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html). moto 5.2.1
+# routes only `POST /` (query or awsJson1_0) and answers the CBOR path 404. Translate: decode
+# the CBOR request, forward it as awsJson1_0 (`X-Amz-Target: GraniteServiceVersion20100801.<Op>`),
+# and encode moto's JSON answer (or error, `__type` + `message`) back to CBOR; timestamps
+# (`Timestamp`, `Timestamps`, `StartTime`, `EndTime`) are CBOR tag 1 (epoch seconds), as the
+# protocol specifies. Always on: without it moto can't serve CloudWatch to the Rust SDK at all.
+CBOR_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+CBOR_TIME_KEYS = {"Timestamp", "Timestamps", "StartTime", "EndTime", "StateUpdatedTimestamp"}
+
+
+class _Tagged:
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+
+def cbor_decode(data: bytes):
+    pos = 0
+
+    def arg(info):
+        nonlocal pos
+        if info < 24:
+            return info
+        n = {24: 1, 25: 2, 26: 4, 27: 8}[info]
+        v = int.from_bytes(data[pos:pos + n], "big")
+        pos += n
+        return v
+
+    def item():
+        nonlocal pos
+        b = data[pos]
+        pos += 1
+        major, info = b >> 5, b & 31
+        if major == 7:
+            if info == 20:
+                return False
+            if info == 21:
+                return True
+            if info in (22, 23):
+                return None
+            import struct
+            fmt, n = {25: (">e", 2), 26: (">f", 4), 27: (">d", 8)}[info]
+            v = struct.unpack(fmt, data[pos:pos + n])[0]
+            pos += n
+            return v
+        if info == 31:  # indefinite length
+            if major in (2, 3):
+                parts = []
+                while data[pos] != 0xFF:
+                    parts.append(item())
+                pos += 1
+                return (b"" if major == 2 else "").join(parts)
+            if major == 4:
+                out = []
+                while data[pos] != 0xFF:
+                    out.append(item())
+                pos += 1
+                return out
+            if major == 5:
+                out = {}
+                while data[pos] != 0xFF:
+                    k = item()
+                    out[k] = item()
+                pos += 1
+                return out
+        n = arg(info)
+        if major == 0:
+            return n
+        if major == 1:
+            return -1 - n
+        if major in (2, 3):
+            raw = data[pos:pos + n]
+            pos += n
+            return raw if major == 2 else raw.decode("utf-8")
+        if major == 4:
+            return [item() for _ in range(n)]
+        if major == 5:
+            out = {}
+            for _ in range(n):
+                k = item()
+                out[k] = item()
+            return out
+        if major == 6:
+            return _Tagged(n, item())
+        raise ValueError(f"CBOR major type {major}")
+
+    return item() if data else {}
+
+
+def cbor_to_json(v):
+    if isinstance(v, _Tagged):
+        return cbor_to_json(v.value)  # tag 1: epoch seconds, as awsJson writes timestamps
+    if isinstance(v, dict):
+        return {k: cbor_to_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [cbor_to_json(x) for x in v]
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    return v
+
+
+def cbor_encode(v, time_key=False) -> bytes:
+    import struct
+
+    def head(major, n):
+        if n < 24:
+            return bytes([major << 5 | n])
+        for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+        raise ValueError("too large")
+
+    if time_key and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return b"\xc1" + cbor_encode(float(v))
+    if v is None:
+        return b"\xf6"
+    if v is True:
+        return b"\xf5"
+    if v is False:
+        return b"\xf4"
+    if isinstance(v, int):
+        return head(0, v) if v >= 0 else head(1, -1 - v)
+    if isinstance(v, float):
+        return b"\xfb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        raw = v.encode()
+        return head(3, len(raw)) + raw
+    if isinstance(v, list):
+        return head(4, len(v)) + b"".join(cbor_encode(x, time_key) for x in v)
+    if isinstance(v, dict):
+        return head(5, len(v)) + b"".join(
+            cbor_encode(k) + cbor_encode(x, k in CBOR_TIME_KEYS) for k, x in v.items())
+    raise TypeError(type(v))
+
+
+def cloudwatch_cbor(handler, call):
+    request = cbor_to_json(cbor_decode(call.body or b""))
+    headers = [("X-Amz-Target", f"GraniteServiceVersion20100801.{call.operation}"),
+               ("Content-Type", "application/x-amz-json-1.0")]
+    headers += [(k, v) for k, v in handler.aux_headers(call, "monitoring")]
+    try:
+        up, _ = handler.upstream("POST", "/", headers, json.dumps(request).encode())
+    except OSError as e:
+        return Reply(502, [("Content-Type", "text/plain")],
+                     f"fault-proxy: upstream unreachable: {e}".encode())
+    try:
+        answer = json.loads(up.body or b"{}")
+    except ValueError:
+        answer = {"__type": "InternalFailure", "message": up.body.decode("utf-8", "replace")}
+    if not up.ok and isinstance(answer, dict) and "__type" not in answer:
+        answer = {"__type": answer.get("Code") or "InternalFailure",
+                  "message": answer.get("Message") or answer.get("message") or ""}
+    return Reply(up.status, [("Content-Type", "application/cbor"),
+                             ("smithy-protocol", "rpc-v2-cbor")], cbor_encode(answer))
 
 
 class Server(ThreadingHTTPServer):
