@@ -235,6 +235,7 @@ async fn reported(
 /// Delete the function only when it is this stage's (its tags; `--adopt` for an untagged
 /// one). `false` when there was none.
 async fn delete_if_ours(
+    aws: &aws::Aws,
     function: &aws::lambda::Function<'_>,
     target: &config::Target,
     adopt: bool,
@@ -253,6 +254,8 @@ async fn delete_if_ours(
         &tags,
         adopt,
     )?;
+    // The front door first: its API would answer 500 without the function.
+    domain::teardown(aws, &target.app, &target.stage, &tags).await?;
     function.delete().await
 }
 
@@ -390,12 +393,7 @@ pub(crate) async fn teardown_stage(
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
-        // The front door first (its API would answer 500 without the function), after the
-        // same ownership check as the function's.
-        let d = match domain::teardown(&aws, target, adopt).await {
-            Ok(_) => delete_if_ours(&function, target, adopt).await,
-            Err(e) => Err(e),
-        };
+        let d = delete_if_ours(aws, &function, target, adopt).await;
         workflow::end_group();
         d?
     };

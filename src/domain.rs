@@ -932,21 +932,19 @@ pub struct Removed {
     pub domains: Vec<String>,
 }
 
-/// Remove what the stage owns: DNS records of its domain names, their mappings, the domain
-/// names, the API. Domain names that aren't the stage's keep everything but the mapping to
-/// the stage's API; certificates and hosted zones are never deleted.
-pub async fn teardown(aws: &Aws, target: &crate::config::Target, adopt: bool) -> Result<Removed> {
-    let (app, stage) = (target.app.as_str(), target.stage.as_str());
-    let Some((_, function_tags)) = Function::new(&aws.lambda, &target.function_name)
-        .get(None)
-        .await?
-    else {
-        return Ok(Removed::default());
-    };
+/// Remove what the stage owns, when its function's tags say it has a front door (the caller
+/// has checked that the function is the stage's): DNS records of its domain names, their
+/// mappings, the domain names, the API. Domain names that aren't the stage's keep everything
+/// but the mapping to the stage's API; certificates and hosted zones are never deleted.
+pub async fn teardown(
+    aws: &Aws,
+    app: &str,
+    stage: &str,
+    function_tags: &HashMap<String, String>,
+) -> Result<Removed> {
     if !function_tags.contains_key(TAG_FRONT_DOOR) {
         return Ok(Removed::default());
     }
-    crate::ownership::check(&target.function_name, app, stage, &function_tags, adopt)?;
     let gateway = Gateway::new(&aws.config);
     let tags = stage_tags(app, stage);
     let (api, mut owned) = tokio::try_join!(gateway.find_api(&tags), gateway.find_domains(&tags))?;
