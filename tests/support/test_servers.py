@@ -973,6 +973,56 @@ def proxy_teardown_flow(env):
     assert "us-east-1/td-fn" not in state["functions"], state
 
 
+@test
+def proxy_apigateway_domain_targets(env):
+    """Custom domain names get the regional target real API Gateway reports; ACM calls are
+    logged by operation."""
+    env.preset()
+    env.plog(clear=True)
+    gw = env.client("apigatewayv2")
+    cfg = [{"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x",
+            "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
+    created = gw.create_domain_name(DomainName="app.example.com",
+                                    DomainNameConfigurations=cfg)
+    c = created["DomainNameConfigurations"][0]
+    assert c["ApiGatewayDomainName"].startswith("d-"), c
+    assert c["ApiGatewayDomainName"].endswith(".execute-api.us-east-1.amazonaws.com"), c
+    assert c["HostedZoneId"] == "Z1UJRXOUMOOFQ8", c
+    got = gw.get_domain_name(DomainName="app.example.com")["DomainNameConfigurations"][0]
+    assert got["ApiGatewayDomainName"] == c["ApiGatewayDomainName"], got
+    listed = gw.get_domain_names()["Items"][0]["DomainNameConfigurations"][0]
+    assert listed["ApiGatewayDomainName"] == c["ApiGatewayDomainName"], listed
+    # raw moto leaves them out (the reason for the fix)
+    raw = env.client("apigatewayv2", direct=True).get_domain_name(DomainName="app.example.com")
+    assert "ApiGatewayDomainName" not in raw["DomainNameConfigurations"][0], raw
+    env.client("acm").list_certificates()
+    ops = [e["operation"] for e in env.plog()]
+    assert "acm:ListCertificates" in ops, ops
+    gw.delete_domain_name(DomainName="app.example.com")
+
+
+@test
+def proxy_acm_issues_once_the_validation_record_exists(env):
+    env.preset()
+    acm = env.client("acm")
+    r53 = env.client("route53")
+    arn = acm.request_certificate(DomainName="*.dv.example.com",
+                                  ValidationMethod="DNS")["CertificateArn"]
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "PENDING_VALIDATION", cert
+    record = cert["DomainValidationOptions"][0]["ResourceRecord"]
+    zone = r53.create_hosted_zone(Name="dv.example.com", CallerReference="dv")["HostedZone"]
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == \
+        "PENDING_VALIDATION"
+    r53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {
+            "Name": record["Name"], "Type": "CNAME", "TTL": 300,
+            "ResourceRecords": [{"Value": record["Value"]}]}}]})
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "ISSUED", cert
+    assert cert["DomainValidationOptions"][0]["ValidationStatus"] == "SUCCESS", cert
+
+
 # ---------------------------------------------------------------------------------------
 # fake_github tests
 # ---------------------------------------------------------------------------------------
