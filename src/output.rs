@@ -28,7 +28,7 @@ pub struct DeployReport {
     pub front_door: FrontDoorReport,
 }
 
-/// The front-door fields of a deploy report (design.md §5). `url` is where users go: the
+/// The front-door fields of a deploy report (docs/contract.md, "Output"). `url` is where users go: the
 /// custom domain when there is one; these say what stands behind it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct FrontDoorReport {
