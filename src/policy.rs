@@ -1133,7 +1133,7 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
         "the OIDC provider token.actions.githubusercontent.com (audience sts.amazonaws.com) must exist in the account: aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com".into(),
     );
     notes.push(format!(
-        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; only `status` without --stage uses them (drop DeployActionListStages if you don't need that). `gc`, `logs` and `cost` need more than this policy grants (logs:FilterLogEvents, logs:DescribeLogGroups, cloudwatch:GetMetricData, s3:ListBucket, s3:DeleteObject). `function:{}-*` also matches another app whose name starts with `{}-`",
+        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; only `status` without --stage uses them (drop DeployActionListStages if you don't need that). `gc`, `logs` and `cost` need more than this policy grants (logs:FilterLogEvents, cloudwatch:GetMetricData, s3:ListBucket, s3:DeleteObject). `function:{}-*` also matches another app whose name starts with `{}-`",
         input.app, input.app
     ));
     if input.execution_role.is_none() {
