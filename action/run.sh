@@ -17,8 +17,8 @@ fi
 
 command="${INPUT_COMMAND:-deploy}"
 case "${command}" in
-  deploy | package | teardown | rollback | promote | status | policy | serve) ;;
-  *) bail "input 'command' must be one of deploy, package, teardown, rollback, promote, status, policy, serve; got '${command}'" ;;
+  deploy | package | teardown | rollback | promote | status | policy | serve | invoke | gc | logs | cost | config) ;;
+  *) bail "input 'command' must be one of deploy, package, teardown, rollback, promote, status, policy, serve, invoke, gc, logs, cost, config; got '${command}'" ;;
 esac
 
 # Boolean inputs: only "true" sets the flag; "false" and "" leave it unset, so the CLI never has to

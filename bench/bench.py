@@ -1062,6 +1062,11 @@ class Bench:
             for n in R["notes"]:
                 w(f"- {n}")
             w("")
+        # The scale section (bench/scale.py) is run on its own; keep its last results here.
+        scale_md = os.path.join(BENCH, "RESULTS-scale.md")
+        if os.path.exists(scale_md):
+            with open(scale_md) as f:
+                w(f.read())
         return "\n".join(L)
 
     def missed_analysis(self, rows) -> list[str]:

@@ -3,6 +3,7 @@
 # zappa, on one local moto. Run on demand, not in CI:
 #
 #   bench/run.sh [--rounds N] [--only startup,warm,noop,first,rss,package,rust] [--keep]
+#   bench/run.sh --scale [--stages 2000]     (issue #19: status and gc over many stages)
 #
 # It installs what it needs (the project's tools via scripts/install-tools.sh, then pinned peers
 # in their own venvs under ${DEPLOY_ACTION_TOOLS:-$HOME/.cache/deploy-action}/bench-*, and
@@ -24,6 +25,15 @@ bash scripts/install-tools.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 TOOLS="$DEPLOY_ACTION_TOOLS"
+
+# The scale section (issue #19): `bench/run.sh --scale [--stages N]` seeds N tagged stages on moto
+# and measures `status` and `gc --dry-run` (requests and time; bench/scale.py). No peers involved.
+if [[ "${1:-}" == "--scale" ]]; then
+  shift
+  log "cargo build --release --locked"
+  cargo build --release --locked
+  exec "$TOOLS/venv/bin/python" bench/scale.py --bin "${CARGO_TARGET_DIR:-$REPO/target}/release/deploy-action" "$@"
+fi
 
 # A venv per peer, built from its pinned requirement files; a stamp records what it was built
 # from, so a second run only checks.

@@ -16,6 +16,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Settings file to read instead of deploy-action.toml, pyproject.toml's
+    /// [tool.deploy-action] or Cargo.toml's [package.metadata.deploy-action] in --source.
+    #[arg(long, env = "DEPLOY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +40,20 @@ pub enum Command {
     Policy(PolicyArgs),
     /// Run a built artifact locally behind a function-URL-like HTTP endpoint.
     Serve(ServeArgs),
+    /// Print the effective settings of a deploy and where each value came from.
+    Config(Box<crate::settings::ConfigArgs>),
+    /// Write deploy-action.toml and a workflow from another tool's settings.
+    Import(crate::import::ImportArgs),
+    /// Run code in the deployed function by direct invocation (never through its URL).
+    // `--version` picks the function version here, not deploy-action's own.
+    #[command(disable_version_flag = true)]
+    Invoke(InvokeArgs),
+    /// Delete preview stages of closed PRs or not deployed for a while, and unused artifacts.
+    Gc(GcArgs),
+    /// Print a stage's CloudWatch logs, all streams merged in time order.
+    Logs(LogsArgs),
+    /// What each stage cost over the last days, and when an always-on Fargate task would be cheaper.
+    Cost(CostArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,6 +227,10 @@ pub struct DeployArgs {
     /// Smoke check: the status code that counts as healthy.
     #[arg(long, env = "DEPLOY_SMOKE_STATUS", default_value_t = 200)]
     pub smoke_status: u16,
+    /// Run on the new version before `live` moves, once per version: `manage ARGS...` (Django)
+    /// or `python:CODE`. A failure leaves `live` where it was.
+    #[arg(long, env = "DEPLOY_RELEASE_COMMAND")]
+    pub release_command: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -323,6 +345,14 @@ pub struct PolicyArgs {
     /// Also allow pull_request workflows (preview stages).
     #[arg(long, env = "DEPLOY_PULL_REQUEST")]
     pub pull_request: bool,
+    /// The KMS key (ARN) of the artifact bucket's SSE-KMS default encryption: adds the KMS
+    /// actions the deploy role needs to write and Lambda to read the artifacts.
+    #[arg(long, env = "DEPLOY_KMS_KEY")]
+    pub kms_key: Option<String>,
+    /// Also allow lambda:InvokeFunction on the app's functions: needed by `invoke`,
+    /// `--release-command` and smoke checks (`--smoke-path`, `--canary`).
+    #[arg(long, env = "DEPLOY_INVOKE")]
+    pub invoke: bool,
     /// Output format on stdout.
     #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -371,4 +401,82 @@ pub enum RuntimeInterfaceArg {
     Auto,
     Awslambdaric,
     Builtin,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InvokeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The version (or alias) to run on (default: live).
+    #[arg(long, env = "DEPLOY_VERSION")]
+    pub version: Option<String>,
+    /// A raw event, JSON or @FILE: prints the function's result and its log tail.
+    #[arg(long, env = "DEPLOY_EVENT")]
+    pub event: Option<String>,
+    /// Python code to run in the function; prints what it printed.
+    #[arg(long, env = "DEPLOY_PYTHON")]
+    pub python: Option<String>,
+    /// A Django management command with its arguments, e.g. 'migrate --noinput'.
+    #[arg(long, env = "DEPLOY_MANAGE")]
+    pub manage: Option<String>,
+    /// Invoke `deploy-action serve`'s local invoke endpoint (the URL it prints) instead of AWS.
+    #[arg(long, env = "DEPLOY_LOCAL")]
+    pub local: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also delete preview stages not deployed for this long (`14d`, `36h`, `90m`).
+    #[arg(long, env = "DEPLOY_OLDER_THAN", default_value = "14d")]
+    pub older_than: String,
+    /// Print what would be deleted; delete nothing.
+    #[arg(long, env = "DEPLOY_DRY_RUN")]
+    pub dry_run: bool,
+    /// Where artifacts are stored (without a bucket, artifacts are left alone).
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Start this long ago (`10m`, `2h`, `1d`) or at an RFC 3339 time.
+    #[arg(long, env = "DEPLOY_SINCE", default_value = "10m")]
+    pub since: String,
+    /// Keep printing new events until interrupted.
+    #[arg(long, env = "DEPLOY_FOLLOW")]
+    pub follow: bool,
+    /// A CloudWatch Logs filter pattern (`ERROR`, `"timed out"`, `{ $.level = "error" }`).
+    #[arg(long, env = "DEPLOY_FILTER")]
+    pub filter: Option<String>,
+    /// Only the events of this request id.
+    #[arg(long, env = "DEPLOY_REQUEST_ID")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CostArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Days of metrics to add up (1-455).
+    #[arg(long, env = "DEPLOY_DAYS", default_value_t = 30)]
+    pub days: u32,
+    /// A JSON or TOML file of prices overriding the built-in us-east-1 table.
+    #[arg(long, env = "DEPLOY_PRICES")]
+    pub prices: Option<PathBuf>,
+    /// vCPUs of the Fargate task to compare with.
+    #[arg(long, env = "DEPLOY_FARGATE_CPU", default_value_t = 0.25)]
+    pub fargate_cpu: f64,
+    /// Memory (GB) of the Fargate task to compare with.
+    #[arg(long, env = "DEPLOY_FARGATE_MEMORY", default_value_t = 0.5)]
+    pub fargate_memory: f64,
+    /// Put an Application Load Balancer in front of the Fargate task in the comparison.
+    #[arg(long, env = "DEPLOY_FARGATE_ALB")]
+    pub fargate_alb: bool,
+    /// Where artifacts are stored (for their storage cost; optional).
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

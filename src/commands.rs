@@ -26,6 +26,14 @@ pub fn output_format(command: &Command) -> OutputFormat {
         Command::Status(a) => a.target.output,
         Command::Policy(a) => a.output,
         Command::Serve(_) => OutputFormat::Text,
+        Command::Config(a) => a.deploy.target.output,
+        Command::Import(a) => match &a.from {
+            crate::import::ImportFrom::Zappa(z) => z.output,
+        },
+        Command::Invoke(a) => a.target.output,
+        Command::Gc(a) => a.target.output,
+        Command::Logs(a) => a.target.output,
+        Command::Cost(a) => a.target.output,
     }
 }
 
@@ -40,6 +48,12 @@ pub async fn dispatch(command: Command) -> Result<Report> {
         Command::Status(args) => status_command(&args).await,
         Command::Policy(args) => policy_command(&args),
         Command::Serve(args) => crate::serve::run(args).await,
+        Command::Config(args) => crate::settings::config_command(&args),
+        Command::Import(args) => crate::import::run(&args),
+        Command::Invoke(args) => ops::invoke::command(&args).await.map(Report::Invoke),
+        Command::Gc(args) => ops::gc::command(&args).await,
+        Command::Logs(args) => ops::logs::command(&args).await,
+        Command::Cost(args) => ops::cost::command(&args).await,
     }
 }
 
@@ -53,7 +67,12 @@ fn mask_secrets(command: &Command) {
         Command::Rollback(a) => a.target.github_token.clone(),
         Command::Promote(a) => a.target.github_token.clone(),
         Command::Status(a) => a.target.github_token.clone(),
-        Command::Package(_) | Command::Policy(_) | Command::Serve(_) => None,
+        Command::Config(a) => a.deploy.target.github_token.clone(),
+        Command::Invoke(a) => a.target.github_token.clone(),
+        Command::Gc(a) => a.target.github_token.clone(),
+        Command::Logs(a) => a.target.github_token.clone(),
+        Command::Cost(a) => a.target.github_token.clone(),
+        Command::Package(_) | Command::Policy(_) | Command::Serve(_) | Command::Import(_) => None,
     };
     let from_env = [
         "GITHUB_TOKEN",
@@ -129,7 +148,7 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
                 return Ok(skip);
             }
             tracing::info!("pull request closed: tearing down stage {}", target.stage);
-            return teardown(&target, &github, args.comment).await;
+            return teardown(&target, &github, args.comment, args.adopt).await;
         }
         EventAction::Skip if args.target.stage.is_none() => {
             let reason = "the push deleted its branch or tag: nothing to deploy".to_string();
@@ -170,7 +189,9 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
         &cfg.function_name,
         cfg.comment,
     );
-    let report = reported(reporter, build_and_deploy(&cfg)).await?;
+    // Local validation and the build first: bad input (exit 2) leaves no GitHub deployment.
+    let checked = build_checked(&cfg)?;
+    let report = reported(reporter, build_and_deploy(&cfg, checked)).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))
 }
@@ -188,11 +209,50 @@ async fn reported(
             reporter.deployed(&report).await;
             Ok(report)
         }
+        // `live` moved before a later step failed: GitHub shows what is live, and the run
+        // still fails.
+        Err(Error::AfterLive {
+            step,
+            source,
+            report,
+        }) => {
+            reporter.deployed(&report).await;
+            workflow::append_summary(&report.summary_markdown())?;
+            Err(Error::AfterLive {
+                step,
+                source,
+                report,
+            })
+        }
         Err(e) => {
             reporter.failed(&e).await;
             Err(e)
         }
     }
+}
+
+/// Delete the function only when it is this stage's (its tags; `--adopt` for an untagged
+/// one). `false` when there was none.
+async fn delete_if_ours(
+    function: &aws::lambda::Function<'_>,
+    target: &config::Target,
+    adopt: bool,
+) -> Result<bool> {
+    let Some((_, tags)) = function.get(None).await? else {
+        tracing::info!(
+            "{} does not exist: nothing to tear down",
+            target.function_name
+        );
+        return Ok(false);
+    };
+    crate::ownership::check(
+        &target.function_name,
+        &target.app,
+        &target.stage,
+        &tags,
+        adopt,
+    )?;
+    function.delete().await
 }
 
 /// The reporter of rollback and promote: a deployment of the target stage; the PR comment
@@ -217,10 +277,12 @@ fn build_checked(cfg: &config::DeployConfig) -> Result<package::Checked> {
     checked
 }
 
-async fn build_and_deploy(cfg: &config::DeployConfig) -> Result<DeployReport> {
+async fn build_and_deploy(
+    cfg: &config::DeployConfig,
+    checked: package::Checked,
+) -> Result<DeployReport> {
     // Hashing (the slow part left for a large zip) runs while the credentials and the first
     // reads are under way.
-    let checked = build_checked(cfg)?;
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
     let first = deploy::read_live(&aws, cfg).await?;
@@ -278,7 +340,7 @@ async fn teardown_command(args: &TeardownArgs) -> Result<Report> {
     )? {
         return Ok(skip);
     }
-    teardown(&target, &github, args.comment).await
+    teardown(&target, &github, args.comment, args.adopt).await
 }
 
 /// Delete the stage's function (idempotent), then tell GitHub: its deployments go inactive
@@ -287,12 +349,38 @@ async fn teardown(
     target: &config::Target,
     github: &GitHubContext,
     comment: CommentMode,
+    adopt: bool,
 ) -> Result<Report> {
+    let mut reporter = Reporter::new(
+        github,
+        target.github_token.as_deref(),
+        &target.app,
+        &target.stage,
+        &target.function_name,
+        comment,
+    );
+    // A token GitHub rejects fails here, before the function is deleted.
+    reporter.check().await?;
     let aws = aws::connect(&target.aws).await?;
+    let report = teardown_stage(&aws, target, github, comment, None, adopt).await?;
+    workflow::append_summary(&report.summary_markdown())?;
+    Ok(Report::Teardown(report))
+}
+
+/// The teardown of one stage, also run by `gc` for each stage it removes (with the PR the
+/// stage previews, since a scheduled run has none of its own).
+pub(crate) async fn teardown_stage(
+    aws: &aws::Aws,
+    target: &config::Target,
+    github: &GitHubContext,
+    comment: CommentMode,
+    pr: Option<u64>,
+    adopt: bool,
+) -> Result<TeardownReport> {
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
-        let d = function.delete().await;
+        let d = delete_if_ours(&function, target, adopt).await;
         workflow::end_group();
         d?
     };
@@ -302,7 +390,7 @@ async fn teardown(
         function_name: target.function_name.clone(),
         deleted,
     };
-    let reporter = Reporter::new(
+    let mut reporter = Reporter::new(
         github,
         target.github_token.as_deref(),
         &target.app,
@@ -310,9 +398,11 @@ async fn teardown(
         &target.function_name,
         comment,
     );
+    if let Some(pr) = pr {
+        reporter = reporter.for_pr(pr);
+    }
     reporter.torn_down(&report).await;
-    workflow::append_summary(&report.summary_markdown())?;
-    Ok(Report::Teardown(report))
+    Ok(report)
 }
 
 async fn rollback_command(args: &RollbackArgs) -> Result<Report> {

@@ -135,6 +135,39 @@ pub struct Store {
 pub struct AwsSettings {
     pub region: Option<String>,
     pub role_to_assume: Option<String>,
+    /// How long the `--role-to-assume` session must last (`None`: an hour): long enough for
+    /// the whole command, so that no step meets ExpiredToken half-way.
+    pub session_seconds: Option<i32>,
+}
+
+/// An STS role session lasts at most 12 hours (AssumeRoleWithWebIdentity, DurationSeconds:
+/// "from 900 seconds (15 minutes) up to the maximum session duration setting for the role",
+/// which is at most 43200 seconds).
+pub const MAX_SESSION_SECONDS: i32 = 43_200;
+/// What a session needs besides the canary's hold: build, upload, the function's updates,
+/// the smoke checks and the report.
+const SESSION_MARGIN_SECONDS: i32 = 1800;
+
+/// The session a deploy with a canary held `canary_minutes` needs: at least an hour (the
+/// default, which every role allows), else the hold plus a margin. Too long for STS: exit 2.
+pub fn session_seconds(canary_minutes: u32) -> Result<i32> {
+    let needed = i64::from(canary_minutes) * 60 + i64::from(SESSION_MARGIN_SECONDS);
+    if needed > i64::from(MAX_SESSION_SECONDS) {
+        return Err(Error::invalid(
+            "--canary-minutes",
+            format!(
+                "a {canary_minutes}-minute canary outlasts the longest role session STS grants (12 h, with {} min for the rest of the deploy)",
+                SESSION_MARGIN_SECONDS / 60
+            ),
+            format!(
+                "hold the canary for at most {} minutes",
+                (MAX_SESSION_SECONDS - SESSION_MARGIN_SECONDS) / 60
+            ),
+        ));
+    }
+    Ok(i32::try_from(needed)
+        .unwrap_or(MAX_SESSION_SECONDS)
+        .max(3600))
 }
 
 /// Canary and smoke-check settings.
@@ -165,6 +198,8 @@ pub struct DeployConfig {
     pub github_token: Option<String>,
     pub output: OutputFormat,
     pub rollout: Rollout,
+    /// `--release-command`: runs on the new version before `live` moves (`ops::invoke`).
+    pub release_command: Option<crate::ops::invoke::Payload>,
 }
 
 /// App, stage and function of a command that targets one stage.
@@ -253,6 +288,7 @@ fn aws_settings(args: &cli::TargetArgs) -> Result<AwsSettings> {
     Ok(AwsSettings {
         region: args.region.clone(),
         role_to_assume: args.role_to_assume.clone(),
+        session_seconds: None,
     })
 }
 
@@ -391,13 +427,22 @@ fn prebuilt_defaults(path: &Path) -> (&'static str, &'static str) {
     let has_bootstrap = if path.is_dir() {
         path.join("bootstrap").is_file()
     } else {
-        crate::package::zip::zip_has_entry(path, "bootstrap").unwrap_or(false)
+        zip_has_bootstrap(path)
     };
     if has_bootstrap {
         ("provided.al2023", "bootstrap")
     } else {
         ("python3.13", "deploy_action_handler.handler")
     }
+}
+
+/// Whether a zip has `bootstrap` at its root. An unreadable zip says no here; the package
+/// step reads it properly and reports what is wrong with it.
+fn zip_has_bootstrap(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|f| zip::ZipArchive::new(std::io::BufReader::new(f)).ok())
+        .is_some_and(|archive| archive.index_for_name("bootstrap").is_some())
 }
 
 fn detect_build(source: &Path) -> Result<BuildKind> {
@@ -410,14 +455,14 @@ fn detect_build(source: &Path) -> Result<BuildKind> {
             return Ok(BuildKind::Python);
         }
     }
-    for entry in ["app.py", "main.py", "run.py"] {
+    for entry in ["app.py", "main.py", "run.py", "manage.py"] {
         if source.join(entry).is_file() {
             return Ok(BuildKind::Python);
         }
     }
     Err(Error::package(
         format!(
-            "{} has no app to build: no Cargo.toml, requirements.txt, Pipfile.lock, pyproject.toml, app.py, main.py or run.py",
+            "{} has no app to build: no Cargo.toml, requirements.txt, Pipfile.lock, pyproject.toml, app.py, main.py, run.py or manage.py",
             source.display()
         ),
         "point --source at the app's directory, pass --build rust|python, or deploy a prebuilt --artifact",
@@ -692,6 +737,19 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
     )?;
     let store = resolve_store(&args.store)?;
     let rollout = resolve_rollout(args)?;
+    let mut target = target;
+    if target.aws.role_to_assume.is_some() && rollout.canary_percent.is_some() {
+        target.aws.session_seconds = Some(session_seconds(rollout.canary_minutes)?);
+    }
+    let release_command = args
+        .release_command
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(crate::ops::invoke::parse_release_command)
+        .transpose()?;
+    if release_command.is_some() {
+        crate::ops::invoke::check_release_target(&function)?;
+    }
     Ok(DeployConfig {
         app: target.app,
         stage: target.stage,
@@ -709,6 +767,7 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
         github_token: target.github_token,
         output: target.output,
         rollout,
+        release_command,
     })
 }
 
@@ -746,5 +805,19 @@ mod tests {
         assert!(validate_python_app("pkg.main:create.app").is_ok());
         assert!(validate_python_app("run").is_err());
         assert!(validate_python_app("1run:app").is_err());
+    }
+
+    #[test]
+    fn a_session_outlives_the_canary() {
+        assert_eq!(
+            session_seconds(5).unwrap(),
+            3600,
+            "at least the default hour"
+        );
+        assert_eq!(session_seconds(60).unwrap(), 5400);
+        assert_eq!(session_seconds(690).unwrap(), MAX_SESSION_SECONDS);
+        let e = session_seconds(691).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(e.help_text().unwrap().contains("690 minutes"), "{e:?}");
     }
 }

@@ -71,17 +71,34 @@ pub enum Error {
     )]
     NotManaged { function: String },
 
-    /// The function belongs to another app or stage (its tags say so).
-    #[error("function {function} is tagged for app {app:?} stage {stage:?}, not this deploy")]
+    /// The function belongs to another app or stage (its tags say so). Never changed, not
+    /// even with `--adopt`: another stage runs on it.
+    #[error(
+        "function {function} belongs to app {app:?} stage {stage:?} (its deploy-action tags), not to app {our_app:?} stage {our_stage:?}: both name the function {function}"
+    )]
     #[diagnostic(
         code(deploy_action::foreign_function),
-        help("choose another --app/--stage, or pass --adopt to take it over")
+        help(
+            "choose another --app or --stage name for this one (the function name is <app>-<stage>); nothing was changed"
+        )
     )]
     ForeignFunction {
         function: String,
         app: String,
         stage: String,
+        our_app: String,
+        our_stage: String,
     },
+
+    /// The function's tags can't be read, so whose it is can't be told.
+    #[error("can't read the tags of function {function}: {message}")]
+    #[diagnostic(
+        code(deploy_action::tags_unreadable),
+        help(
+            "the deploy role needs lambda:ListTags (GetFunction returns tags only with it) to tell whether the function is ours; `deploy-action policy` includes it. Nothing was changed"
+        )
+    )]
+    TagsUnreadable { function: String, message: String },
 
     /// An AWS call failed. `step` is the pipeline step, `resource` what it acted on.
     #[error("{step}: {operation} on {resource} failed: {message}")]
@@ -140,6 +157,47 @@ pub enum Error {
         message: String,
     },
 
+    /// `live` moved, then a later step (function URL, pruning) failed. The report is the
+    /// truth about `live`: outputs, comment and deployment show it.
+    #[error("live is now version {}; {step} failed: {source}", report.version)]
+    #[diagnostic(
+        code(deploy_action::after_live),
+        help(
+            "live serves the new version; fix what the message names and deploy again (it will only redo the failed step)"
+        )
+    )]
+    AfterLive {
+        step: &'static str,
+        #[source]
+        source: Box<Error>,
+        report: Box<crate::output::DeployReport>,
+    },
+
+    /// The settings file (design.md §4a) has a key or value we can't use; `location` is
+    /// `file:line`.
+    #[error("{location}: {message}")]
+    #[diagnostic(code(deploy_action::settings))]
+    Settings {
+        location: String,
+        message: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    /// A deploy's `--release-command` failed on the new version; traffic stays where it was.
+    #[error("release command on {function} version {version} failed: {message}")]
+    #[diagnostic(
+        code(deploy_action::release_failed),
+        help(
+            "live still points at the previous version; the command's output is in the log and the step summary. Fix it and deploy again (it runs again on the next version), or try it first with `deploy-action invoke --version N`"
+        )
+    )]
+    ReleaseFailed {
+        function: String,
+        version: String,
+        message: String,
+    },
+
     /// Local I/O failed.
     #[error("{context}: {source}")]
     #[diagnostic(code(deploy_action::io))]
@@ -165,7 +223,9 @@ impl Error {
             | Error::Package { .. }
             | Error::NotManaged { .. }
             | Error::ForeignFunction { .. }
-            | Error::GitHubContext { .. } => EXIT_BAD_INPUT,
+            | Error::GitHubContext { .. }
+            | Error::Settings { .. } => EXIT_BAD_INPUT,
+            Error::TagsUnreadable { .. } => EXIT_FAILED,
             Error::Build { bad_input, .. } => {
                 if *bad_input {
                     EXIT_BAD_INPUT
@@ -177,6 +237,8 @@ impl Error {
             | Error::GitHub { .. }
             | Error::NotReady { .. }
             | Error::SmokeFailed { .. }
+            | Error::AfterLive { .. }
+            | Error::ReleaseFailed { .. }
             | Error::Io { .. }
             | Error::Internal(_) => EXIT_FAILED,
         }
@@ -198,11 +260,15 @@ impl Error {
             Error::Build { .. } => "build",
             Error::NotManaged { .. } => "not_managed",
             Error::ForeignFunction { .. } => "foreign_function",
+            Error::TagsUnreadable { .. } => "tags_unreadable",
             Error::Aws { .. } => "aws",
             Error::GitHub { .. } => "github",
             Error::GitHubContext { .. } => "github_context",
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
+            Error::AfterLive { .. } => "after_live",
+            Error::Settings { .. } => "settings",
+            Error::ReleaseFailed { .. } => "release_failed",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
         }

@@ -10,23 +10,27 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod github;
+pub mod import;
 pub mod naming;
 pub mod ops;
 pub mod output;
+pub mod ownership;
 pub mod package;
 pub mod plan;
 pub mod policy;
 pub mod serve;
+pub mod settings;
 
 use std::ffi::OsString;
 
-use clap::Parser;
-
 /// Parse `args`, run the command, print its report or error, and return the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let cli = match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
+    init_logging();
+    // The command line with the settings file applied (flag > DEPLOY_* > stage table > top
+    // level > default).
+    let (cli, settings) = match settings::parse(args) {
+        Ok(parsed) => (parsed.cli, parsed.loaded),
+        Err(settings::Failure::Clap(e)) => {
             let _ = e.print();
             return if e.use_stderr() {
                 error::EXIT_BAD_INPUT
@@ -34,8 +38,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
                 0
             };
         }
+        Err(settings::Failure::Settings(e, format)) => {
+            fail(&e, format);
+            return e.code();
+        }
     };
-    init_logging();
     let format = commands::output_format(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -44,27 +51,53 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            output::print_error(
-                &error::Error::io("can't start the async runtime", e),
-                format,
-            );
+            let e = error::Error::io("can't start the async runtime", e);
+            fail(&e, format);
             return error::EXIT_FAILED;
         }
     };
     match runtime.block_on(commands::dispatch(cli.command)) {
         Ok(report) => {
+            if let (Some(s), output::Report::Deploy(_)) = (&settings, &report)
+                && let Err(e) = github::workflow::append_summary(&s.summary_markdown())
+            {
+                fail(&e, format);
+                return e.code();
+            }
             if let Err(e) = github::workflow::set_outputs(&report.outputs()) {
-                output::print_error(&e, format);
+                fail(&e, format);
                 return e.code();
             }
             report.print(format);
-            0
+            report.exit_code()
         }
         Err(e) => {
-            output::print_error(&e, format);
+            let e = match &settings {
+                Some(s) => s.decorate(e),
+                None => e,
+            };
+            // `live` moved before the run failed: the step outputs say which version is live.
+            if let error::Error::AfterLive { report, .. } = &e
+                && let Err(outputs) = github::workflow::set_outputs(&report.outputs())
+            {
+                tracing::warn!("{outputs}");
+            }
+            fail(&e, format);
             e.code()
         }
     }
+}
+
+/// Where a run ends in an error: print it, and annotate it inside Actions.
+fn fail(e: &error::Error, format: cli::OutputFormat) {
+    github::workflow::error(
+        "deploy-action",
+        &match e.help_text() {
+            Some(h) => format!("{e}\nhelp: {h}"),
+            None => e.to_string(),
+        },
+    );
+    output::print_error(e, format);
 }
 
 /// Remove `DEPLOY_*` variables that are set but empty, so that they count as unset (the

@@ -25,6 +25,35 @@ pub struct DeployReport {
     pub superseded: bool,
 }
 
+/// The report of `package` (design.md §5).
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageReport {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub code_sha256: String,
+    pub runtime: String,
+    pub handler: String,
+    pub architecture: crate::config::Architecture,
+    pub files: usize,
+}
+
+impl std::fmt::Display for PackageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.path.display())?;
+        writeln!(f, "  size          {} bytes", self.size)?;
+        writeln!(f, "  sha256        {}", self.sha256)?;
+        writeln!(f, "  code sha256   {}", self.code_sha256)?;
+        writeln!(
+            f,
+            "  runtime       {} ({})",
+            self.runtime, self.architecture
+        )?;
+        writeln!(f, "  handler       {}", self.handler)?;
+        write!(f, "  files         {}", self.files)
+    }
+}
+
 /// The result of `teardown`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TeardownReport {
@@ -51,7 +80,11 @@ pub enum Report {
     Deploy(DeployReport),
     Teardown(TeardownReport),
     Skip(SkipReport),
-    Package(crate::package::PackageReport),
+    Package(PackageReport),
+    /// `invoke`: the command's output and exit status.
+    Invoke(crate::ops::invoke::InvokeReport),
+    /// The command printed its output while it ran (`logs`): nothing more to print.
+    Streamed,
     /// Free-form JSON with a text rendering (plans, status, policy).
     Json {
         #[serde(flatten)]
@@ -166,7 +199,9 @@ impl std::fmt::Display for Report {
             }
             Report::Skip(r) => write!(f, "skipped: {}", r.reason),
             Report::Package(r) => r.fmt(f),
+            Report::Invoke(r) => r.fmt(f),
             Report::Json { text, .. } => f.write_str(text.trim_end()),
+            Report::Streamed => Ok(()),
         }
     }
 }
@@ -174,6 +209,9 @@ impl std::fmt::Display for Report {
 impl Report {
     /// Print the report on stdout in the chosen format.
     pub fn print(&self, format: OutputFormat) {
+        if matches!(self, Report::Streamed) {
+            return;
+        }
         match format {
             OutputFormat::Text => println!("{self}"),
             OutputFormat::Json => println!(
@@ -183,33 +221,37 @@ impl Report {
         }
     }
 
+    /// The process exit status of a command that succeeded: 0, except for `invoke`, whose
+    /// status is the command's.
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Report::Invoke(r) => r.exit_code(),
+            _ => 0,
+        }
+    }
+
     /// Step outputs for GitHub Actions.
     #[must_use]
     pub fn outputs(&self) -> Vec<(String, String)> {
         match self {
             Report::Deploy(r) => r.outputs(),
+            Report::Streamed => Vec::new(),
             other => json_outputs(&serde_json::to_value(other).unwrap_or_default()),
         }
     }
 }
 
-/// Print an error: on stderr for humans (with help), as one JSON object on stdout with
-/// `--output json`, and as an `::error::` annotation inside Actions.
+/// Print an error: on stderr for humans (with help), and as one JSON object on stdout with
+/// `--output json` (`run` adds the `::error::` annotation inside Actions).
 pub fn print_error(err: &Error, format: OutputFormat) {
     let help = err.help_text();
-    crate::github::workflow::error(
-        "deploy-action",
-        &match &help {
-            Some(h) => format!("{err}\nhelp: {h}"),
-            None => err.to_string(),
-        },
-    );
     eprintln!("error: {err}");
     if let Some(h) = &help {
         eprintln!("  help: {h}");
     }
     if format == OutputFormat::Json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "error": {
                 "kind": err.kind(),
                 "message": err.to_string(),
@@ -217,6 +259,10 @@ pub fn print_error(err: &Error, format: OutputFormat) {
                 "exit_code": err.code(),
             }
         });
+        // What is live after a partly failed deploy: scripts need it as much as the error.
+        if let Error::AfterLive { report, .. } = err {
+            value["report"] = serde_json::to_value(report).unwrap_or_default();
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()

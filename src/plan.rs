@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use crate::aws::lambda::{AliasState, FunctionConfig};
 use crate::config::{DeployConfig, FunctionSettings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::naming::Provenance;
+use crate::ownership::{self, Ownership};
 
 /// What is there now.
 #[derive(Debug, Clone, Default)]
@@ -52,27 +53,24 @@ pub struct DeployPlan {
     pub upload: bool,
     pub function_url: crate::config::UrlMode,
     pub provenance: String,
+    /// Whether the function is taken over with `--adopt` (tagged as ours before any write).
+    pub adopt: bool,
 }
 
-/// Check that the function is ours to change (design.md §1: tags, `--adopt`).
-pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<()> {
-    if !observed.exists || cfg.adopt {
-        return Ok(());
+/// Check that the function is ours to change (tags; `--adopt` takes an untagged one over).
+/// `None` when there is no function yet.
+pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<Option<Ownership>> {
+    if !observed.exists {
+        return Ok(None);
     }
-    use crate::aws::lambda::{TAG_APP, TAG_STAGE};
-    match (observed.tags.get(TAG_APP), observed.tags.get(TAG_STAGE)) {
-        (None, _) => Err(Error::NotManaged {
-            function: cfg.function_name.clone(),
-        }),
-        (Some(app), stage) if app != &cfg.app || stage.is_some_and(|s| s != &cfg.stage) => {
-            Err(Error::ForeignFunction {
-                function: cfg.function_name.clone(),
-                app: app.clone(),
-                stage: stage.cloned().unwrap_or_default(),
-            })
-        }
-        _ => Ok(()),
-    }
+    ownership::check(
+        &cfg.function_name,
+        &cfg.app,
+        &cfg.stage,
+        &observed.tags,
+        cfg.adopt,
+    )
+    .map(Some)
 }
 
 /// Whether `ours` is older than the run that is live (design.md §2 step 7).

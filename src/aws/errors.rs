@@ -33,6 +33,36 @@ pub fn is_precondition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) 
     is_code(err, "PreconditionFailedException")
 }
 
+/// The service's message, if it answered.
+fn message<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> &str {
+    match err {
+        SdkError::ServiceError(e) => e.err().message().unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// PublishVersion's CodeSha256 precondition failed: another run changed `$LATEST`. Real Lambda
+/// answers this with 400 InvalidParameterValueException "CodeSHA256 (X) is different from
+/// current CodeSHA256 in $LATEST (Y). Please try again with the current CodeSHA256."
+/// (transcripts in serverless/serverless#3696 and floci-io/floci#2822), not with
+/// PreconditionFailedException. The code is shared with every other bad value, so this one
+/// check has to read the message.
+pub fn is_code_sha256_mismatch<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    is_code(err, "InvalidParameterValueException")
+        && message(err).contains("is different from current CodeSHA256")
+}
+
+/// CreateFunction / UpdateFunctionConfiguration with an execution role IAM has not finished
+/// propagating: 400 InvalidParameterValueException "The role defined for the function cannot
+/// be assumed by Lambda." for several seconds after the role is created (AWS Lambda developer
+/// guide, "Troubleshoot deployment issues in Lambda"; aws/aws-cdk#3823 and
+/// hashicorp/terraform-provider-aws#8080 quote it). The same answer stays for good when the
+/// role's trust policy doesn't allow lambda.amazonaws.com, so it is retried only for a while.
+pub fn is_role_not_assumable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    is_code(err, "InvalidParameterValueException")
+        && message(err).contains("cannot be assumed by Lambda")
+}
+
 /// Wrap an SDK error with the step and resource it happened on, and a hint where the code
 /// says what to do.
 pub fn wrap<E>(

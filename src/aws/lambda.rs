@@ -4,7 +4,7 @@
 //! move with RevisionId. Every get-or-create is an `upsert_*` that decides on a typed
 //! not-found check.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -16,14 +16,18 @@ use aws_sdk_lambda::types::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::errors::{is_conflict, is_not_found, is_precondition_failed, wrap};
-use crate::config::{FunctionSettings, UrlMode};
+use super::errors::{
+    is_code_sha256_mismatch, is_conflict, is_not_found, is_precondition_failed,
+    is_role_not_assumable, wrap,
+};
+use crate::config::FunctionSettings;
 use crate::error::{Error, Result};
 use crate::naming::{LIVE_ALIAS, Provenance};
 
-/// Tag keys on functions deploy-action manages.
-pub const TAG_APP: &str = "deploy-action:app";
-pub const TAG_STAGE: &str = "deploy-action:stage";
+pub use crate::ownership::{TAG_APP, TAG_STAGE};
+/// The function URL of `live` as created (`none` after it was removed), so that `status` of
+/// many stages reads it from GetResources instead of one GetFunctionUrlConfig per stage.
+pub const TAG_URL: &str = "deploy-action:url";
 
 /// Statement ids of the public function URL permissions.
 pub const SID_URL: &str = "deploy-action-url";
@@ -61,7 +65,7 @@ pub struct FunctionConfig {
 }
 
 impl FunctionConfig {
-    fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
+    pub(crate) fn from_sdk(c: &aws_sdk_lambda::types::FunctionConfiguration) -> Self {
         config_from_sdk(c)
     }
 
@@ -123,7 +127,7 @@ pub struct AliasState {
 
 macro_rules! alias_from {
     ($name:ident, $ty:ty) => {
-        fn $name(a: &$ty) -> AliasState {
+        pub(crate) fn $name(a: &$ty) -> AliasState {
             AliasState {
                 arn: a.alias_arn().unwrap_or_default().to_string(),
                 version: a.function_version().unwrap_or_default().to_string(),
@@ -173,6 +177,67 @@ where
     }
 }
 
+/// How long a new execution role may take to become assumable by Lambda (IAM is eventually
+/// consistent; seconds are usual, 90 s is generous). Tests shorten it.
+fn role_budget() -> Duration {
+    std::env::var("DEPLOY_ACTION_TEST_ROLE_BUDGET_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(90), Duration::from_secs)
+}
+
+/// Run a write that names the execution role (CreateFunction, UpdateFunctionConfiguration),
+/// waiting out "The role defined for the function cannot be assumed by Lambda" while a new
+/// role propagates (`errors::is_role_not_assumable`), and busy 409s as `retry_busy` does.
+/// After `role_budget()` the last answer is returned: then the trust policy is the problem.
+async fn retry_role<T, E, F, Fut>(
+    function: &str,
+    role: Option<&str>,
+    mut op: F,
+) -> std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match retry_busy(function, &mut op).await {
+            Err(e) if is_role_not_assumable(&e) && start.elapsed() + delay <= role_budget() => {
+                tracing::info!(
+                    "{function}: Lambda can't assume the execution role {} yet (a new IAM role takes seconds to propagate); retrying in {delay:?} ({} s of {} s)",
+                    role.unwrap_or("(unchanged)"),
+                    start.elapsed().as_secs(),
+                    role_budget().as_secs()
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The error for a role Lambda still can't assume after `role_budget()`.
+fn role_error(operation: &'static str, function: &str, role: Option<&str>) -> Error {
+    Error::Aws {
+        step: "function",
+        operation,
+        resource: function.to_string(),
+        message: format!(
+            "Lambda could not assume the execution role {} for {} s",
+            role.unwrap_or("(unchanged)"),
+            role_budget().as_secs()
+        ),
+        help: Some(
+            "check the role's trust policy: it must allow lambda.amazonaws.com to sts:AssumeRole (`deploy-action policy` prints it); live was not moved"
+                .into(),
+        ),
+        rejected: true,
+    }
+}
+
 /// Lambda calls for one function.
 pub struct Function<'a> {
     pub client: &'a Client,
@@ -205,6 +270,15 @@ impl<'a> Function<'a> {
                     .ok_or_else(|| {
                         Error::Internal("GetFunction returned no configuration".into())
                     })?;
+                // Lambda returns tags only to a caller allowed lambda:ListTags, and says so
+                // in TagsError instead (GetFunction API reference, "TagsError"). No tags
+                // must never read as "not ours" (or as "ours").
+                if let Some(e) = out.tags_error() {
+                    return Err(Error::TagsUnreadable {
+                        function: self.name.to_string(),
+                        message: format!("{}: {}", e.error_code(), e.message()),
+                    });
+                }
                 Ok(Some((config, out.tags().cloned().unwrap_or_default())))
             }
             Err(e) if is_not_found(&e) => Ok(None),
@@ -377,9 +451,13 @@ impl<'a> Function<'a> {
         for (k, v) in tags {
             req = req.tags(*k, *v);
         }
-        match req.send().await {
+        match retry_role(self.name, Some(role), || req.clone().send()).await {
             Ok(out) => Ok(Some(config_from_create(&out))),
+            // 409 after the busy retries: the function exists (another run created it).
             Err(e) if is_conflict(&e) => Ok(None),
+            Err(e) if is_role_not_assumable(&e) => {
+                Err(role_error("CreateFunction", self.name, Some(role)))
+            }
             Err(e) => Err(wrap("function", "CreateFunction", self.name, e)),
         }
     }
@@ -387,7 +465,8 @@ impl<'a> Function<'a> {
     /// Apply configuration drift to $LATEST. Returns $LATEST as the answer describes it
     /// (usually still updating).
     pub async fn update_configuration(&self, want: &FunctionSettings) -> Result<FunctionConfig> {
-        let out = retry_busy(self.name, || {
+        let role = want.execution_role.as_deref();
+        let out = retry_role(self.name, role, || {
             self.client
                 .update_function_configuration()
                 .function_name(self.name)
@@ -400,7 +479,13 @@ impl<'a> Function<'a> {
                 .send()
         })
         .await
-        .map_err(|e| wrap("function", "UpdateFunctionConfiguration", self.name, e))?;
+        .map_err(|e| {
+            if is_role_not_assumable(&e) {
+                role_error("UpdateFunctionConfiguration", self.name, role)
+            } else {
+                wrap("function", "UpdateFunctionConfiguration", self.name, e)
+            }
+        })?;
         Ok(config_from_update_configuration(&out))
     }
 
@@ -448,7 +533,9 @@ impl<'a> Function<'a> {
         .await;
         match result {
             Ok(out) => Ok(Some(config_from_publish(&out))),
-            Err(e) if is_precondition_failed(&e) => Ok(None),
+            // RevisionId mismatch (412), or CodeSha256 mismatch (400, see
+            // `is_code_sha256_mismatch`): another run changed $LATEST.
+            Err(e) if is_precondition_failed(&e) || is_code_sha256_mismatch(&e) => Ok(None),
             Err(e) => Err(wrap("publish", "PublishVersion", self.name, e)),
         }
     }
@@ -525,17 +612,20 @@ impl<'a> Function<'a> {
                 }
             }
             Some(cur) => {
-                match self
-                    .client
-                    .update_alias()
-                    .function_name(self.name)
-                    .name(alias)
-                    .function_version(version)
-                    .description(description)
-                    .routing_config(routing_config)
-                    .set_revision_id(cur.revision_id.clone())
-                    .send()
-                    .await
+                // 409 "an update is in progress" is waited out; a RevisionId that moved on
+                // (412) or a deleted alias means someone else wrote first.
+                match retry_busy(self.name, || {
+                    self.client
+                        .update_alias()
+                        .function_name(self.name)
+                        .name(alias)
+                        .function_version(version)
+                        .description(description)
+                        .routing_config(routing_config.clone())
+                        .set_revision_id(cur.revision_id.clone())
+                        .send()
+                })
+                .await
                 {
                     Ok(a) => Ok(AliasWrite::Done(
                         a.alias_arn().unwrap_or_default().to_string(),
@@ -549,10 +639,14 @@ impl<'a> Function<'a> {
         }
     }
 
-    /// Keep a function URL on `live` with the wanted auth type (none: remove it).
-    pub async fn upsert_url(&self, mode: UrlMode) -> Result<Option<String>> {
-        let resource = format!("{}:{LIVE_ALIAS}", self.name);
-        let existing = match self
+    /// The function URL on `live`, if any, without changing anything.
+    pub async fn url(&self) -> Result<Option<(String, FunctionUrlAuthType)>> {
+        Ok(self.url_config().await?.map(|c| (c.url, c.auth)))
+    }
+
+    /// `live`'s function URL config, if any.
+    pub async fn url_config(&self) -> Result<Option<UrlConfig>> {
+        match self
             .client
             .get_function_url_config()
             .function_name(self.name)
@@ -560,64 +654,94 @@ impl<'a> Function<'a> {
             .send()
             .await
         {
-            Ok(c) => Some((normalize_url(c.function_url()), c.auth_type().clone())),
-            Err(e) if is_not_found(&e) => None,
-            Err(e) => return Err(wrap("url", "GetFunctionUrlConfig", resource, e)),
-        };
-        let want = match mode {
-            UrlMode::Public => FunctionUrlAuthType::None,
-            UrlMode::Iam => FunctionUrlAuthType::AwsIam,
-            UrlMode::None => {
-                if existing.is_some() {
-                    self.client
-                        .delete_function_url_config()
-                        .function_name(self.name)
-                        .qualifier(LIVE_ALIAS)
-                        .send()
-                        .await
-                        .map_err(|e| wrap("url", "DeleteFunctionUrlConfig", resource, e))?;
-                }
-                return Ok(None);
-            }
-        };
-        match existing {
-            Some((url, auth)) if auth == want => Ok(Some(url)),
-            Some(_) => {
-                let out = self
-                    .client
-                    .update_function_url_config()
-                    .function_name(self.name)
-                    .qualifier(LIVE_ALIAS)
-                    .auth_type(want)
-                    .send()
-                    .await
-                    .map_err(|e| wrap("url", "UpdateFunctionUrlConfig", resource, e))?;
-                Ok(Some(normalize_url(out.function_url())))
-            }
-            None => {
-                let out = self
-                    .client
-                    .create_function_url_config()
-                    .function_name(self.name)
-                    .qualifier(LIVE_ALIAS)
-                    .auth_type(want)
-                    .send()
-                    .await
-                    .map_err(|e| wrap("url", "CreateFunctionUrlConfig", resource, e))?;
-                Ok(Some(normalize_url(out.function_url())))
-            }
+            Ok(c) => Ok(Some(UrlConfig {
+                url: normalize_url(c.function_url()),
+                auth: c.auth_type().clone(),
+                function_arn: c.function_arn().to_string(),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(wrap(
+                "url",
+                "GetFunctionUrlConfig",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )),
         }
     }
 
-    /// Keep the function URL on `live` and its permissions as `mode` wants them; both reads
-    /// at once. Returns the URL.
-    pub async fn keep_url(&self, mode: UrlMode) -> Result<Option<String>> {
-        let (url, ()) = tokio::try_join!(self.upsert_url(mode), self.sync_url_permissions(mode))?;
-        Ok(url)
+    /// Create the function URL on `live`. `Ok(None)` on 409: a URL config exists already, or
+    /// the function is busy (the caller reads again and decides).
+    pub async fn create_url(&self, auth: FunctionUrlAuthType) -> Result<Option<UrlConfig>> {
+        match self
+            .client
+            .create_function_url_config()
+            .function_name(self.name)
+            .qualifier(LIVE_ALIAS)
+            .auth_type(auth)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(UrlConfig {
+                url: normalize_url(out.function_url()),
+                auth: out.auth_type().clone(),
+                function_arn: out.function_arn().to_string(),
+            })),
+            Err(e) if is_conflict(&e) => Ok(None),
+            Err(e) => Err(wrap(
+                "url",
+                "CreateFunctionUrlConfig",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )),
+        }
     }
 
-    /// The statement ids in the resource policy of `live`.
-    async fn policy_sids(&self) -> Result<BTreeSet<String>> {
+    /// Change the auth type of `live`'s function URL (409 "update in progress" waited out).
+    pub async fn update_url(&self, auth: FunctionUrlAuthType) -> Result<String> {
+        let out = retry_busy(self.name, || {
+            self.client
+                .update_function_url_config()
+                .function_name(self.name)
+                .qualifier(LIVE_ALIAS)
+                .auth_type(auth.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| {
+            wrap(
+                "url",
+                "UpdateFunctionUrlConfig",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )
+        })?;
+        Ok(normalize_url(out.function_url()))
+    }
+
+    /// Remove `live`'s function URL (gone already counts as done).
+    pub async fn delete_url(&self) -> Result<()> {
+        match retry_busy(self.name, || {
+            self.client
+                .delete_function_url_config()
+                .function_name(self.name)
+                .qualifier(LIVE_ALIAS)
+                .send()
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(wrap(
+                "url",
+                "DeleteFunctionUrlConfig",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )),
+        }
+    }
+
+    /// The statements of `live`'s resource policy (none when it has no policy).
+    pub async fn policy_statements(&self) -> Result<Vec<serde_json::Value>> {
         match self
             .client
             .get_policy()
@@ -629,19 +753,14 @@ impl<'a> Function<'a> {
             Ok(p) => {
                 let doc: serde_json::Value =
                     serde_json::from_str(p.policy().unwrap_or("{}")).unwrap_or_default();
-                Ok(doc
-                    .get("Statement")
-                    .and_then(|s| s.as_array())
-                    .map(|statements| {
-                        statements
-                            .iter()
-                            .filter_map(|s| s.get("Sid").and_then(|v| v.as_str()))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default())
+                Ok(match doc.get("Statement") {
+                    Some(serde_json::Value::Array(list)) => list.clone(),
+                    // A policy of one statement may come as an object.
+                    Some(one @ serde_json::Value::Object(_)) => vec![one.clone()],
+                    _ => Vec::new(),
+                })
             }
-            Err(e) if is_not_found(&e) => Ok(BTreeSet::new()),
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
             Err(e) => Err(wrap(
                 "url",
                 "GetPolicy",
@@ -651,149 +770,82 @@ impl<'a> Function<'a> {
         }
     }
 
-    /// Public URLs need both statements, scoped to `live` (design.md §2 step 8); other modes
-    /// must not leave them behind. Added once: existing statements are left alone.
-    pub async fn sync_url_permissions(&self, mode: UrlMode) -> Result<()> {
-        let sids = self.policy_sids().await?;
-        let resource = format!("{}:{LIVE_ALIAS}", self.name);
-        if mode == UrlMode::Public {
-            if !sids.contains(SID_URL) {
-                let r = self
-                    .client
-                    .add_permission()
-                    .function_name(self.name)
-                    .qualifier(LIVE_ALIAS)
-                    .statement_id(SID_URL)
-                    .action("lambda:InvokeFunctionUrl")
-                    .principal("*")
-                    .function_url_auth_type(FunctionUrlAuthType::None)
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => {}
-                    Err(e) if is_conflict(&e) => {}
-                    Err(e) => return Err(wrap("url", "AddPermission", resource, e)),
-                }
-            }
-            if !sids.contains(SID_URL_INVOKE) {
-                let r = self
-                    .client
-                    .add_permission()
-                    .function_name(self.name)
-                    .qualifier(LIVE_ALIAS)
-                    .statement_id(SID_URL_INVOKE)
-                    .action("lambda:InvokeFunction")
-                    .principal("*")
-                    .invoked_via_function_url(true)
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => {}
-                    Err(e) if is_conflict(&e) => {}
-                    Err(e) => return Err(wrap("url", "AddPermission", resource, e)),
-                }
-            }
-        } else {
-            for sid in [SID_URL, SID_URL_INVOKE] {
-                if sids.contains(sid) {
-                    match self
-                        .client
-                        .remove_permission()
-                        .function_name(self.name)
-                        .qualifier(LIVE_ALIAS)
-                        .statement_id(sid)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => return Err(wrap("url", "RemovePermission", resource.clone(), e)),
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether both public statements are in place (for the no-op check).
-    pub async fn url_permissions_ok(&self, mode: UrlMode) -> Result<bool> {
-        let sids = self.policy_sids().await?;
-        let has = sids.contains(SID_URL) && sids.contains(SID_URL_INVOKE);
-        Ok(match mode {
-            UrlMode::Public => has,
-            _ => !sids.contains(SID_URL) && !sids.contains(SID_URL_INVOKE),
-        })
-    }
-
-    /// The function URL on `live`, if any, without changing anything.
-    pub async fn url(&self) -> Result<Option<(String, FunctionUrlAuthType)>> {
-        match self
+    /// AddPermission on `live`. `Ok(false)` on 409 ResourceConflictException, which means
+    /// either "The statement id (...) provided already exists" or "an update is in progress":
+    /// the caller reads the policy to tell which (no message matching).
+    pub async fn add_permission(&self, statement: &Permission) -> Result<bool> {
+        let mut req = self
             .client
-            .get_function_url_config()
+            .add_permission()
             .function_name(self.name)
             .qualifier(LIVE_ALIAS)
-            .send()
-            .await
-        {
-            Ok(c) => Ok(Some((
-                normalize_url(c.function_url()),
-                c.auth_type().clone(),
-            ))),
-            Err(e) if is_not_found(&e) => Ok(None),
+            .statement_id(&statement.sid)
+            .action(statement.action)
+            .principal(statement.principal);
+        if let Some(auth) = &statement.url_auth_type {
+            req = req.function_url_auth_type(auth.clone());
+        }
+        if let Some(via) = statement.invoked_via_function_url {
+            req = req.invoked_via_function_url(via);
+        }
+        if let Some(arn) = &statement.source_arn {
+            req = req.source_arn(arn);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
             Err(e) => Err(wrap(
                 "url",
-                "GetFunctionUrlConfig",
+                "AddPermission",
                 format!("{}:{LIVE_ALIAS}", self.name),
                 e,
             )),
         }
     }
 
-    /// Delete old versions: keep the newest `keep`, every version an alias routes to, and
-    /// anything newer than `newest_ours` (a concurrent run may be about to move live to it).
-    pub async fn prune(&self, keep: u32, newest_ours: Option<&str>) -> Result<Vec<String>> {
-        // Version numbers only grow: with ours at most `keep`, there can't be more than `keep`.
-        if newest_ours.is_some_and(|v| version_number(v) <= u64::from(keep)) {
-            return Ok(Vec::new());
-        }
-        let (versions, aliases) = tokio::try_join!(self.versions(), self.aliases())?;
-        let mut protected: BTreeSet<String> = BTreeSet::new();
-        for a in &aliases {
-            protected.insert(a.version.clone());
-            protected.extend(a.routing.keys().cloned());
-        }
-        let ceiling = newest_ours.map(version_number);
-        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
-        let candidates: Vec<&FunctionConfig> = versions.iter().rev().skip(keep).collect();
-        let mut deleted = Vec::new();
-        for v in candidates {
-            if protected.contains(&v.version)
-                || ceiling.is_some_and(|c| version_number(&v.version) > c)
-            {
-                continue;
-            }
-            match self
-                .client
-                .delete_function()
+    /// RemovePermission on `live` (409 "update in progress" waited out; gone counts as done).
+    pub async fn remove_permission(&self, sid: &str) -> Result<()> {
+        match retry_busy(self.name, || {
+            self.client
+                .remove_permission()
                 .function_name(self.name)
-                .qualifier(&v.version)
+                .qualifier(LIVE_ALIAS)
+                .statement_id(sid)
                 .send()
-                .await
-            {
-                Ok(_) => deleted.push(v.version.clone()),
-                // Gone already, or an alias started using it since we looked: keep going.
-                Err(e) if is_not_found(&e) || is_conflict(&e) => {}
-                Err(e) => {
-                    return Err(wrap(
-                        "prune",
-                        "DeleteFunction",
-                        format!("{}:{}", self.name, v.version),
-                        e,
-                    ));
-                }
-            }
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(wrap(
+                "url",
+                "RemovePermission",
+                format!("{}:{LIVE_ALIAS}", self.name),
+                e,
+            )),
         }
-        Ok(deleted)
+    }
+
+    /// Delete one published version. `Ok(false)` when it is gone already or an alias started
+    /// using it since it was listed (Lambda refuses that with 409).
+    pub async fn delete_version(&self, version: &str) -> Result<bool> {
+        match self
+            .client
+            .delete_function()
+            .function_name(self.name)
+            .qualifier(version)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) || is_conflict(&e) => Ok(false),
+            Err(e) => Err(wrap(
+                "prune",
+                "DeleteFunction",
+                format!("{}:{version}", self.name),
+                e,
+            )),
+        }
     }
 
     /// Delete the function with all versions, aliases, URLs and its policy. `false` when it
@@ -846,6 +898,16 @@ impl<'a> Function<'a> {
         })
     }
 
+    /// Record the URL in the `deploy-action:url` tag (issue #19: `status` of 2,000 stages reads
+    /// it from GetResources). Only when the URL is created or removed, so a no-op deploy sends
+    /// nothing more. A failure only costs `status` a GetFunctionUrlConfig: warn and go on.
+    pub async fn tag_url(&self, url_arn: &str, url: Option<&str>) {
+        let arn = crate::ops::unqualified_arn(url_arn);
+        if let Err(e) = self.tag(&arn, &[(TAG_URL, url.unwrap_or("none"))]).await {
+            tracing::warn!("could not record the URL in the {TAG_URL} tag: {e}");
+        }
+    }
+
     /// Set tags on the function (tags belong to the function, not to versions).
     pub async fn tag(&self, function_arn: &str, tags: &[(&str, &str)]) -> Result<()> {
         let mut req = self.client.tag_resource().resource(function_arn);
@@ -870,6 +932,26 @@ pub struct Invocation {
     pub executed_version: Option<String>,
 }
 
+/// A function URL config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlConfig {
+    pub url: String,
+    pub auth: FunctionUrlAuthType,
+    /// The function (or alias) ARN the URL is on.
+    pub function_arn: String,
+}
+
+/// One statement of `live`'s resource policy, as AddPermission takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Permission {
+    pub sid: String,
+    pub action: &'static str,
+    pub principal: &'static str,
+    pub url_auth_type: Option<FunctionUrlAuthType>,
+    pub invoked_via_function_url: Option<bool>,
+    pub source_arn: Option<String>,
+}
+
 /// Outcome of a conditional alias write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AliasWrite {
@@ -881,7 +963,7 @@ pub enum AliasWrite {
 
 /// Function URLs as Lambda documents them: `https://<id>.lambda-url.<region>.on.aws/`,
 /// with the trailing slash (some emulators leave it out).
-fn normalize_url(url: &str) -> String {
+pub(crate) fn normalize_url(url: &str) -> String {
     if url.ends_with('/') {
         url.to_string()
     } else {

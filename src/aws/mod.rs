@@ -95,7 +95,8 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
         return Ok(clients(base));
     };
     let token = crate::github::oidc::request_token("sts.amazonaws.com").await?;
-    let creds = sts::assume_role_with_web_identity(&base, role, &token).await?;
+    let creds =
+        sts::assume_role_with_web_identity(&base, role, &token, settings.session_seconds).await?;
     let config = load(settings, Some(creds)).await?;
     Ok(clients(config))
 }

@@ -8,6 +8,9 @@ use octocrab::Octocrab;
 
 use crate::error::{Error, Result};
 
+/// The login of the Actions `GITHUB_TOKEN` (an installation token of the GitHub Actions app).
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
 /// A client bound to `owner/repo`.
 #[derive(Clone)]
 pub struct GitHubApi {
@@ -54,6 +57,24 @@ impl GitHubApi {
             owner: owner.to_string(),
             repo: repo.to_string(),
         })
+    }
+
+    /// The login the token writes as: comments it creates carry it as `user.login`. A user's
+    /// token answers GET /user. An installation token (the Actions `GITHUB_TOKEN` is one)
+    /// can't call it and gets 403 "Resource not accessible by integration"; GITHUB_TOKEN
+    /// writes as `github-actions[bot]` (user.type `Bot`). A 401 means the token is rejected.
+    pub async fn identity(&self) -> Result<String, octocrab::Error> {
+        #[derive(serde::Deserialize)]
+        struct Me {
+            login: String,
+        }
+        match self.crab.get::<Me, _, ()>("/user", None).await {
+            Ok(me) => Ok(me.login),
+            Err(octocrab::Error::GitHub { source, .. }) if source.status_code.as_u16() == 403 => {
+                Ok(ACTIONS_BOT.to_string())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// `/repos/{owner}/{repo}` followed by `rest`.
@@ -110,13 +131,13 @@ impl ApiFailure {
     }
 }
 
-/// The error for a token GitHub rejected (401): nothing else can work with it.
+/// The error for a token GitHub rejected (401): nothing else can work with it. Bad input
+/// (exit 2): it is checked before anything changed.
 #[must_use]
 pub fn unauthorized(operation: &'static str, message: &str) -> Error {
-    Error::GitHub {
-        step: "report",
-        operation,
-        message: message.to_string(),
+    Error::InvalidInput {
+        flag: "--github-token",
+        message: format!("GitHub rejected the token ({operation}: {message})"),
         help: Some(
             "GitHub rejected the token: pass a valid --github-token (input `github-token`, default ${{ github.token }}), or leave it empty to skip the PR comment and deployments"
                 .into(),

@@ -48,21 +48,25 @@ impl Outcome {
     }
 }
 
-fn marked(c: &Comment, marker: &str) -> Option<Marked> {
+/// A comment is ours when it carries the marker and was written by `author`, the identity our
+/// token acts as: a marker pasted into someone else's comment must not make us edit it.
+fn marked(c: &Comment, marker: &str, author: &str) -> Option<Marked> {
     let body = c.body.as_deref()?;
-    is_marked(body, marker).then(|| Marked {
+    let by_us = c.user.login.eq_ignore_ascii_case(author);
+    (by_us && is_marked(body, marker)).then(|| Marked {
         id: c.id.into_inner(),
         html_url: c.html_url.to_string(),
         by_bot: c.user.r#type.eq_ignore_ascii_case("bot"),
     })
 }
 
-/// Every marked comment on the PR, oldest first, reading all pages (100 per page, following
-/// the `Link: rel="next"` URLs GitHub sends).
+/// Every marked comment by `author` on the PR, oldest first, reading all pages (100 per page,
+/// following the `Link: rel="next"` URLs GitHub sends).
 pub async fn find_all(
     api: &GitHubApi,
     pr: u64,
     marker: &str,
+    author: &str,
 ) -> Result<Vec<Marked>, octocrab::Error> {
     let mut page = api
         .crab
@@ -73,7 +77,7 @@ pub async fn find_all(
         .await?;
     let mut found = Vec::new();
     for _ in 0..MAX_PAGES {
-        found.extend(page.items.iter().filter_map(|c| marked(c, marker)));
+        found.extend(page.items.iter().filter_map(|c| marked(c, marker, author)));
         match api.crab.get_page::<Comment>(&page.next).await? {
             Some(next) => page = next,
             None => return Ok(found),
@@ -105,10 +109,11 @@ pub async fn upsert(
     api: &GitHubApi,
     pr: u64,
     app: &str,
+    author: &str,
     body: &str,
 ) -> Result<Outcome, octocrab::Error> {
     let marker = marker(app);
-    let found = find_all(api, pr, &marker).await?;
+    let found = find_all(api, pr, &marker, author).await?;
     if let Some(existing) = pick(&found) {
         let c = edit(api, existing.id, body).await?;
         return Ok(Outcome::Updated {
@@ -125,7 +130,7 @@ pub async fn upsert(
     // Two runs for one PR (pushes a second apart) may both have found nothing and created a
     // comment. Look again: when an older marked comment exists, the older one stays, ours
     // goes, and both runs converge on one comment.
-    let again = find_all(api, pr, &marker).await?;
+    let again = find_all(api, pr, &marker, author).await?;
     if let Some(keep) = pick(&again).filter(|k| k.id != id && k.id < id) {
         tracing::info!(
             "another run created the PR comment at the same time; keeping {}",
@@ -161,9 +166,10 @@ pub async fn update_existing(
     api: &GitHubApi,
     pr: u64,
     app: &str,
+    author: &str,
     body: &str,
 ) -> Result<Option<Outcome>, octocrab::Error> {
-    let found = find_all(api, pr, &marker(app)).await?;
+    let found = find_all(api, pr, &marker(app), author).await?;
     let Some(existing) = pick(&found) else {
         return Ok(None);
     };

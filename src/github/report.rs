@@ -29,6 +29,15 @@ struct Active {
     comment: CommentMode,
     /// The deployment this run created.
     deployment: Option<u64>,
+    /// The login the token writes as (`check`); only its comments are ours to edit.
+    author: Option<String>,
+}
+
+impl Active {
+    /// The token's login, once `check` ran; the Actions bot before.
+    fn author(&self) -> &str {
+        self.author.as_deref().unwrap_or(api::ACTIONS_BOT)
+    }
 }
 
 /// Which part of the reporting failed, for the permission in the warning.
@@ -110,6 +119,7 @@ impl Reporter {
                     pr: ctx.pull_request().map(|pr| pr.number),
                     comment,
                     deployment: None,
+                    author: None,
                 });
             }
             Err(e) => workflow::warning(&format!(
@@ -120,16 +130,61 @@ impl Reporter {
         reporter
     }
 
+    /// Report about `pr` instead of the event's PR (`gc` tears down previews of closed PRs from
+    /// a scheduled run, which has no PR of its own).
+    #[must_use]
+    pub fn for_pr(mut self, pr: u64) -> Reporter {
+        if let Some(active) = &mut self.active {
+            active.pr = Some(pr);
+        }
+        self
+    }
+
     /// Whether anything will be reported.
     #[must_use]
     pub fn is_active(&self) -> bool {
         self.active.is_some()
     }
 
-    /// Before the deploy: create the deployment and mark it in progress. A token GitHub
-    /// rejects (401) fails the run here, before anything changed; a missing permission is a
-    /// warning.
+    /// Before anything changes: ask GitHub who the token is. A token GitHub rejects (401)
+    /// fails the run here with exit 2; any other failure is a warning, and the comment is then
+    /// looked for as the Actions token's (`github-actions[bot]`).
+    pub async fn check(&mut self) -> Result<()> {
+        let Some(active) = self.active.as_mut() else {
+            return Ok(());
+        };
+        if active.author.is_some() {
+            return Ok(());
+        }
+        match active.api.identity().await {
+            Ok(login) => {
+                tracing::info!("GitHub token acts as {login}");
+                active.author = Some(login);
+                Ok(())
+            }
+            Err(e) => match ApiFailure::classify(&e) {
+                ApiFailure::Unauthorized(m) => {
+                    self.active = None;
+                    Err(api::unauthorized("check the token", &m))
+                }
+                failure => {
+                    tracing::warn!(
+                        "could not ask GitHub who the token is ({}); assuming {}",
+                        failure.message(),
+                        api::ACTIONS_BOT
+                    );
+                    active.author = Some(api::ACTIONS_BOT.to_string());
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Before the deploy: check the token, create the deployment and mark it in progress. A
+    /// token GitHub rejects (401) fails the run here, before anything changed; a missing
+    /// permission is a warning.
     pub async fn start(&mut self) -> Result<()> {
+        self.check().await?;
         let Some(active) = self.active.as_mut() else {
             return Ok(());
         };
@@ -228,7 +283,7 @@ impl Reporter {
             }
             let body = report.comment_markdown(&self.facts);
             for pr in self.comment_targets(active).await {
-                match comment::upsert(&active.api, pr, &self.app, &body).await {
+                match comment::upsert(&active.api, pr, &self.app, active.author(), &body).await {
                     Ok(outcome @ comment::Outcome::Created { .. }) => {
                         tracing::info!("PR #{pr}: comment created {}", outcome.html_url());
                     }
@@ -301,7 +356,9 @@ impl Reporter {
         let comment = async {
             let body = report.comment_markdown(&self.facts);
             for pr in self.comment_targets(active).await {
-                match comment::update_existing(&active.api, pr, &self.app, &body).await {
+                match comment::update_existing(&active.api, pr, &self.app, active.author(), &body)
+                    .await
+                {
                     Ok(Some(outcome)) => {
                         tracing::info!(
                             "PR #{pr}: comment says the preview was removed {}",

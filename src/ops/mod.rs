@@ -1,37 +1,14 @@
 //! Operating a live app (design.md §1, §3): `rollback` and `promote` move `live` without
-//! building, `status` reads every stage, and `canary` gates the alias step of a deploy with
-//! smoke checks and a traffic share.
+//! building, and `status` reads every stage.
 
-pub mod canary;
+pub mod cost;
+pub mod fleet;
+pub mod gc;
+pub mod invoke;
+pub mod logs;
 pub mod promote;
 pub mod rollback;
 pub mod status;
-
-use std::collections::HashMap;
-
-use crate::aws::lambda::{TAG_APP, TAG_STAGE};
-use crate::error::{Error, Result};
-
-/// Refuse to change a function that deploy-action does not manage for this app and stage
-/// (its tags say whose it is; design.md §1).
-pub(crate) fn check_managed(
-    function: &str,
-    app: &str,
-    stage: &str,
-    tags: &HashMap<String, String>,
-) -> Result<()> {
-    match (tags.get(TAG_APP), tags.get(TAG_STAGE)) {
-        (None, _) => Err(Error::NotManaged {
-            function: function.to_string(),
-        }),
-        (Some(a), s) if a != app || s.is_some_and(|s| s != stage) => Err(Error::ForeignFunction {
-            function: function.to_string(),
-            app: a.clone(),
-            stage: s.cloned().unwrap_or_default(),
-        }),
-        _ => Ok(()),
-    }
-}
 
 /// `arn:aws:lambda:<region>:<account>:function:<name>` without a `:<qualifier>` (tags are
 /// set on the function, and TagResource wants its plain ARN).
@@ -71,25 +48,5 @@ mod tests {
         );
         assert_eq!(code_sha256_hex("not base64!"), None);
         assert_eq!(code_sha256_hex("AAAA"), None);
-    }
-
-    #[test]
-    fn ownership_is_checked_by_tags() {
-        let mut tags = HashMap::new();
-        assert!(matches!(
-            check_managed("f", "hello", "main", &tags),
-            Err(Error::NotManaged { .. })
-        ));
-        tags.insert(TAG_APP.to_string(), "hello".to_string());
-        tags.insert(TAG_STAGE.to_string(), "main".to_string());
-        assert!(check_managed("f", "hello", "main", &tags).is_ok());
-        assert!(matches!(
-            check_managed("f", "hello", "pr-7", &tags),
-            Err(Error::ForeignFunction { .. })
-        ));
-        assert!(matches!(
-            check_managed("f", "other", "main", &tags),
-            Err(Error::ForeignFunction { .. })
-        ));
     }
 }

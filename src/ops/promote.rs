@@ -218,6 +218,7 @@ async fn promote(
             smoke_path: None,
             smoke_status: 200,
         },
+        release_command: None,
     };
     let reference = ArtifactRef {
         bucket: &store.bucket,

@@ -20,8 +20,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::aws::Aws;
-use crate::aws::lambda::{AliasWrite, Function, FunctionConfig, version_number};
+use crate::aws::lambda::{AliasState, Function, FunctionConfig, version_number};
 use crate::config::{Store, Target};
+use crate::deploy::alias::{self, Intent, Outcome};
 use crate::error::{Error, Result};
 use crate::naming::{LIVE_ALIAS, MAX_DESCRIPTION, Provenance};
 use crate::output::DeployReport;
@@ -32,8 +33,6 @@ pub const TAG_ROLLED_BACK: &str = "deploy-action:rolled-back";
 pub const ROLLED_BACK_FROM: &str = "rolled-back-from";
 /// Lambda's limit on a tag value.
 const MAX_TAG_VALUE: usize = 256;
-/// How often we re-read and retry when `live` moves under us.
-const ALIAS_ATTEMPTS: usize = 10;
 
 /// Check `--to` locally (exit 2 before any network call): a published version number.
 pub fn validate_to(to: &str) -> Result<u64> {
@@ -169,12 +168,20 @@ pub async fn run(
             "check --app and --stage; `deploy-action status --app APP` lists the stages",
         ));
     };
-    super::check_managed(&target.function_name, &target.app, &target.stage, &tags)?;
+    crate::ownership::check(
+        &target.function_name,
+        &target.app,
+        &target.stage,
+        &tags,
+        false,
+    )?;
     let versions = function.versions().await?;
     let marks = parse_marks(tags.get(TAG_ROLLED_BACK));
 
-    for _ in 0..ALIAS_ATTEMPTS {
-        let Some(current) = function.alias(LIVE_ALIAS).await? else {
+    // Decided afresh on every read of `live` (another run may move it meanwhile).
+    let mut chosen_from: Option<(FunctionConfig, AliasState)> = None;
+    let outcome = alias::compare_and_set(&function, "alias", None, |current| {
+        let Some(current) = current else {
             return Err(Error::invalid(
                 "--stage",
                 format!(
@@ -191,62 +198,53 @@ pub async fn run(
             &marks,
             to,
         )?;
-        let mut report = DeployReport {
-            app: target.app.clone(),
-            stage: target.stage.clone(),
-            function_name: target.function_name.clone(),
-            function_arn: current.arn.clone(),
-            version: chosen.version.clone(),
-            previous_version: Some(current.version.clone()),
-            alias: LIVE_ALIAS.to_string(),
-            url: None,
-            code_sha256: chosen.code_sha256.clone(),
-            artifact: artifact_url(store, &target.app, &chosen.code_sha256),
-            changed: false,
-            superseded: false,
-        };
+        chosen_from = Some((chosen.clone(), current.clone()));
         if chosen.version == current.version && current.routing.is_empty() {
-            tracing::info!(
-                "{}: live already runs version {}",
-                target.function_name,
-                chosen.version
-            );
-            report.url = function.url().await?.map(|(u, _)| u);
-            return Ok(report);
+            return Ok(Intent::Stop(()));
         }
-        let description = rolled_back_description(chosen, &current.version);
-        match function
-            .put_alias(
-                LIVE_ALIAS,
-                Some(&current),
-                &chosen.version,
-                &description,
-                &HashMap::new(),
-            )
-            .await?
-        {
-            AliasWrite::Done(arn) => {
-                tracing::info!(
-                    "{}: live → version {} (was {})",
-                    target.function_name,
-                    chosen.version,
-                    current.version
-                );
-                report.function_arn = arn;
-                report.changed = true;
-                record(&function, &latest, &versions, marks, &current.version, to).await;
-                report.url = function.url().await?.map(|(u, _)| u);
-                return Ok(report);
-            }
-            AliasWrite::Raced => tracing::info!("live moved under us; reading it again"),
+        Ok(Intent::Write {
+            version: chosen.version.clone(),
+            description: rolled_back_description(chosen, &current.version),
+            routing: HashMap::new(),
+        })
+    })
+    .await?;
+    let (chosen, current) =
+        chosen_from.ok_or_else(|| Error::Internal("rollback decided nothing".into()))?;
+    let mut report = DeployReport {
+        app: target.app.clone(),
+        stage: target.stage.clone(),
+        function_name: target.function_name.clone(),
+        function_arn: current.arn.clone(),
+        version: chosen.version.clone(),
+        previous_version: Some(current.version.clone()),
+        alias: LIVE_ALIAS.to_string(),
+        url: None,
+        code_sha256: chosen.code_sha256.clone(),
+        artifact: artifact_url(store, &target.app, &chosen.code_sha256),
+        changed: false,
+        superseded: false,
+    };
+    match outcome {
+        Outcome::Stopped(()) => tracing::info!(
+            "{}: live already runs version {}",
+            target.function_name,
+            chosen.version
+        ),
+        Outcome::Written { arn, .. } => {
+            tracing::info!(
+                "{}: live → version {} (was {})",
+                target.function_name,
+                chosen.version,
+                current.version
+            );
+            report.function_arn = arn;
+            report.changed = true;
+            record(&function, &latest, &versions, marks, &current.version, to).await;
         }
     }
-    Err(Error::NotReady {
-        step: "alias",
-        function: target.function_name.clone(),
-        message: "live kept moving under this rollback".into(),
-        help: Some("another deploy of this stage is running; wait for it, then roll back".into()),
-    })
+    report.url = function.url().await?.map(|(u, _)| u);
+    Ok(report)
 }
 
 /// `s3://bucket/<prefix>/<app>/<hex>.zip` of a version's code, or "" without a bucket.

@@ -1,17 +1,23 @@
 //! `status --app [--stage]`: what runs where. The stages of an app are its functions tagged
-//! `deploy-action:app=<app>`: ListFunctions (names `<app>-*`) narrows the candidates, and
-//! GetFunction's tags decide (a function of app `hello-world` is named `hello-world-*` too).
-//! With `--stage`, only that stage's function is read (no ListFunctions).
+//! `deploy-action:app=<app>`, found with one GetResources per 100 stages (`ops::fleet`), and
+//! then read two requests each (GetAlias, ListVersionsByFunction; the URL comes from the
+//! `deploy-action:url` tag, else a GetFunctionUrlConfig) with bounded concurrency. With
+//! `--stage`, only that stage's function is read (no listing). The account's code storage
+//! (GetAccountSettings) is shown against its limit, with a warning from 80%.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::aws::Aws;
-use crate::aws::errors::wrap;
-use crate::aws::lambda::{Function, FunctionConfig, TAG_APP, TAG_STAGE};
+use crate::aws::errors::{is_not_found, wrap};
+use crate::aws::lambda::{AliasState, Function, FunctionConfig, TAG_APP, TAG_STAGE, TAG_URL};
 use crate::error::Result;
 use crate::naming::{self, LIVE_ALIAS, Provenance};
+use crate::ops::fleet::{self, CodeStorage, Gate, StageRef};
 use crate::ops::promote::PROMOTED_FROM;
 use crate::ops::rollback::{ROLLED_BACK_FROM, TAG_ROLLED_BACK, parse_marks};
 
@@ -52,45 +58,190 @@ pub struct Canary {
 pub struct AppStatus {
     pub app: String,
     pub stages: Vec<StageStatus>,
+    /// The account's Lambda code storage (all functions, all versions) and its limit; absent
+    /// when GetAccountSettings was refused or `--stage` was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_storage: Option<CodeStorage>,
 }
 
 /// Read the stages of `app` (or just `stage`).
 pub async fn run(aws: &Aws, app: &str, stage: Option<&str>) -> Result<AppStatus> {
-    let names = match stage {
-        Some(s) => vec![naming::function_name(app, s)],
-        None => candidates(aws, app).await?,
+    let Some(stage) = stage else {
+        return run_all(aws, app).await;
     };
-    let mut stages = Vec::new();
-    for name in &names {
-        if let Some(s) = read_stage(aws, app, name, stage).await? {
-            stages.push(s);
-        }
-    }
-    stages.sort_by(|a, b| a.stage.cmp(&b.stage));
+    let name = naming::function_name(app, stage);
+    let stages = read_stage(aws, app, &name, Some(stage))
+        .await?
+        .into_iter()
+        .collect();
     Ok(AppStatus {
         app: app.to_string(),
         stages,
+        code_storage: None,
     })
 }
 
-/// Names of functions that may belong to `app`: every function is named `<app>-...`.
-async fn candidates(aws: &Aws, app: &str) -> Result<Vec<String>> {
-    let prefix = format!("{app}-");
-    let mut names = Vec::new();
-    let mut pages = aws.lambda.list_functions().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| wrap("status", "ListFunctions", "*", e))?;
-        names.extend(
-            page.functions()
-                .iter()
-                .filter_map(|f| f.function_name())
-                .filter(|n| n.starts_with(&prefix))
-                .map(str::to_string),
-        );
+/// Every stage: GetResources pages and GetAccountSettings at once, then two reads per stage.
+async fn run_all(aws: &Aws, app: &str) -> Result<AppStatus> {
+    let (refs, storage) = tokio::join!(fleet::stages(aws, app), fleet::code_storage(aws));
+    let refs = refs?;
+    let code_storage = match storage {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("code storage unknown: {e}");
+            None
+        }
+    };
+    if let Some(s) = &code_storage
+        && s.warn()
+    {
+        crate::github::workflow::warning(&storage_warning(s));
     }
-    names.sort();
-    names.dedup();
-    Ok(names)
+    let stages = read_stages(aws, refs, Arc::new(Gate::default())).await?;
+    Ok(AppStatus {
+        app: app.to_string(),
+        stages,
+        code_storage,
+    })
+}
+
+fn storage_warning(s: &CodeStorage) -> String {
+    format!(
+        "Lambda code storage is {:.0}% full ({} of {}): run `deploy-action gc`, lower --keep-versions, or ask AWS for a higher limit",
+        s.share() * 100.0,
+        fleet::human_bytes(s.used),
+        fleet::human_bytes(s.limit)
+    )
+}
+
+/// Read many stages through one gate; a stage deleted meanwhile is left out.
+pub async fn read_stages(
+    aws: &Aws,
+    refs: Vec<StageRef>,
+    gate: Arc<Gate>,
+) -> Result<Vec<StageStatus>> {
+    let lambda = fleet::gated_lambda(aws);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, r) in refs.into_iter().enumerate() {
+        let lambda = lambda.clone();
+        let gate = gate.clone();
+        set.spawn(async move { (i, read_tagged(&lambda, &gate, &r).await) });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (i, result) =
+            joined.map_err(|e| crate::error::Error::Internal(format!("stage read: {e}")))?;
+        if let Some(s) = result? {
+            out.push((i, s));
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, s)| s).collect())
+}
+
+/// One stage found by its tags: GetAlias and ListVersionsByFunction at once; the URL from the
+/// tag, or GetFunctionUrlConfig when the tag is missing (a stage deployed before it existed).
+async fn read_tagged(
+    lambda: &aws_sdk_lambda::Client,
+    gate: &Gate,
+    r: &StageRef,
+) -> Result<Option<StageStatus>> {
+    let name = r.function_name.as_str();
+    let alias = async {
+        match gate
+            .run(|| {
+                lambda
+                    .get_alias()
+                    .function_name(name)
+                    .name(LIVE_ALIAS)
+                    .send()
+            })
+            .await
+        {
+            Ok(a) => Ok(Some(crate::aws::lambda::alias_from_output(&a))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(wrap(
+                "status",
+                "GetAlias",
+                format!("{name}:{LIVE_ALIAS}"),
+                e,
+            )),
+        }
+    };
+    let url = async {
+        match r.tags.get(TAG_URL).map(String::as_str) {
+            Some("none") => Ok(None),
+            Some(url) => Ok(Some(url.to_string())),
+            None => match gate
+                .run(|| {
+                    lambda
+                        .get_function_url_config()
+                        .function_name(name)
+                        .qualifier(LIVE_ALIAS)
+                        .send()
+                })
+                .await
+            {
+                Ok(c) => Ok(Some(crate::aws::lambda::normalize_url(c.function_url()))),
+                Err(e) if is_not_found(&e) => Ok(None),
+                Err(e) => Err(wrap("status", "GetFunctionUrlConfig", name, e)),
+            },
+        }
+    };
+    let (alias, versions, url) = tokio::try_join!(alias, versions(lambda, gate, name), url)?;
+    let Some(versions) = versions else {
+        return Ok(None); // deleted since the listing
+    };
+    let url = if alias.is_some() { url } else { None };
+    Ok(Some(assemble(
+        r.stage.clone(),
+        name,
+        &r.tags,
+        alias.as_ref(),
+        &versions,
+        url,
+    )))
+}
+
+/// Every published version through the gate, oldest first; `None` if the function is gone.
+pub async fn versions(
+    lambda: &aws_sdk_lambda::Client,
+    gate: &Gate,
+    name: &str,
+) -> Result<Option<Vec<FunctionConfig>>> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = match gate
+            .run(|| {
+                lambda
+                    .list_versions_by_function()
+                    .function_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(wrap("status", "ListVersionsByFunction", name, e)),
+        };
+        out.extend(
+            page.versions()
+                .iter()
+                .map(FunctionConfig::from_sdk)
+                .filter(|c| c.version != "$LATEST"),
+        );
+        marker = page
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    out.sort_by_key(|c| crate::aws::lambda::version_number(&c.version));
+    Ok(Some(out))
 }
 
 async fn read_stage(
@@ -118,18 +269,34 @@ async fn read_stage(
     } else {
         None
     };
-    let live: Option<&FunctionConfig> = alias
-        .as_ref()
-        .and_then(|a| versions.iter().find(|v| v.version == a.version));
+    Ok(Some(assemble(
+        stage,
+        name,
+        &tags,
+        alias.as_ref(),
+        &versions,
+        url,
+    )))
+}
+
+fn assemble(
+    stage: String,
+    name: &str,
+    tags: &HashMap<String, String>,
+    alias: Option<&AliasState>,
+    versions: &[FunctionConfig],
+    url: Option<String>,
+) -> StageStatus {
+    let live: Option<&FunctionConfig> =
+        alias.and_then(|a| versions.iter().find(|v| v.version == a.version));
     let provenance = live.map(FunctionConfig::provenance).unwrap_or_default();
     let alias_words = alias
-        .as_ref()
         .map(|a| Provenance::parse(&a.description))
         .unwrap_or_default();
-    Ok(Some(StageStatus {
+    StageStatus {
         stage,
         function_name: name.to_string(),
-        live_version: alias.as_ref().map(|a| a.version.clone()),
+        live_version: alias.map(|a| a.version.clone()),
         commit: provenance.sha.clone(),
         run_id: provenance.run_id,
         git_ref: provenance.git_ref.clone(),
@@ -138,7 +305,7 @@ async fn read_stage(
         code_size: live.map(|v| v.code_size),
         code_sha256: live.map(|v| v.code_sha256.clone()),
         versions: versions.iter().map(|v| v.version.clone()).collect(),
-        canary: alias.as_ref().and_then(|a| {
+        canary: alias.and_then(|a| {
             a.routing.iter().next().map(|(version, weight)| Canary {
                 version: version.clone(),
                 weight: *weight,
@@ -149,7 +316,7 @@ async fn read_stage(
             .extra_value(ROLLED_BACK_FROM)
             .map(str::to_string),
         rolled_back_versions: parse_marks(tags.get(TAG_ROLLED_BACK)).into_iter().collect(),
-    }))
+    }
 }
 
 impl AppStatus {
@@ -201,6 +368,20 @@ impl AppStatus {
             }
         }
         let mut out = format!("{}:\n", self.app);
+        if let Some(s) = &self.code_storage {
+            let _ = writeln!(
+                out,
+                "code storage: {} of {} ({:.1}%){}",
+                fleet::human_bytes(s.used),
+                fleet::human_bytes(s.limit),
+                s.share() * 100.0,
+                if s.warn() {
+                    " — WARNING: 80% or more used"
+                } else {
+                    ""
+                }
+            );
+        }
         let line = |cells: &[String]| {
             let mut l = String::new();
             for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
@@ -267,6 +448,7 @@ mod tests {
         let status = AppStatus {
             app: "hello".into(),
             stages: vec![stage("main"), pr],
+            code_storage: None,
         };
         let text = status.text();
         let lines: Vec<&str> = text.lines().collect();
@@ -289,6 +471,7 @@ mod tests {
         let s = AppStatus {
             app: "hello".into(),
             stages: vec![],
+            code_storage: None,
         };
         assert!(s.text().contains("no stages found"));
     }

@@ -11,7 +11,6 @@ pub mod zip;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use serde::Serialize;
 
 use crate::config::{Architecture, ArtifactSource, BuildSettings};
 use crate::error::{Error, IoContext, Result};
@@ -36,18 +35,7 @@ pub struct Artifact {
     _temp: Option<tempfile::TempDir>,
 }
 
-/// The report of `package` (design.md §5).
-#[derive(Debug, Clone, Serialize)]
-pub struct PackageReport {
-    pub path: PathBuf,
-    pub size: u64,
-    pub sha256: String,
-    pub code_sha256: String,
-    pub runtime: String,
-    pub handler: String,
-    pub architecture: Architecture,
-    pub files: usize,
-}
+pub use crate::output::PackageReport;
 
 impl Artifact {
     #[must_use]
@@ -62,22 +50,6 @@ impl Artifact {
             architecture: self.architecture,
             files: self.files,
         }
-    }
-}
-
-impl std::fmt::Display for PackageReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}", self.path.display())?;
-        writeln!(f, "  size          {} bytes", self.size)?;
-        writeln!(f, "  sha256        {}", self.sha256)?;
-        writeln!(f, "  code sha256   {}", self.code_sha256)?;
-        writeln!(
-            f,
-            "  runtime       {} ({})",
-            self.runtime, self.architecture
-        )?;
-        writeln!(f, "  handler       {}", self.handler)?;
-        write!(f, "  files         {}", self.files)
     }
 }
 

@@ -235,8 +235,54 @@ pub fn defines_app(source: &str) -> bool {
     DEFINES.is_match(source)
 }
 
-/// The default app: `app` in the first of [`APP_FILES`] that defines it.
+/// A Django project's settings module, from `manage.py`'s
+/// `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")` (what `startproject`
+/// writes).
+#[must_use]
+pub fn django_settings(manage_py: &str) -> Option<String> {
+    static SETTINGS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"["']DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#)
+            .expect("valid regex")
+    });
+    SETTINGS.captures(manage_py).map(|c| c[1].to_string())
+}
+
+/// A Django project (`manage.py` naming its settings module, and the `wsgi.py` next to the
+/// settings that `startproject` writes): its WSGI app, `<project>.wsgi:application`. Importing
+/// it sets `DJANGO_SETTINGS_MODULE`, which is also how the handler knows it may run `--manage`.
+fn find_django(files: &[files::SourceFile]) -> Result<Option<String>> {
+    let Some(manage) = files.iter().find(|f| f.name == "manage.py") else {
+        return Ok(None);
+    };
+    let text = std::fs::read(&manage.path).at("can't read", &manage.path)?;
+    let Some(settings) = django_settings(&String::from_utf8_lossy(&text)) else {
+        return Ok(None);
+    };
+    let project = settings.rsplit_once('.').map_or("", |(p, _)| p);
+    let wsgi = if project.is_empty() {
+        "wsgi.py".to_string()
+    } else {
+        format!("{}/wsgi.py", project.replace('.', "/"))
+    };
+    if !files.iter().any(|f| f.name == wsgi) {
+        return Err(Error::package(
+            format!(
+                "manage.py names the Django settings {settings}, but there is no {wsgi} next to them"
+            ),
+            "add the wsgi.py that `django-admin startproject` writes, or pass --python-app module:attr naming the WSGI application",
+        ));
+    }
+    let module = wsgi.trim_end_matches(".py").replace('/', ".");
+    tracing::info!("app: {module}:application (Django, settings {settings})");
+    Ok(Some(format!("{module}:application")))
+}
+
+/// The default app: a Django project's WSGI application, else `app` in the first of
+/// [`APP_FILES`] that defines it.
 fn find_app(source: &Path, files: &[files::SourceFile]) -> Result<String> {
+    if let Some(app) = find_django(files)? {
+        return Ok(app);
+    }
     let mut checked = Vec::new();
     for candidate in APP_FILES {
         let Some(file) = files.iter().find(|f| f.name == *candidate) else {
@@ -369,6 +415,35 @@ mod tests {
         ] {
             assert!(!defines_app(no), "{no:?}");
         }
+    }
+
+    #[test]
+    fn finds_django_projects() {
+        assert_eq!(
+            django_settings(
+                "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+            )
+            .as_deref(),
+            Some("mysite.settings")
+        );
+        assert_eq!(django_settings("import django\n"), None);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manage.py"),
+            "os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"site.settings\")\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("app.py"), "app = object()\n").unwrap();
+        let files = files::source_files(dir.path(), &globset::GlobSet::empty()).unwrap();
+        let err = find_app(dir.path(), &files).unwrap_err();
+        assert!(err.to_string().contains("site/wsgi.py"), "{err}");
+        std::fs::create_dir(dir.path().join("site")).unwrap();
+        std::fs::write(dir.path().join("site/wsgi.py"), "application = None\n").unwrap();
+        let files = files::source_files(dir.path(), &globset::GlobSet::empty()).unwrap();
+        assert_eq!(
+            find_app(dir.path(), &files).unwrap(),
+            "site.wsgi:application"
+        );
     }
 
     #[test]

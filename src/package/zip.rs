@@ -189,12 +189,6 @@ pub fn open_zip(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
     })
 }
 
-/// Whether a zip has an entry of that name (for choosing defaults).
-pub fn zip_has_entry(path: &Path, name: &str) -> Result<bool> {
-    let archive = open_zip(path)?;
-    Ok(archive.index_for_name(name).is_some())
-}
-
 fn zip_error(path: &Path, e: &zip::result::ZipError) -> Error {
     Error::package(
         format!("zip error on {}: {e}", path.display()),

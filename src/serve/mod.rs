@@ -18,6 +18,7 @@
 
 pub mod event;
 pub mod http_front;
+pub mod invoke_api;
 pub mod launch;
 pub mod python;
 pub mod runtime_api;
@@ -96,6 +97,21 @@ pub async fn run(args: ServeArgs) -> Result<Report> {
     })?;
     let (queue, queue_rx) = mpsc::channel(QUEUE_LIMIT);
     let dispatch = tokio::spawn(dispatcher.run(queue_rx));
+    // Direct invocations (`invoke --local`) on their own port, never on the URL's.
+    let invoke_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| Error::io("can't listen for direct invocations", e))?;
+    let invoke_url = invoke_listener
+        .local_addr()
+        .map(|a| format!("http://{a}"))
+        .map_err(|e| Error::io("can't read the listening address", e))?;
+    let invoke_server = tokio::spawn({
+        let app = invoke_api::router(queue.clone());
+        async move { axum::serve(invoke_listener, app).await }
+    });
+    eprintln!(
+        "Invoke API on {invoke_url} (deploy-action invoke --local {invoke_url} --python|--manage|--event ...)"
+    );
     let state = Arc::new(http_front::FrontState {
         queue,
         port: addr.port(),
@@ -121,6 +137,7 @@ pub async fn run(args: ServeArgs) -> Result<Report> {
     };
     // Stop taking requests, then stop the worker (dropping the dispatcher kills it).
     server.abort();
+    invoke_server.abort();
     dispatch.abort();
     let _ = dispatch.await;
     outcome?;

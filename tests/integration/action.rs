@@ -25,6 +25,12 @@ const NO_INPUT: &[(&str, &str)] = &[
     ("version", "clap's --version"),
 ];
 
+/// Commands the action does not run, with the reason.
+const TERMINAL_ONLY: &[(&str, &str)] = &[(
+    "import",
+    "writes deploy-action.toml and a workflow into the repository: run once in a terminal and commit",
+)];
+
 /// Inputs whose default differs from the CLI's on purpose, with the reason.
 const DEFAULT_EXCEPTIONS: &[(&str, &str)] = &[(
     "github-token",
@@ -321,6 +327,7 @@ fn run_sh_knows_every_switch_and_command() {
     let commands: BTreeSet<String> = Cli::command()
         .get_subcommands()
         .map(|c| c.get_name().to_string())
+        .filter(|c| !TERMINAL_ONLY.iter().any(|(t, _)| t == c))
         .collect();
     let case_line = run_sh
         .lines()
@@ -464,4 +471,88 @@ fn parses_both_github_output_forms() {
     let parsed = parse_github_output("a<<EOF_1\nx\ny\nEOF_1\nb=2\n");
     assert_eq!(parsed["a"], "x\ny");
     assert_eq!(parsed["b"], "2");
+}
+
+/// One list of options, three surfaces (issue 17): the settings file's keys are the CLI's long
+/// flags, which are the action's inputs. Every input but `command` is a settings key or refused
+/// by the file with a reason (and every refusal names a real flag); a file holding every other
+/// input, with the action's default as its value, is read by `config` key for key.
+#[test]
+fn settings_keys_are_the_flags_and_the_inputs() {
+    use deploy_action::settings::{PLANNED, REFUSED, is_key};
+    let action = action_yml();
+    let flags = cli_flags();
+    let mut problems = Vec::new();
+    for (key, reason) in REFUSED {
+        if !flags.contains_key(*key) {
+            problems.push(format!(
+                "settings::REFUSED lists {key} ({reason}), which is no flag"
+            ));
+        }
+    }
+    for key in PLANNED {
+        if is_key(key) && !action.inputs.contains_key(*key) {
+            problems.push(format!("--{key} exists now: it needs an action input too"));
+        }
+    }
+    let mut file = String::new();
+    let mut expect = Vec::new();
+    for (name, input) in &action.inputs {
+        if name == "command" {
+            continue;
+        }
+        let refused = REFUSED.iter().any(|(k, _)| k == name);
+        if !is_key(name) && !refused {
+            problems.push(format!("input {name} is no settings key"));
+        }
+        let Some(default) = input.default.as_deref().filter(|d| !d.is_empty()) else {
+            continue;
+        };
+        if refused || default.contains("${{") {
+            continue;
+        }
+        let switch = flags[name].iter().any(|f| f.switch);
+        if switch {
+            file.push_str(&format!("{name} = {default}\n"));
+        } else {
+            file.push_str(&format!("{name} = {default:?}\n"));
+        }
+        expect.push((name.clone(), default.to_string()));
+    }
+    assert_no_problems("settings keys drifted from the flags and inputs", &problems);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("deploy-action.toml"), &file).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deploy-action"))
+        .args(["config", "--output", "json"])
+        .env_clear()
+        .envs(crate::support::host_env())
+        .current_dir(dir.path())
+        .output()
+        .expect("run config");
+    assert!(
+        out.status.success(),
+        "config failed on\n{file}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut seen = 0;
+    for (name, default) in &expect {
+        // `config` shows deploy's flags; keys of other commands (port, out) are checked above.
+        let entry = &report["settings"][name.as_str()];
+        if entry.is_null() {
+            continue;
+        }
+        seen += 1;
+        assert_eq!(entry["source"], "file", "{name}: {entry}");
+        assert_eq!(
+            entry["value"].as_str(),
+            Some(default.as_str()),
+            "{name}: {entry}"
+        );
+    }
+    assert!(
+        seen >= 10,
+        "config showed only {seen} of the file's keys:\n{file}"
+    );
 }

@@ -50,3 +50,21 @@ fn the_readme_documents_every_deploy_flag() {
         "flags missing from the README: {missing:?}"
     );
 }
+
+/// The README's settings file example is a file deploy-action accepts (issue 17).
+#[test]
+fn the_readme_settings_example_is_valid() {
+    let text = readme();
+    let section = text
+        .split("## Settings file")
+        .nth(1)
+        .expect("README has a \"Settings file\" section");
+    let example = section
+        .split("```toml")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section shows a TOML example");
+    deploy_action::settings::check_text("deploy-action.toml", example)
+        .unwrap_or_else(|e| panic!("README's settings example is refused: {e}"));
+    assert!(text.contains("## Coming from zappa") && text.contains("deploy-action import zappa"));
+}

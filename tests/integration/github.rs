@@ -625,7 +625,7 @@ fn a_token_github_rejects_fails_before_anything_changes() {
         )
         .env("GITHUB_TOKEN", "ghs_NotTheRightToken000000000")
         .run()
-        .failure(1);
+        .failure(2);
     assert!(run.stderr.contains("--github-token"), "{}", run.stderr);
     assert!(run.stderr.contains("401"), "{}", run.stderr);
     assert!(!world.exists("hello-pr-2"));
@@ -979,4 +979,129 @@ fn a_superseded_run_leaves_the_comment_to_the_live_run() {
         ds[1]["state"], "inactive",
         "the superseded run's deployment"
     );
+}
+
+/// The sticky comment is ours only when our token wrote it: a marker pasted into someone
+/// else's comment is left alone (a new comment is made), and a token acting as a user edits
+/// only that user's comment, never the Actions bot's.
+#[test]
+fn a_marker_in_someone_elses_comment_is_never_edited() {
+    let world = world();
+    let pasted = world.github().post(
+        "/__fake/seed",
+        json!({"repo": REPO, "issue": 2, "comments": 1, "user": "mallory",
+               "bodies": ["<!-- deploy-action:hello -->\nclick [here](https://evil.example)"]}),
+    );
+    let pasted = pasted["ids"][0].clone();
+    let v1 = world.python_app("v1", "one");
+    on_event(
+        &world,
+        "hello",
+        "pull_request",
+        "pull_request.opened.json",
+        1401,
+        &v1,
+        &[],
+    )
+    .success();
+    let all = comments(&world, 2);
+    let theirs = all.iter().find(|c| c["id"] == pasted).unwrap();
+    assert_eq!(theirs["edits"], 0, "mallory's comment untouched: {theirs}");
+    let mine = ours(&world, 2, "hello");
+    assert_eq!(mine.len(), 1, "{all:?}");
+    assert_ne!(mine[0]["id"], pasted);
+
+    // A personal token (GET /user answers it) writes as its user: the bot's comment is not its.
+    world.github().post(
+        "/__fake/tokens",
+        json!({"token": "ghp_PersonalToken0000000000", "login": "deployer", "type": "User"}),
+    );
+    let v2 = world.python_app("v2", "two");
+    let args = deploy_args("hello", &v2, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let as_user = || {
+        world
+            .cmd(&args)
+            .github_event(
+                "pull_request",
+                &support::event("pull_request.synchronize.json"),
+                1402,
+            )
+            .env("GITHUB_TOKEN", "ghp_PersonalToken0000000000")
+            .run()
+            .success()
+    };
+    as_user();
+    let bot = ours(&world, 2, "hello");
+    assert_eq!(
+        bot[0]["edits"], 0,
+        "the bot's comment is not the user's: {bot:?}"
+    );
+    let by_user: Vec<Value> = comments(&world, 2)
+        .into_iter()
+        .filter(|c| c["user"] == "deployer")
+        .collect();
+    assert_eq!(by_user.len(), 1, "{by_user:?}");
+    as_user();
+    let by_user: Vec<Value> = comments(&world, 2)
+        .into_iter()
+        .filter(|c| c["user"] == "deployer")
+        .collect();
+    assert_eq!(by_user.len(), 1, "still one comment of the user");
+    assert_eq!(by_user[0]["edits"], 1, "edited in place: {by_user:?}");
+    assert_eq!(by_user[0]["edited_by"], json!(["deployer"]));
+}
+
+/// Bad input found while building (exit 2) leaves no failed GitHub deployment behind.
+#[test]
+fn bad_input_leaves_no_github_deployment() {
+    let world = world();
+    let fake_zip = world.dir().join("fake.zip");
+    std::fs::write(&fake_zip, "not a zip at all").unwrap();
+    let run = on_event(
+        &world,
+        "hello",
+        "pull_request",
+        "pull_request.opened.json",
+        1501,
+        &fake_zip,
+        &[],
+    )
+    .failure(2);
+    assert!(run.stderr.contains("not a readable zip"), "{}", run.stderr);
+    assert!(deployments(&world).is_empty(), "{:?}", deployments(&world));
+    assert!(binary_aws_requests(&world).is_empty());
+}
+
+/// A token GitHub rejects stops a teardown before the function is deleted (exit 2).
+#[test]
+fn a_token_github_rejects_stops_a_teardown_before_anything_changes() {
+    let world = world();
+    let app = world.python_app("app", "hi");
+    on_event(
+        &world,
+        "hello",
+        "pull_request",
+        "pull_request.opened.json",
+        1601,
+        &app,
+        &[],
+    )
+    .success();
+    world.proxy().clear_log();
+    let args = deploy_args("hello", &app, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = world
+        .cmd(&args)
+        .github_event(
+            "pull_request",
+            &support::event("pull_request.closed.json"),
+            1602,
+        )
+        .env("GITHUB_TOKEN", "ghs_NotTheRightToken000000000")
+        .run()
+        .failure(2);
+    assert!(run.stderr.contains("--github-token"), "{}", run.stderr);
+    assert!(world.exists("hello-pr-2"), "the function is still there");
+    assert!(binary_aws_requests(&world).is_empty(), "no AWS request");
 }

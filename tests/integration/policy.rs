@@ -4,13 +4,15 @@
 //! not need. The trust policy admits the OIDC token the runs used and nothing broader.
 //!
 //! The evaluator is small and independent of the product's code: IAM action and resource
-//! matching with `*`/`?` wildcards, Allow statements only, and of the conditions only
-//! `iam:PassedToService` (the one the policy uses). What each operation needs besides its
+//! matching with `*`/`?` wildcards, Allow statements only, and the conditions the policy
+//! uses: `iam:PassedToService`, `aws:ResourceTag/...` (the function's tags),
+//! `aws:RequestTag/...` and `aws:TagKeys` (the tags a request sets), with `StringEquals`,
+//! `StringLike`, `Null` and the `ForAllValues:` set operator. What each operation needs besides its
 //! own action follows AWS's documentation: GetFunction of a tagged function also needs
 //! lambda:ListTags, CreateFunction with tags lambda:TagResource, passing a role
 //! iam:PassRole, and Lambda reads code from S3 with the caller's s3:GetObject.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -162,6 +164,10 @@ struct Need {
     resource: String,
     /// `iam:PassedToService` for iam:PassRole.
     passed_to: Option<String>,
+    /// The tags of the function acted on (`aws:ResourceTag`), when it has any.
+    resource_tags: BTreeMap<String, String>,
+    /// The tags the request sets (`aws:RequestTag`, `aws:TagKeys`).
+    request_tags: BTreeMap<String, String>,
     /// The operation that needed it (for messages).
     why: String,
 }
@@ -180,23 +186,46 @@ fn allows(policy: &Value, need: &Need) -> bool {
     })
 }
 
+/// The values of a condition key in the request context (none: the key is absent).
+fn context_values(key: &str, need: &Need) -> Vec<String> {
+    if key == "iam:PassedToService" {
+        return need.passed_to.iter().cloned().collect();
+    }
+    if let Some(tag) = key.strip_prefix("aws:ResourceTag/") {
+        return need.resource_tags.get(tag).cloned().into_iter().collect();
+    }
+    if let Some(tag) = key.strip_prefix("aws:RequestTag/") {
+        return need.request_tags.get(tag).cloned().into_iter().collect();
+    }
+    if key == "aws:TagKeys" {
+        return need.request_tags.keys().cloned().collect();
+    }
+    panic!("unexpected condition key {key}")
+}
+
 fn conditions_hold(condition: &Value, need: &Need) -> bool {
     let Some(ops) = condition.as_object() else {
         return true;
     };
     ops.iter().all(|(op, keys)| {
         keys.as_object().unwrap().iter().all(|(key, want)| {
-            if key != "iam:PassedToService" {
-                return true; // ignored by this evaluator
-            }
-            let Some(got) = &need.passed_to else {
-                return false; // IAM: a condition on a missing key fails
-            };
+            let got = context_values(key, need);
             let values = strings(want);
-            match op.as_str() {
-                "StringEquals" => values.iter().any(|v| v == got),
-                "StringLike" => values.iter().any(|v| glob(v, got, false)),
+            let matches = |op: &str, g: &String| match op {
+                "StringEquals" => values.iter().any(|v| v == g),
+                "StringLike" => values.iter().any(|v| glob(v, g, false)),
                 other => panic!("unexpected condition operator {other}"),
+            };
+            match op.split_once(':') {
+                // Every value in the request matches (true for none, as in IAM).
+                Some(("ForAllValues", inner)) => got.iter().all(|g| matches(inner, g)),
+                Some(("ForAnyValue", inner)) => got.iter().any(|g| matches(inner, g)),
+                _ if op == "Null" => {
+                    let absent = got.is_empty();
+                    values.iter().any(|v| (v == "true") == absent)
+                }
+                // A single-valued key: a missing key fails the condition (IAM).
+                _ => got.first().is_some_and(|g| matches(op, g)),
             }
         })
     })
@@ -210,16 +239,36 @@ fn function_arn(name: &str, qualifier: Option<&str>) -> String {
     }
 }
 
-/// What one logged request needs from the deploy role's permissions.
-fn needs(entry: &Value) -> Vec<Need> {
+fn tag_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What one logged request needs from the deploy role's permissions. `tags` are the tags of
+/// the functions the runs touched (all made by the runs, so all the app's).
+fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
     let op = entry["operation"].as_str().unwrap_or_default();
     let action = entry["iam_action"].as_str().unwrap_or_default().to_string();
+    let req = &entry["request"];
+    // CreateFunction acts on a function that has no tags yet and sets them.
+    let (resource_tags, request_tags) = match op {
+        "lambda:CreateFunction" => (BTreeMap::new(), tag_map(&req["Tags"])),
+        "lambda:TagResource" => (tags.clone(), tag_map(&req["Tags"])),
+        _ => (tags.clone(), BTreeMap::new()),
+    };
     let mut out = Vec::new();
     let mut need = |action: &str, resource: String, passed_to: Option<&str>| {
         out.push(Need {
             action: action.to_string(),
             resource,
             passed_to: passed_to.map(String::from),
+            resource_tags: resource_tags.clone(),
+            request_tags: request_tags.clone(),
             why: op.to_string(),
         });
     };
@@ -227,11 +276,10 @@ fn needs(entry: &Value) -> Vec<Need> {
         Some("lambda") => {
             let function = entry["function"].as_str().unwrap_or_default();
             let qualifier = entry["qualifier"].as_str();
-            if op == "lambda:ListFunctions" {
+            if op == "lambda:ListFunctions" || op == "lambda:GetAccountSettings" {
                 need(&action, "*".into(), None);
                 return out;
             }
-            let req = &entry["request"];
             need(&action, function_arn(function, qualifier), None);
             if op == "lambda:GetFunction" {
                 need("lambda:ListTags", function_arn(function, None), None);
@@ -257,9 +305,16 @@ fn needs(entry: &Value) -> Vec<Need> {
                 need("s3:GetObject", format!("arn:aws:s3:::{b}/{k}"), None);
             }
         }
+        // HeadBucket is read for its region header, which S3 sends even when it denies it.
+        Some("s3") if op == "s3:HeadBucket" => {}
         Some("s3") => {
             let resource = entry["resource"].as_str().unwrap_or_default();
             need(&action, format!("arn:aws:s3:::{resource}"), None);
+        }
+        // `status` lists the app's stages by tag (IAM can't scope GetResources).
+        Some("tagging") => {
+            assert_eq!(op, "tagging:GetResources", "{entry}");
+            need("tag:GetResources", "*".into(), None);
         }
         // AssumeRoleWithWebIdentity is unsigned: the trust policy decides (checked apart).
         Some("sts") => assert_eq!(op, "sts:AssumeRoleWithWebIdentity", "{entry}"),
@@ -377,6 +432,8 @@ fn the_evaluator_matches_like_iam() {
         action: "iam:PassRole".into(),
         resource: "arn:r".into(),
         passed_to: to.map(String::from),
+        resource_tags: BTreeMap::new(),
+        request_tags: BTreeMap::new(),
         why: String::new(),
     };
     assert!(allows(&policy, &pass(Some("lambda.amazonaws.com"))));
@@ -497,9 +554,11 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
             .all(|e| e["status"].as_u64().is_some_and(|s| s < 500)),
         "no server errors"
     );
-    let required: Vec<Need> = log.iter().flat_map(needs).collect();
+    let ours = BTreeMap::from([("deploy-action:app".to_string(), "hello".to_string())]);
+    let required: Vec<Need> = log.iter().flat_map(|e| needs(e, &ours)).collect();
 
-    let report = policy_json(&world, &[]);
+    // The canary's smoke check invokes the function: that needs --invoke.
+    let report = policy_json(&world, &["--invoke"]);
     let permissions = &report["permissions"];
 
     // Sufficient.
@@ -531,12 +590,16 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         "granted but never used by the recorded runs: {unused:?}"
     );
 
-    // Nothing on `*` but ListFunctions; S3 only on the app's artifacts.
+    // Nothing on `*` but the stage listing; S3 only on the app's artifacts.
     for st in permissions["Statement"].as_array().unwrap() {
         let resources = strings(&st["Resource"]);
         let actions = strings(&st["Action"]);
         if resources.iter().any(|r| r == "*") {
-            assert_eq!(actions, vec!["lambda:ListFunctions"], "{st}");
+            assert_eq!(
+                actions,
+                vec!["lambda:GetAccountSettings", "tag:GetResources"],
+                "{st}"
+            );
         }
         if actions.iter().any(|a| a.starts_with("s3:")) {
             assert_eq!(
@@ -547,7 +610,7 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         }
         if actions
             .iter()
-            .any(|a| a.starts_with("lambda:") && a != "lambda:ListFunctions")
+            .any(|a| a.starts_with("lambda:") && a != "lambda:GetAccountSettings")
         {
             assert!(
                 resources.iter().all(|r| r.contains(":function:hello-")),
@@ -583,6 +646,8 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
             action: action.into(),
             resource: resource.clone(),
             passed_to: Some("lambda.amazonaws.com".into()),
+            resource_tags: ours.clone(),
+            request_tags: BTreeMap::new(),
             why: "probe".into(),
         };
         assert!(
@@ -692,6 +757,7 @@ fn the_policy_output_is_stable() {
     let report = policy_json(
         &world,
         &[
+            "--invoke",
             "--pull-request",
             "--owner-id",
             "123456",
@@ -724,7 +790,7 @@ fn the_policy_output_is_stable() {
         ]
     );
     // The two documents in the text are the JSON ones.
-    assert!(text.contains("\"lambda:ListFunctions\""), "{text}");
+    assert!(text.contains("\"tag:GetResources\""), "{text}");
     assert!(
         !text.contains("iam:PassRole"),
         "no execution role, no PassRole: {text}"
@@ -773,5 +839,185 @@ fn the_policy_output_is_stable() {
     ] {
         let out = world.cmd(&args).run().failure(2);
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+    }
+}
+
+/// `function:hello-*` also names app `hello-world`'s functions (`hello-world-main`): the
+/// tag conditions keep a role for `hello` from changing, deleting or claiming them, while
+/// it still reads them (to report the collision), adopts untagged functions, and creates
+/// only functions tagged as its own.
+#[test]
+fn a_role_for_one_app_cannot_change_another_apps_functions_by_name() {
+    let world = World::new();
+    let permissions = policy_json(&world, &[])["permissions"].clone();
+    let tags = |app: Option<&str>| -> BTreeMap<String, String> {
+        app.map(|a| {
+            BTreeMap::from([
+                ("deploy-action:app".to_string(), a.to_string()),
+                ("deploy-action:stage".to_string(), "main".to_string()),
+            ])
+        })
+        .unwrap_or_default()
+    };
+    let check = |action: &str,
+                 function: &str,
+                 qualifier: Option<&str>,
+                 on: Option<&str>,
+                 sets: Option<&str>| {
+        allows(
+            &permissions,
+            &Need {
+                action: action.into(),
+                resource: function_arn(function, qualifier),
+                passed_to: None,
+                resource_tags: tags(on),
+                request_tags: tags(sets),
+                why: "probe".into(),
+            },
+        )
+    };
+    let theirs = Some("hello-world");
+    for (action, qualifier) in [
+        ("lambda:DeleteFunction", None),
+        ("lambda:UpdateFunctionCode", None),
+        ("lambda:UpdateFunctionConfiguration", None),
+        ("lambda:PublishVersion", None),
+        ("lambda:UpdateAlias", Some("live")),
+        ("lambda:AddPermission", Some("live")),
+        ("lambda:DeleteFunctionUrlConfig", Some("live")),
+        ("lambda:InvokeFunction", Some("live")),
+    ] {
+        assert!(
+            !check(action, "hello-world-main", qualifier, theirs, None),
+            "{action} on app hello-world's function must be denied"
+        );
+        assert!(
+            check(action, "hello-main", qualifier, Some("hello"), None),
+            "{action} on our own function must be allowed"
+        );
+    }
+    // Reading theirs is fine: that is how the collision is found and reported.
+    assert!(check(
+        "lambda:GetFunction",
+        "hello-world-main",
+        None,
+        theirs,
+        None
+    ));
+    assert!(check(
+        "lambda:ListTags",
+        "hello-world-main",
+        None,
+        theirs,
+        None
+    ));
+    // Claiming theirs is not; adopting an untagged one is, but only as ours.
+    assert!(!check(
+        "lambda:TagResource",
+        "hello-world-main",
+        None,
+        theirs,
+        Some("hello")
+    ));
+    assert!(check(
+        "lambda:TagResource",
+        "hello-legacy",
+        None,
+        None,
+        Some("hello")
+    ));
+    assert!(!check(
+        "lambda:TagResource",
+        "hello-legacy",
+        None,
+        None,
+        Some("other")
+    ));
+    // Creating: only with our tag, and only deploy-action's tag keys.
+    assert!(check(
+        "lambda:CreateFunction",
+        "hello-new",
+        None,
+        None,
+        Some("hello")
+    ));
+    assert!(!check(
+        "lambda:CreateFunction",
+        "hello-new",
+        None,
+        None,
+        Some("hello-world")
+    ));
+    assert!(!check(
+        "lambda:CreateFunction",
+        "hello-new",
+        None,
+        None,
+        None
+    ));
+    let mut extra = tags(Some("hello"));
+    extra.insert("owner".into(), "me".into());
+    assert!(!allows(
+        &permissions,
+        &Need {
+            action: "lambda:CreateFunction".into(),
+            resource: function_arn("hello-new", None),
+            passed_to: None,
+            resource_tags: BTreeMap::new(),
+            request_tags: extra,
+            why: "probe".into(),
+        }
+    ));
+}
+
+/// `--kms-key`: the role may make data keys and decrypt under the bucket's key, and only that
+/// key; the notes say who needs what (Lambda reads the code with the deploy role's rights).
+#[test]
+fn a_kms_key_adds_the_key_actions_on_that_key_only() {
+    let world = World::new();
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let report = policy_json(&world, &["--kms-key", key]);
+    let statements = report["permissions"]["Statement"].as_array().unwrap();
+    let kms: Vec<&Value> = statements
+        .iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("kms:")))
+        .collect();
+    assert_eq!(kms.len(), 1, "{statements:?}");
+    assert_eq!(
+        strings(&kms[0]["Action"]),
+        vec!["kms:Decrypt", "kms:GenerateDataKey"]
+    );
+    assert_eq!(kms[0]["Resource"], key);
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("with the deploy role's own permissions"),
+        "{notes}"
+    );
+    // Without the flag: no KMS action, and a note on when to pass it.
+    let plain = policy_json(&world, &[]);
+    assert!(!plain["permissions"].to_string().contains("kms:"));
+    assert!(plain["notes"].to_string().contains("--kms-key"));
+    // An alias or a malformed ARN is bad input.
+    for bad in [
+        "alias/artifacts",
+        "arn:aws:kms:us-east-1:123456789012:alias/artifacts",
+    ] {
+        let out = world
+            .cmd(&[
+                "policy",
+                "--app",
+                "hello",
+                "--s3-bucket",
+                BUCKET,
+                "--repo",
+                "octo-org/octo-repo",
+                "--account",
+                ACCOUNT,
+                "--kms-key",
+                bad,
+            ])
+            .run()
+            .failure(2);
+        assert!(out.stderr.contains("--kms-key"), "{}", out.stderr);
     }
 }

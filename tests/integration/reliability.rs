@@ -74,26 +74,31 @@ fn live(world: &World, function: &str) -> (String, String) {
 }
 
 /// Each fault alone, then all together: every deploy either succeeds with its code live, or
-/// fails with exit 1 and live unchanged.
+/// fails with exit 1 and live unchanged. The proxy draws its faults per request from the
+/// seed (tests/support/README.md, "Deterministic faults"), so each scenario's outcome is
+/// fixed: the exit code it must end with is part of the scenario.
 #[test]
 fn each_fault_leaves_live_either_new_or_unchanged() {
-    let scenarios: Vec<(&str, Value)> = vec![
-        ("throttling", json!({"throttle": 0.35})),
-        ("5xx before the call", json!({"error5xx": 0.25})),
-        ("5xx after the call", json!({"error5xx_after": 0.2})),
-        ("dropped uploads", json!({"drop_upload": 0.6})),
-        ("busy windows", json!({"busy_seconds": 2.5})),
+    let scenarios: Vec<(&str, Value, i32)> = vec![
+        ("throttling", json!({"throttle": 0.35}), 0),
+        ("5xx before the call", json!({"error5xx": 0.25}), 0),
+        ("5xx after the call", json!({"error5xx_after": 0.2}), 0),
+        ("dropped uploads", json!({"drop_upload": 0.6}), 0),
+        ("busy windows", json!({"busy_seconds": 2.5}), 0),
         (
             "preconditions",
             json!({"enforce_code_sha256": true, "enforce_revision_id": true}),
+            0,
         ),
         (
             "all together",
             json!({"throttle": 0.2, "error5xx": 0.1, "error5xx_after": 0.1, "drop_upload": 0.3,
                    "busy_seconds": 1.5, "enforce_code_sha256": true, "enforce_revision_id": true}),
+            0,
         ),
     ];
-    for (name, faults) in scenarios {
+    let mut wrong = Vec::new();
+    for (name, faults, expected) in scenarios {
         let world = World::new();
         world
             .proxy()
@@ -104,11 +109,16 @@ fn each_fault_leaves_live_either_new_or_unchanged() {
         deploy(&world, "main", &v1, 1).success();
         let before = live(&world, "hello-main");
         let mut cfg = faults.clone();
-        // Seed 1 draws 0.13 first: every scenario injects at its first chance, then recovers.
         cfg["seed"] = json!(1);
         world.proxy().configure(cfg);
         let out = deploy(&world, "main", &v2, 2);
         world.proxy().reset();
+        if out.code != expected {
+            wrong.push(format!(
+                "{name}: exit {} (seed 1 gives {expected})\n{}",
+                out.code, out.stderr
+            ));
+        }
         match out.code {
             0 => {
                 let report = out.json();
@@ -139,6 +149,7 @@ fn each_fault_leaves_live_either_new_or_unchanged() {
             assert!(!injected.is_empty(), "{name}: the proxy injected nothing");
         }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
 
 /// Three deploys of different artifacts to one stage, started together with increasing run

@@ -113,26 +113,42 @@ fn rust_hello_builds_for_arm64_and_answers_under_qemu() {
 #[test]
 fn a_rustc_without_the_target_std_is_a_clear_error() {
     let world = World::moto_only();
-    // rustup's toolchain here has only the x86_64 std.
+    // A rustc whose sysroot has only the host's std, whatever toolchains this machine has: a
+    // wrapper that answers `--print sysroot` with a directory holding lib/rustlib/<host> only
+    // (where the packager looks for the target's std) and runs rustup's rustc for the rest.
     let rustup_rustc = Command::new("rustup")
         .args(["which", "rustc"])
         .output()
         .unwrap();
-    let rustc = String::from_utf8_lossy(&rustup_rustc.stdout)
+    let real = String::from_utf8_lossy(&rustup_rustc.stdout)
         .trim()
         .to_string();
-    let sysroot = Command::new(&rustc)
+    let real_sysroot = Command::new(&real)
         .args(["--print", "sysroot"])
         .output()
         .unwrap();
-    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-    if Path::new(&sysroot)
-        .join("lib/rustlib/aarch64-unknown-linux-gnu")
-        .exists()
-    {
-        eprintln!("rustup's toolchain has the aarch64 std here; nothing to check");
-        return;
-    }
+    let host_std = Path::new(String::from_utf8_lossy(&real_sysroot.stdout).trim())
+        .join("lib/rustlib/x86_64-unknown-linux-gnu");
+    assert!(host_std.is_dir(), "{}", host_std.display());
+    let sysroot = world.dir().join("host-only-sysroot");
+    std::fs::create_dir_all(sysroot.join("lib/rustlib")).unwrap();
+    std::os::unix::fs::symlink(
+        &host_std,
+        sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu"),
+    )
+    .unwrap();
+    let rustc = world.dir().join("rustc-host-only");
+    std::fs::write(
+        &rustc,
+        format!(
+            "#!/bin/sh\nif [ \"$1 $2\" = \"--print sysroot\" ]; then echo '{}'; exit 0; fi\nexec '{real}' \"$@\"\n",
+            sysroot.display()
+        ),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&rustc).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&rustc, perms).unwrap();
     let _turn = crate::support::rust_fixture_turn();
     let out = world
         .cmd(&[
@@ -144,7 +160,7 @@ fn a_rustc_without_the_target_std_is_a_clear_error() {
             "--out",
             "x.zip",
         ])
-        .env("RUSTC", rustc)
+        .env("RUSTC", rustc.display().to_string())
         .run()
         .failure(2);
     assert!(

@@ -104,25 +104,25 @@ done
 "#;
 
 /// A running `deploy-action serve`, its stderr collected; killed on drop.
-struct Served {
+pub struct Served {
     child: Child,
-    url: String,
+    pub url: String,
     log: Arc<Mutex<String>>,
-    http: reqwest::blocking::Client,
+    pub http: reqwest::blocking::Client,
 }
 
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
@@ -176,7 +176,7 @@ impl Served {
         }
     }
 
-    fn request(&self, req: reqwest::blocking::RequestBuilder) -> Reply {
+    pub fn request(&self, req: reqwest::blocking::RequestBuilder) -> Reply {
         let resp = req
             .send()
             .unwrap_or_else(|e| panic!("request to serve failed: {e}\nstderr:\n{}", self.log()));
@@ -190,17 +190,17 @@ impl Served {
         }
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub fn get(&self, path: &str) -> Reply {
         self.request(self.http.get(format!("{}{path}", self.url)))
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
     /// Wait until the log has `needle` (function output is copied asynchronously).
     #[track_caller]
-    fn wait_for_log(&self, needle: &str) -> String {
+    pub fn wait_for_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let log = self.log();
@@ -216,7 +216,7 @@ impl Served {
     }
 
     /// SIGTERM: serve stops its worker and exits 0; returns stdout.
-    fn stop(mut self) -> String {
+    pub fn stop(mut self) -> String {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: signalling the child we spawned.
         unsafe {
@@ -266,7 +266,7 @@ fn serve_command(cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn serve(cwd: &Path, args: &[&str]) -> Served {
+pub fn serve(cwd: &Path, args: &[&str]) -> Served {
     Served::start(
         serve_command(cwd, args)
             .spawn()
@@ -877,10 +877,7 @@ fn rust_fixture_is_built_and_served_natively_and_under_qemu() {
 /// The fixture apps of the Python packager, served from source for the host architecture.
 fn serve_fixture_app(name: &str) {
     let source = fixture(name);
-    if !source.exists() {
-        eprintln!("fixtures/{name} is not in this tree yet: nothing to serve");
-        return;
-    }
+    assert!(source.is_dir(), "fixtures/{name} is missing");
     let dir = tempfile::tempdir().unwrap();
     let served = serve(
         dir.path(),
@@ -930,10 +927,7 @@ fn sanic_fixture_is_served() {
 #[test]
 fn flask_fixture_for_arm64_is_served_under_qemu() {
     let source = fixture("flask-hello");
-    if !source.exists() {
-        eprintln!("fixtures/flask-hello is not in this tree yet: nothing to serve");
-        return;
-    }
+    assert!(source.is_dir(), "fixtures/flask-hello is missing");
     let dir = tempfile::tempdir().unwrap();
     let served = serve(
         dir.path(),

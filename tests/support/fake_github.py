@@ -448,6 +448,16 @@ class ReleasesHandler:
         }
 
 
+# Who a token acts as. The `--token` is an installation token like the Actions GITHUB_TOKEN:
+# it writes as `github-actions[bot]` (type Bot), and GET /user answers it 403 "Resource not
+# accessible by integration" (GitHub REST docs, "Get the authenticated user" is not available
+# to GitHub App installation tokens; GITHUB_TOKEN's comments show user.login
+# `github-actions[bot]`, user.type `Bot`). Tokens added through /__fake/tokens act as a user
+# (GET /user → 200) or as another app's bot.
+INSTALLATION = "installation"
+USER = "user"
+
+
 class State(ReleasesState):
     def __init__(self, token, oidc_request_token, oidc_token):
         self.token = token
@@ -457,6 +467,8 @@ class State(ReleasesState):
         self.clear()
 
     def clear(self):
+        # token -> {"user": {login, id, type}, "kind": INSTALLATION | USER}
+        self.tokens = {self.token: {"user": BOT, "kind": INSTALLATION}}
         self.config = copy.deepcopy(DEFAULT_CONFIG)
         self.comments: dict[int, dict] = {}
         self.deleted_comments: list[dict] = []
@@ -638,6 +650,9 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
                 elif path.startswith("/repos/"):
                     self.check_auth(path)
                     self.api(path, query)
+                elif path == "/user" and self.command == "GET":
+                    self.check_auth(path)
+                    self.authenticated_user()
                 else:
                     raise ApiError(404, "Not Found")
             except ApiError as e:
@@ -662,7 +677,10 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
 
     def check_auth(self, path):
         got = self.bearer(("bearer", "token"))
-        if got is not None and got == self.state.token:
+        with self.state.lock:
+            identity = self.state.tokens.get(got) if got is not None else None
+        if identity is not None:
+            self.identity = identity
             return
         with self.state.lock:
             self.state.auth_failures += 1
@@ -764,7 +782,35 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
                     return self.get_status(repo, did, int(rest[3]))
         elif rest[0] == "commits" and len(rest) == 3 and rest[2] == "pulls" and m == "GET":
             return self.pulls_of_commit(repo, rest[1], query)
+        elif rest[0] == "pulls" and len(rest) == 2 and rest[1].isdigit() and m == "GET":
+            return self.get_pull(repo, int(rest[1]))
         raise ApiError(404, "Not Found")
+
+    def authenticated_user(self):
+        """GET /user: the token's user; installation tokens can't call it (403)."""
+        if self.identity["kind"] == INSTALLATION:
+            raise ApiError(403, "Resource not accessible by integration",
+                           {"documentation_url": "https://docs.github.com/rest/users/users"
+                                                 "#get-the-authenticated-user",
+                            "status": "403"})
+        self.send(200, user_json(self.base, self.identity["user"]))
+
+    def get_pull(self, repo, number):
+        """`GET /repos/{o}/{r}/pulls/{n}` (used by `deploy-action gc`): a seeded PR with the
+        fields GitHub's "Get a pull request" answer has that gc reads (`state`, `closed_at`,
+        `merged_at`, `number`, `head.sha`); 404 for an unknown number, as GitHub answers."""
+        with self.state.lock:
+            found = [p for p in self.state.pulls if p["repo"] == repo and p["number"] == number]
+        if not found:
+            raise ApiError(404, "Not Found")
+        p = found[-1]
+        closed = "2024-01-01T00:00:00Z" if p["state"] == "closed" else None
+        self.send(200, {
+            "id": 90_000 + number, "number": number, "state": p["state"],
+            "title": f"PR {number}", "head": {"sha": p["head_sha"], "ref": "feature"},
+            "html_url": f"https://github.com/{repo}/pull/{number}",
+            "closed_at": closed, "merged_at": None,
+        })
 
     def pulls_of_commit(self, repo, sha, query):
         """`GET /repos/{o}/{r}/commits/{sha}/pulls`: the seeded PRs (open and closed) whose head
@@ -823,7 +869,9 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
                            {"errors": [{"resource": "IssueComment", "code": "missing_field",
                                         "field": "body"}]})
         with self.state.lock:
-            c = self.add_comment(repo, issue, body, BOT, "NONE")
+            user = self.identity["user"]
+            c = self.add_comment(repo, issue, body, user,
+                                 "NONE" if user["type"] == "Bot" else "MEMBER")
             out = comment_json(self.base, c)
         self.send(201, out, [("Location", out["url"])])
 
@@ -860,6 +908,7 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
             c["body"] = body
             c["edits"] += 1
             c["bodies"].append(body)
+            c.setdefault("edited_by", []).append(self.identity["user"]["login"])
             c["updated_at"] = self.state.now()
             out = comment_json(self.base, c)
         self.send(200, out)
@@ -1028,6 +1077,20 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
                     st.config.update(req)
             with st.lock:
                 return self.send(200, st.config)
+        if path == "/__fake/tokens" and self.command == "POST":
+            # {"token": T, "login": "octocat", "type": "User"} (GET /user answers it), or
+            # "installation": true for another app's installation token ("<slug>[bot]").
+            token, login = req.get("token"), req.get("login")
+            if not isinstance(token, str) or not token or not isinstance(login, str):
+                return self.send(400, {"error": "need {\"token\": T, \"login\": L, "
+                                                "\"type\": \"User\"|\"Bot\", "
+                                                "\"installation\": bool}"})
+            kind = INSTALLATION if req.get("installation") else USER
+            user = {"login": login, "id": 8_000_000 + len(st.tokens),
+                    "type": req.get("type") or ("Bot" if kind == INSTALLATION else "User")}
+            with st.lock:
+                st.tokens[token] = {"user": user, "kind": kind}
+            return self.send(201, {"login": login, "kind": kind})
         if path == "/__fake/pulls" and self.command == "POST":
             pulls = req.get("pulls")
             ok = isinstance(pulls, list) and all(
@@ -1075,6 +1138,7 @@ class Handler(ReleasesHandler, BaseHTTPRequestHandler):
                     "id": c["id"], "body": c["body"], "user": c["user"]["login"],
                     "created_at": c["created_at"], "updated_at": c["updated_at"],
                     "edits": c["edits"], "bodies": list(c["bodies"]),
+                    "edited_by": list(c.get("edited_by", [])),
                 })
             deployments: dict = {}
             for d in sorted(st.deployments.values(), key=lambda d: d["id"]):

@@ -233,9 +233,43 @@ DEFAULT_CONFIG = {
     # this holds a reason ends with LastUpdateStatus Failed and that reason (after the busy
     # window), until an update made while it is null succeeds. moto never fails an update.
     "fail_updates": None,
+    # {"<role arn>": seconds}: a role IAM has just created, which Lambda can't assume yet
+    # (see ROLE_PROPAGATION_MESSAGE).
+    "role_propagation": {},
+    # {"<bucket>": "<region>"}: buckets that live in another region (see bucket_redirect()).
+    "bucket_regions": {},
+    # true, or a list of function names: the caller lacks lambda:ListTags (see deny_tags()).
+    "deny_list_tags": False,
+    # {"lambda:AddPermission": {"kind": "in_progress" | "statement_exists", "count": n}}:
+    # 409 presets with Lambda's real messages (see CONFLICT_KINDS).
+    "conflict_ops": {},
+    # "rules": every Invoke is answered from `invoke` rules (default answer 200 "ok").
+    # "run": an Invoke no rule matches runs the function's own code from moto's S3 in a host
+    # Python subprocess (invoke_runner.py), since moto can't execute functions without Docker.
+    "invoke_mode": "rules",
+    # GetAccountSettings (moto 5.2.1 has no such route): AccountLimit.TotalCodeSize, default
+    # Lambda's 75 GB per region (see account_settings below).
+    "account_code_size_limit": 80530636800,
 }
 PROBABILITIES = ("throttle", "error5xx", "error5xx_after", "drop_upload")
-MAP_KEYS = ("op_delay", "fail_ops", "invoke")
+MAP_KEYS = ("op_delay", "fail_ops", "invoke", "role_propagation", "bucket_regions",
+            "conflict_ops")
+
+# What Lambda answers CreateFunction / UpdateFunctionConfiguration for an execution role it
+# can't assume yet: IAM is eventually consistent, so a role created seconds earlier gets this
+# for a while (transcripts: alexcasalboni/aws-lambda-power-tuning#69, noppoMan/Hexaville#74
+# "Need to wait a sec", Pizzaface/Alexa-Chromecast-Skill-2.0#9 "I added a sleep 30";
+# aws-controllers-k8s/lambda-controller#103 retries it for "role not ready for assumption").
+ROLE_PROPAGATION_MESSAGE = "The role defined for the function cannot be assumed by Lambda."
+
+# 409 ResourceConflictException presets for `conflict_ops`, with Lambda's own messages:
+# - in_progress: the message Lambda gives any write while an update of the function is under
+#   way (AWS docs, "Lambda function states": "The operation cannot be performed at this time.
+#   An update is in progress for resource: ..."; aws/aws-cdk#30386, hashicorp/terraform-
+#   provider-aws#17153 quote it for AddPermission / UpdateAlias).
+# - statement_exists: AddPermission with a StatementId the policy already has (quoted in
+#   hashicorp/terraform-provider-aws#1565 and serverless/serverless#4526).
+CONFLICT_KINDS = ("in_progress", "statement_exists")
 
 LATEST_SUFFIX_RE = re.compile(r"(?:%3A|:)(?:%24|\$)LATEST(?=/|$)", re.IGNORECASE)
 SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
@@ -398,6 +432,10 @@ class ProxyState:
         self.config = copy.deepcopy(DEFAULT_CONFIG)
         self.config["seed"] = seed
         self.fail_counts: dict[str, int | None] = {}
+        self.conflict_counts: dict[str, int | None] = {}
+        self.role_until: dict[str, float] = {}
+        # Per (operation, resource) request counters behind the random faults (see draw()).
+        self.sequences: dict[tuple, int] = {}
         self.functions: dict[tuple, FunctionState] = {}
         self.log: list[dict] = []
         self.issued_secrets: list[str] = []
@@ -436,10 +474,33 @@ class ProxyState:
                         fail_counts[op] = rule.get("count")
                 if patch["fail_ops"] is None:
                     fail_counts = {}
+            conflict_counts = dict(self.conflict_counts)
+            if "conflict_ops" in patch:
+                if patch["conflict_ops"] is None:
+                    conflict_counts = {}
+                for op, rule in (patch["conflict_ops"] or {}).items():
+                    if rule is None:
+                        conflict_counts.pop(op, None)
+                    else:
+                        conflict_counts[op] = rule.get("count")
+            role_until = dict(self.role_until)
+            if "role_propagation" in patch:
+                if patch["role_propagation"] is None:
+                    role_until = {}
+                now = time.monotonic()
+                for arn, secs in (patch["role_propagation"] or {}).items():
+                    if secs is None:
+                        role_until.pop(arn, None)
+                    else:
+                        # The role "was created" when the knob is set.
+                        role_until[arn] = now + float(secs)
             self.config = new
             self.fail_counts = fail_counts
+            self.conflict_counts = conflict_counts
+            self.role_until = role_until
             if "seed" in patch:
                 self.rng = random.Random(patch["seed"])
+                self.sequences = {}
             return self.config_view()
 
     def _validate(self, cfg):
@@ -454,6 +515,8 @@ class ProxyState:
         for key in ("enforce_code_sha256", "enforce_revision_id", "moto_fixes"):
             if not isinstance(cfg[key], bool):
                 raise ConfigError(f"{key} must be true or false")
+        if cfg["invoke_mode"] not in ("rules", "run"):
+            raise ConfigError("invoke_mode must be \"rules\" or \"run\"")
         if cfg["fail_updates"] is not None and not isinstance(cfg["fail_updates"], str):
             raise ConfigError("fail_updates must be a reason (string) or null")
         ra = cfg["throttle_retry_after"]
@@ -472,6 +535,29 @@ class ProxyState:
         for key, rule in cfg["invoke"].items():
             if not isinstance(rule, dict) or ":" not in key and key != "*":
                 raise ConfigError(f"invoke rule {key!r} must be '<function>:<version>' -> object")
+        for arn, secs in cfg["role_propagation"].items():
+            if not isinstance(secs, (int, float)) or isinstance(secs, bool) or secs < 0:
+                raise ConfigError(f"role_propagation[{arn}] must be seconds >= 0")
+            if not str(arn).startswith("arn:"):
+                raise ConfigError(f"role_propagation: {arn!r} is not a role ARN")
+        for bucket, region in cfg["bucket_regions"].items():
+            if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+                raise ConfigError(f"bucket_regions[{bucket}] must be a region like eu-west-1")
+        deny = cfg["deny_list_tags"]
+        if not isinstance(deny, bool) and not (
+                isinstance(deny, list) and all(isinstance(f, str) for f in deny)):
+            raise ConfigError("deny_list_tags must be true, false or a list of function names")
+        for op, rule in cfg["conflict_ops"].items():
+            self._check_op(op, "conflict_ops")
+            if not op.startswith("lambda:"):
+                raise ConfigError(f"conflict_ops: {op} is not a Lambda operation")
+            if not isinstance(rule, dict) or rule.get("kind") not in CONFLICT_KINDS:
+                raise ConfigError(f"conflict_ops[{op}].kind must be one of {CONFLICT_KINDS}")
+            if rule.get("count") is not None and not isinstance(rule["count"], int):
+                raise ConfigError(f"conflict_ops[{op}].count must be an integer")
+            unknown = set(rule) - {"kind", "count"}
+            if unknown:
+                raise ConfigError(f"conflict_ops[{op}]: unknown fields {sorted(unknown)}")
         only = cfg["only_ops"]
         if only is not None:
             if not isinstance(only, list):
@@ -493,6 +579,10 @@ class ProxyState:
     def config_view(self):
         view = copy.deepcopy(self.config)
         view["fail_ops_remaining"] = dict(self.fail_counts)
+        view["conflict_ops_remaining"] = dict(self.conflict_counts)
+        now = time.monotonic()
+        view["role_propagation_remaining"] = {
+            arn: round(max(0.0, until - now), 3) for arn, until in self.role_until.items()}
         return view
 
     def reset(self):
@@ -500,6 +590,9 @@ class ProxyState:
             self.config = copy.deepcopy(DEFAULT_CONFIG)
             self.config["seed"] = self.cli_seed
             self.fail_counts = {}
+            self.conflict_counts = {}
+            self.role_until = {}
+            self.sequences = {}
             self.rng = random.Random(self.cli_seed)
             for st in self.functions.values():
                 st.busy_kind = None
@@ -507,10 +600,47 @@ class ProxyState:
 
     # -- random choices ---------------------------------------------------------------
     def chance(self, p: float) -> bool:
+        """One draw of the shared generator (not used for faults: see draw())."""
         if p <= 0:
             return False
         with self.lock:
             return self.rng.random() < p
+
+    def draw(self, call: "Call", fault: str, p: float) -> bool:
+        """Does `fault` hit this request? Decided per request, deterministically: the n-th
+        request of one operation on one resource (function, bucket) gets the same draws for a
+        given seed, whatever other requests run at the same time. One shared generator would
+        hand its numbers out in arrival order, so two concurrent calls could swap faults from
+        one run to the next."""
+        if p <= 0:
+            return False
+        if call.seq is None:
+            key = (call.op, call.function or call.bucket or "")
+            with self.lock:
+                call.seq = self.sequences.get(key, 0)
+                self.sequences[key] = call.seq + 1
+        seed = self.config.get("seed")
+        rng = random.Random(f"{seed}|{call.op}|{call.function or call.bucket or ''}|"
+                            f"{call.seq}|{fault}")
+        return rng.random() < p
+
+    def take_conflict_rule(self, op):
+        with self.lock:
+            rule = self.config["conflict_ops"].get(op)
+            if rule is None:
+                return None
+            left = self.conflict_counts.get(op)
+            if left is None:
+                return rule
+            if left <= 0:
+                return None
+            self.conflict_counts[op] = left - 1
+            return rule
+
+    def role_propagating(self, arn) -> bool:
+        with self.lock:
+            until = self.role_until.get(arn)
+        return until is not None and time.monotonic() < until
 
     def take_fail_rule(self, op):
         with self.lock:
@@ -616,6 +746,7 @@ class Call:
         self.params = {}
         self.request_json = None
         self.extra = {}
+        self.seq = None  # this request's number among its (operation, resource); see draw()
 
     @property
     def op(self):
@@ -788,6 +919,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fault-proxy"
     state: ProxyState = None  # set on the class before serving
+    observer = False  # the current request comes from a test's inspection client
 
     # -- plumbing ---------------------------------------------------------------------
     def log_message(self, fmt, *args):
@@ -962,6 +1094,7 @@ class Handler(BaseHTTPRequestHandler):
         # Tests inspect state with credentials named OBSERVER...: those requests see the same
         # Lambda-like answers but are never faulted, delayed or logged.
         observer = (call.access_key_id or "").startswith("OBSERVER")
+        self.observer = observer
         eligible = False
         injected = None
         reply = None
@@ -971,7 +1104,7 @@ class Handler(BaseHTTPRequestHandler):
             eligible = not observer and call.service in ("lambda", "s3") and (
                 cfg["only_ops"] is None or op in cfg["only_ops"])
             if (eligible and call.service == "s3" and call.operation in ("PutObject", "UploadPart")
-                    and st.chance(cfg["drop_upload"])):
+                    and st.draw(call, "drop_upload", cfg["drop_upload"])):
                 self.drop_upload()
                 injected = "drop_upload"
                 entry["status"] = 0
@@ -1030,7 +1163,14 @@ class Handler(BaseHTTPRequestHandler):
         if rule is not None:
             return aws_error(call, rule["status"], rule.get("type", "ServiceException"),
                              rule.get("message", "injected failure")), None, "fail_ops"
-        if eligible and st.chance(cfg["throttle"]):
+        conflict = st.take_conflict_rule(op) if op and not observer else None
+        if conflict is not None:
+            return self.conflict_error(call, conflict["kind"]), None, "conflict_ops"
+        if call.service == "s3" and call.bucket in cfg["bucket_regions"]:
+            redirected = self.bucket_redirect(call, cfg["bucket_regions"][call.bucket])
+            if redirected is not None:
+                return redirected, None, "bucket_region"
+        if eligible and st.draw(call, "throttle", cfg["throttle"]):
             if call.service == "s3":
                 return aws_error(call, 503, "SlowDown", "Please reduce your request rate."), \
                     None, "throttle"
@@ -1040,9 +1180,9 @@ class Handler(BaseHTTPRequestHandler):
             return aws_error(call, 429, "TooManyRequestsException", "Rate exceeded",
                              reason="CallerRateLimitExceeded", extra_headers=extra), \
                 None, "throttle"
-        if eligible and st.chance(cfg["error5xx"]):
+        if eligible and st.draw(call, "error5xx", cfg["error5xx"]):
             return self.error_500(call), None, "error5xx"
-        fail_after = eligible and st.chance(cfg["error5xx_after"])
+        fail_after = eligible and st.draw(call, "error5xx_after", cfg["error5xx_after"])
 
         delay = 0.0 if observer else float(cfg["op_delay"].get(op, 0) or 0)
         if call.operation == "PublishVersion" and call.service == "lambda" and not observer:
@@ -1052,15 +1192,68 @@ class Handler(BaseHTTPRequestHandler):
         head_len = None
         if call.service == "lambda" and call.operation == "Invoke" and call.function:
             reply = self.invoke(call, cfg)
+        elif scale_hook(self, call, cfg) is not None:
+            reply = scale_hook(self, call, cfg)
         elif call.service == "lambda":
             reply, head_len, injected = self.lambda_call(call, cfg)
             if injected:
                 return reply, head_len, injected
         else:
             reply, head_len = self.forward(call)
+            if (call.service == "s3" and call.operation == "HeadBucket"
+                    and call.bucket in cfg["bucket_regions"]):
+                reply.set_header("x-amz-bucket-region", cfg["bucket_regions"][call.bucket])
         if fail_after:
             return self.error_500(call), None, "error5xx_after"
         return reply, head_len, None
+
+    def conflict_error(self, call: Call, kind):
+        """409 ResourceConflictException with Lambda's words (CONFLICT_KINDS)."""
+        if kind == "statement_exists":
+            body = call.request_json if isinstance(call.request_json, dict) else {}
+            sid = body.get("StatementId") or call.params.get("StatementId") or "sid"
+            msg = (f"The statement id ({sid}) provided already exists. Please provide a new "
+                   "statement id, or remove the existing statement.")
+        else:
+            st = self.state.functions.get((call.region, call.function))
+            arn = (st.arn if st is not None and st.arn else
+                   f"arn:aws:lambda:{call.region}:123456789012:function:{call.function}")
+            msg = ("The operation cannot be performed at this time. An update is in progress "
+                   f"for resource: {arn}")
+        return aws_error(call, 409, "ResourceConflictException", msg)
+
+    def bucket_redirect(self, call: Call, region):
+        """S3 as it answers for a bucket in another region than the request is signed for
+        (path-style, regional endpoint):
+        - HeadBucket: 301 with `x-amz-bucket-region` and no body (S3 API reference, HeadBucket:
+          "If the bucket exists and you have permission to access it ... the response header
+          x-amz-bucket-region"; a request to the wrong region gets 301 Moved Permanently,
+          aws/aws-sdk-java-v2#1983).
+        - GetBucketLocation: answered from any region with the bucket's region (S3 API
+          reference, GetBucketLocation; `LocationConstraint` is empty for us-east-1).
+        - anything else: 301 PermanentRedirect with an XML error (S3 "Error responses" list:
+          PermanentRedirect, 301; transcripts in aws/aws-cli#564, smore-inc/tinys3#18).
+        None when the request's region is the bucket's: moto answers, plus the header."""
+        if call.operation == "GetBucketLocation":
+            loc = "" if region == "us-east-1" else region
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns='
+                    f'"http://s3.amazonaws.com/doc/2006-03-01/">{loc}</LocationConstraint>')
+            return Reply(200, [("Content-Type", "application/xml"),
+                               ("x-amz-request-id", str(uuid.uuid4()))], body.encode())
+        if call.region == region:
+            return None
+        headers = [("x-amz-bucket-region", region), ("x-amz-request-id", str(uuid.uuid4()))]
+        if call.operation == "HeadBucket" or call.method == "HEAD":
+            return Reply(301, headers, b"", "Moved Permanently")
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PermanentRedirect</Code>'
+            "<Message>The bucket you are attempting to access must be addressed using the "
+            "specified endpoint. Please send all future requests to this endpoint.</Message>"
+            f"<Endpoint>{xml_escape(call.bucket)}.s3.{region}.amazonaws.com</Endpoint>"
+            f"<Bucket>{xml_escape(call.bucket)}</Bucket><RequestId>{headers[1][1]}</RequestId>"
+            "<HostId>fault-proxy</HostId></Error>").encode()
+        return Reply(301, headers + [("Content-Type", "application/xml")], body,
+                     "Moved Permanently")
 
     def error_500(self, call):
         if call.service == "s3":
@@ -1107,6 +1300,29 @@ class Handler(BaseHTTPRequestHandler):
                     msg = ("The operation cannot be performed at this time. An update is in "
                            f"progress for resource: {function_arn(call, fst, name)}")
                 return aws_error(call, 409, "ResourceConflictException", msg), None, "busy"
+            if (opn in ("CreateFunction", "UpdateFunctionConfiguration")
+                    and body.get("Role") and self.state.role_propagating(body["Role"])):
+                return aws_error(call, 400, "InvalidParameterValueException",
+                                 ROLE_PROPAGATION_MESSAGE), None, "role_propagation"
+            if opn == "ListTags" and self.deny_tags(call, cfg):
+                return aws_error(call, 403, "AccessDeniedException",
+                                 self.access_denied_message(call, "lambda:ListTags")), \
+                    None, "deny_list_tags"
+            if opn in ("CreateFunction", "UpdateFunctionCode"):
+                code = body.get("Code", {}) if opn == "CreateFunction" else body
+                home = cfg["bucket_regions"].get(code.get("S3Bucket"))
+                if home and home != call.region:
+                    # Lambda fetches the code from S3 in its own region (quoted in
+                    # aws-samples/aws-codepipeline-bitbucket-integration#7,
+                    # aws-samples/amazon-textract-enhancer#8).
+                    return aws_error(
+                        call, 400, "InvalidParameterValueException",
+                        "Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 "
+                        f"Error Message: The bucket is in this region: {home}. Please use this "
+                        "region to retry the request"), None, "bucket_region"
+            # RevisionId mismatches are 412 PreconditionFailedException (Lambda API reference,
+            # PublishVersion / UpdateAlias / UpdateFunctionCode, Errors: "The RevisionId
+            # provided does not match the latest RevisionId for the Lambda function or alias").
             if cfg["enforce_revision_id"] and body.get("RevisionId") is not None:
                 current = None
                 if opn == "UpdateAlias":
@@ -1126,10 +1342,14 @@ class Handler(BaseHTTPRequestHandler):
                 if cur.ok:
                     current = (cur.json() or {}).get("CodeSha256")
                     if current != body["CodeSha256"]:
+                        # Lambda answers a CodeSha256 mismatch with 400, not with the 412 it
+                        # uses for RevisionId (transcripts: serverless/serverless#3696,
+                        # floci-io/floci#2822).
                         return aws_error(
-                            call, 412, "PreconditionFailedException",
-                            f"CodeSha256 ({body['CodeSha256']}) does not match the current "
-                            f"CodeSha256 of $LATEST ({current})"), None, "code_sha256"
+                            call, 400, "InvalidParameterValueException",
+                            f"CodeSHA256 ({body['CodeSha256']}) is different from current "
+                            f"CodeSHA256 in $LATEST ({current}). Please try again with the "
+                            "current CodeSHA256."), None, "code_sha256"
             if cfg["moto_fixes"]:
                 refused = self.precheck_fixes(call, fst, body)
                 if refused is not None:
@@ -1144,6 +1364,20 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if lock:
                 lock.release()
+
+    def deny_tags(self, call: Call, cfg) -> bool:
+        deny = cfg["deny_list_tags"]
+        if self.observer:
+            return False
+        return deny is True or (isinstance(deny, list) and call.function in deny)
+
+    def access_denied_message(self, call: Call, action):
+        """IAM's wording for a missing identity-based allow (IAM User Guide, "Troubleshoot
+        access denied error messages")."""
+        arn = f"arn:aws:lambda:{call.region}:123456789012:function:{call.function}"
+        return (f"User: arn:aws:sts::123456789012:assumed-role/deploy-action/"
+                f"{call.access_key_id or 'session'} is not authorized to perform: {action} on "
+                f"resource: {arn} because no identity-based policy allows the {action} action")
 
     def precheck_fixes(self, call: Call, fst: FunctionState, body):
         """Real Lambda refuses these; moto accepts them. Answer as Lambda does."""
@@ -1389,6 +1623,14 @@ class Handler(BaseHTTPRequestHandler):
             fix_cfg(data, opn != "PublishVersion")
         elif opn == "GetFunction":
             fix_cfg(data.get("Configuration"), True)
+            if self.deny_tags(call, cfg):
+                # Lambda API reference, GetFunction: "Lambda returns tag data only if you have
+                # explicit allow permissions for lambda:ListTags"; otherwise `TagsError`
+                # (ErrorCode, Message) takes the place of `Tags`.
+                data.pop("Tags", None)
+                data["TagsError"] = {
+                    "ErrorCode": "AccessDeniedException",
+                    "Message": self.access_denied_message(call, "lambda:ListTags")}
         elif opn == "ListVersionsByFunction":
             if fixes and fst is not None:
                 data["Versions"] = [c for c in data.get("Versions") or []
@@ -1422,8 +1664,13 @@ class Handler(BaseHTTPRequestHandler):
                 reply.status, reply.headers, reply.body = new.status, new.headers, new.body
                 reply.reason = None
                 return
-            policy["Statement"] = stmts
+            policy["Statement"] = [real_statement(st) for st in stmts]
             data["Policy"] = json.dumps(policy)
+        elif fixes and opn == "AddPermission" and isinstance(data.get("Statement"), str):
+            try:
+                data["Statement"] = json.dumps(real_statement(json.loads(data["Statement"])))
+            except ValueError:
+                return
         else:
             return
         reply.set_json(data)
@@ -1452,6 +1699,8 @@ class Handler(BaseHTTPRequestHandler):
                 rule = rules[key]
                 call.extra["invoke_rule"] = key
                 break
+        if rule is None and cfg["invoke_mode"] == "run":
+            return self.invoke_run(call, name, version)
         if rule is None:
             rule = {"statusCode": 200, "body": "ok"}
         if rule.get("delay"):
@@ -1481,6 +1730,25 @@ class Handler(BaseHTTPRequestHandler):
             }
         return Reply(200, headers, json.dumps(payload).encode())
 
+    def invoke_run(self, call: Call, name, version):
+        """`invoke_mode: run`: run the function's code (see invoke_runner.py)."""
+        import invoke_runner
+
+        headers = [("Content-Type", "application/json"), ("X-Amz-Executed-Version", version),
+                   ("x-amzn-RequestId", str(uuid.uuid4()))]
+        try:
+            error, payload, log = invoke_runner.run(
+                lambda path, svc: self.lookup(call, path, service=svc), name, version,
+                call.body, call.region or "us-east-1")
+        except invoke_runner.RunError as e:
+            return aws_error(call, 500, "ServiceException", f"invoke_runner: {e}")
+        call.extra["invoke_rule"] = "run"
+        if self.headers.get("X-Amz-Log-Type") == "Tail":
+            headers.append(("X-Amz-Log-Result", invoke_runner.log_tail(log)))
+        if error:
+            headers.append(("X-Amz-Function-Error", error))
+        return Reply(200, headers, payload)
+
 
 def q(s, safe=""):
     return urllib.parse.quote(str(s), safe=safe)
@@ -1496,6 +1764,40 @@ def stmt_matches(stmt, qualifier):
     return got == want
 
 
+def real_statement(stmt):
+    """A policy statement as Lambda stores it. moto keeps AddPermission's request fields as they
+    came (`FunctionUrlAuthType: "NONE"`, `InvokedViaFunctionUrl: true`, an account id as
+    Principal); Lambda turns them into conditions and principals (Lambda developer guide,
+    "Control access to Lambda function URLs": `"Condition": {"StringEquals":
+    {"lambda:FunctionUrlAuthType": "NONE"}}` and, since October 2025, the lambda:InvokeFunction
+    statement with `{"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}`; "Viewing resource-based
+    IAM policies": an account id becomes `{"AWS": "arn:aws:iam::<id>:root"}`)."""
+    if not isinstance(stmt, dict):
+        return stmt
+    stmt = dict(stmt)
+    cond = dict(stmt.pop("Condition", None) or {})
+    auth = stmt.pop("FunctionUrlAuthType", None)
+    if auth is not None:
+        cond.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth
+    via = stmt.pop("InvokedViaFunctionUrl", None)
+    if via:
+        cond.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
+    token = stmt.pop("EventSourceToken", None)
+    if token:
+        cond.setdefault("StringEquals", {})["lambda:EventSourceToken"] = token
+    principal = stmt.get("Principal")
+    if isinstance(principal, str) and re.fullmatch(r"\d{12}", principal):
+        stmt["Principal"] = {"AWS": f"arn:aws:iam::{principal}:root"}
+    for k in ("Qualifier", "FunctionName", "RevisionId"):
+        stmt.pop(k, None)
+    out = {k: stmt.pop(k) for k in ("Sid", "Effect", "Principal", "Action", "Resource")
+           if k in stmt}
+    out.update(stmt)
+    if cond:
+        out["Condition"] = cond
+    return out
+
+
 def fix_url(c, qualifier):
     url = c.get("FunctionUrl")
     if isinstance(url, str) and not url.endswith("/"):
@@ -1503,6 +1805,233 @@ def fix_url(c, qualifier):
     arn = c.get("FunctionArn")
     if qualifier and isinstance(arn, str) and arn.count(":") == 6:
         c["FunctionArn"] = f"{arn}:{qualifier}"
+
+
+# -- issue #19 (ops at scale): what moto 5.2.1 lacks for `status`, `gc` and `cost` -----------
+def scale_hook(handler, call, cfg):
+    """Answer the calls below as AWS does, or return None to go on as usual. Memoised per
+    call so that the dispatcher's test-and-use costs one answer."""
+    if hasattr(call, "scale_reply"):
+        return call.scale_reply
+    target = handler.headers.get("X-Amz-Target", "")
+    if call.operation is None and call.service in ("tagging", "logs", "monitoring") and target:
+        call.operation = target.rsplit(".", 1)[-1]  # name JSON-protocol calls in the log
+    reply = None
+    if cfg["moto_fixes"] and call.service == "lambda" and call.operation == "GetAccountSettings":
+        reply = account_settings(handler, call, cfg)
+    elif (cfg["moto_fixes"] and call.service == "tagging"
+          and target.endswith(".GetResources")):
+        reply = tagging_get_resources(handler, call)
+    elif call.service == "monitoring" and call.raw_path.startswith(CBOR_PREFIX):
+        call.operation = call.raw_path[len(CBOR_PREFIX):].strip("/")
+        reply = cloudwatch_cbor(handler, call)
+    call.scale_reply = reply
+    return reply
+
+
+def account_settings(handler, call, cfg):
+    """GetAccountSettings: moto 5.2.1 has no route for it (404). Real Lambda answers
+    `AccountLimit.TotalCodeSize` (75 GB by default: "Function and layer storage", Lambda quotas,
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html) and
+    `AccountUsage.TotalCodeSize`, the bytes of every version of every function ("The amount of
+    storage space that you're using for deployment packages and layer archives",
+    https://docs.aws.amazon.com/lambda/latest/api/API_AccountUsage.html). Usage here: the
+    CodeSize of every function version moto holds (ListFunctions FunctionVersion=ALL)."""
+    listed = handler.lookup(call, "/2015-03-31/functions/?FunctionVersion=ALL")
+    functions = (listed.json() or {}).get("Functions", []) if listed.ok else []
+    used = sum(int(f.get("CodeSize") or 0) for f in functions)
+    names = {f.get("FunctionName") for f in functions}
+    body = {
+        "AccountLimit": {
+            "TotalCodeSize": int(cfg["account_code_size_limit"]),
+            "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+            "ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000,
+        },
+        "AccountUsage": {"TotalCodeSize": used, "FunctionCount": len(names)},
+    }
+    reply = Reply(200, [("Content-Type", "application/json")])
+    reply.set_json(body)
+    return reply
+
+
+def tagging_get_resources(handler, call):
+    """GetResources with only `ResourcesPerPage`: real AWS fills pages by that limit ("AWS
+    recommends using ResourcesPerPage instead of [TagsPerPage]", GetResources, Resource Groups
+    Tagging API Reference), while moto 5.2.1 also applies its own TagsPerPage default of 100,
+    so a page of functions with two tags each holds 49. Forward with TagsPerPage 500 (the API's
+    maximum) when the caller gave none."""
+    try:
+        req = json.loads(call.body or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(req, dict) or "TagsPerPage" in req:
+        return None
+    req["TagsPerPage"] = 500
+    body = json.dumps(req).encode()
+    headers = [(k, v) for k, v in handler.headers.items() if k.lower() != "content-length"]
+    try:
+        reply, _ = handler.upstream(call.method, handler.path, headers, body)
+    except OSError as e:
+        return Reply(502, [("Content-Type", "text/plain")],
+                     f"fault-proxy: upstream unreachable: {e}".encode())
+    return reply
+
+
+# CloudWatch in the Rust SDK (aws-sdk-cloudwatch 1.140) speaks Smithy RPC v2 CBOR:
+# `POST /service/GraniteServiceVersion20100801/operation/<Op>` with `smithy-protocol:
+# rpc-v2-cbor` (https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html). moto 5.2.1
+# routes only `POST /` (query or awsJson1_0) and answers the CBOR path 404. Translate: decode
+# the CBOR request, forward it as awsJson1_0 (`X-Amz-Target: GraniteServiceVersion20100801.<Op>`),
+# and encode moto's JSON answer (or error, `__type` + `message`) back to CBOR; timestamps
+# (`Timestamp`, `Timestamps`, `StartTime`, `EndTime`) are CBOR tag 1 (epoch seconds), as the
+# protocol specifies. Always on: without it moto can't serve CloudWatch to the Rust SDK at all.
+CBOR_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+CBOR_TIME_KEYS = {"Timestamp", "Timestamps", "StartTime", "EndTime", "StateUpdatedTimestamp"}
+
+
+class _Tagged:
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+
+def cbor_decode(data: bytes):
+    pos = 0
+
+    def arg(info):
+        nonlocal pos
+        if info < 24:
+            return info
+        n = {24: 1, 25: 2, 26: 4, 27: 8}[info]
+        v = int.from_bytes(data[pos:pos + n], "big")
+        pos += n
+        return v
+
+    def item():
+        nonlocal pos
+        b = data[pos]
+        pos += 1
+        major, info = b >> 5, b & 31
+        if major == 7:
+            if info == 20:
+                return False
+            if info == 21:
+                return True
+            if info in (22, 23):
+                return None
+            import struct
+            fmt, n = {25: (">e", 2), 26: (">f", 4), 27: (">d", 8)}[info]
+            v = struct.unpack(fmt, data[pos:pos + n])[0]
+            pos += n
+            return v
+        if info == 31:  # indefinite length
+            if major in (2, 3):
+                parts = []
+                while data[pos] != 0xFF:
+                    parts.append(item())
+                pos += 1
+                return (b"" if major == 2 else "").join(parts)
+            if major == 4:
+                out = []
+                while data[pos] != 0xFF:
+                    out.append(item())
+                pos += 1
+                return out
+            if major == 5:
+                out = {}
+                while data[pos] != 0xFF:
+                    k = item()
+                    out[k] = item()
+                pos += 1
+                return out
+        n = arg(info)
+        if major == 0:
+            return n
+        if major == 1:
+            return -1 - n
+        if major in (2, 3):
+            raw = data[pos:pos + n]
+            pos += n
+            return raw if major == 2 else raw.decode("utf-8")
+        if major == 4:
+            return [item() for _ in range(n)]
+        if major == 5:
+            out = {}
+            for _ in range(n):
+                k = item()
+                out[k] = item()
+            return out
+        if major == 6:
+            return _Tagged(n, item())
+        raise ValueError(f"CBOR major type {major}")
+
+    return item() if data else {}
+
+
+def cbor_to_json(v):
+    if isinstance(v, _Tagged):
+        return cbor_to_json(v.value)  # tag 1: epoch seconds, as awsJson writes timestamps
+    if isinstance(v, dict):
+        return {k: cbor_to_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [cbor_to_json(x) for x in v]
+    if isinstance(v, bytes):
+        return base64.b64encode(v).decode()
+    return v
+
+
+def cbor_encode(v, time_key=False) -> bytes:
+    import struct
+
+    def head(major, n):
+        if n < 24:
+            return bytes([major << 5 | n])
+        for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+        raise ValueError("too large")
+
+    if time_key and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return b"\xc1" + cbor_encode(float(v))
+    if v is None:
+        return b"\xf6"
+    if v is True:
+        return b"\xf5"
+    if v is False:
+        return b"\xf4"
+    if isinstance(v, int):
+        return head(0, v) if v >= 0 else head(1, -1 - v)
+    if isinstance(v, float):
+        return b"\xfb" + struct.pack(">d", v)
+    if isinstance(v, str):
+        raw = v.encode()
+        return head(3, len(raw)) + raw
+    if isinstance(v, list):
+        return head(4, len(v)) + b"".join(cbor_encode(x, time_key) for x in v)
+    if isinstance(v, dict):
+        return head(5, len(v)) + b"".join(
+            cbor_encode(k) + cbor_encode(x, k in CBOR_TIME_KEYS) for k, x in v.items())
+    raise TypeError(type(v))
+
+
+def cloudwatch_cbor(handler, call):
+    request = cbor_to_json(cbor_decode(call.body or b""))
+    headers = [("X-Amz-Target", f"GraniteServiceVersion20100801.{call.operation}"),
+               ("Content-Type", "application/x-amz-json-1.0")]
+    headers += [(k, v) for k, v in handler.aux_headers(call, "monitoring")]
+    try:
+        up, _ = handler.upstream("POST", "/", headers, json.dumps(request).encode())
+    except OSError as e:
+        return Reply(502, [("Content-Type", "text/plain")],
+                     f"fault-proxy: upstream unreachable: {e}".encode())
+    try:
+        answer = json.loads(up.body or b"{}")
+    except ValueError:
+        answer = {"__type": "InternalFailure", "message": up.body.decode("utf-8", "replace")}
+    if not up.ok and isinstance(answer, dict) and "__type" not in answer:
+        answer = {"__type": answer.get("Code") or "InternalFailure",
+                  "message": answer.get("Message") or answer.get("message") or ""}
+    return Reply(up.status, [("Content-Type", "application/cbor"),
+                             ("smithy-protocol", "rpc-v2-cbor")], cbor_encode(answer))
 
 
 class Server(ThreadingHTTPServer):

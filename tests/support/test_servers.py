@@ -16,7 +16,6 @@ import importlib.util
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -42,12 +41,6 @@ VERBOSE = "-v" in sys.argv
 # ---------------------------------------------------------------------------------------
 # Process helpers
 # ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url, timeout=30.0):
@@ -149,12 +142,35 @@ def expect_error(code, fn, *args, **kwargs):
 # ---------------------------------------------------------------------------------------
 
 
+def start_moto():
+    """moto on a port it binds itself (`-p 0`: nothing can take the port between a probe and
+    the bind), learnt from werkzeug's `Running on http://127.0.0.1:<port>` line on stderr,
+    which a thread keeps draining (werkzeug logs every request there)."""
+    p = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    found = threading.Event()
+    box = {}
+
+    def drain():
+        for line in p.stderr:
+            if "port" not in box and "Running on http://127.0.0.1:" in line:
+                box["port"] = int(line.rsplit(":", 1)[1].strip().split()[0].rstrip("/"))
+                found.set()
+            if VERBOSE:
+                sys.stderr.write(line)
+    threading.Thread(target=drain, daemon=True).start()
+    if not found.wait(30):
+        p.kill()
+        raise RuntimeError("moto did not say where it listens")
+    proc = Proc.__new__(Proc)
+    proc.args, proc.p, proc.port = ["moto"], p, box["port"]
+    return proc
+
+
 class Env:
     def __init__(self):
-        moto_port = free_port()
-        self.moto = Proc([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                          str(moto_port)], announce=False)
-        self.moto.port = moto_port
+        self.moto = start_moto()
+        moto_port = self.moto.port
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         wait_http(self.moto_url + "/moto-api/data.json")
         self.proxy = Proc([sys.executable, os.path.join(HERE, "fault_proxy.py"), "--upstream",
@@ -441,10 +457,13 @@ def proxy_code_sha256_precondition(env):
     env.preset()
     env.create_function("sha-fn", content="one")
     env.pconf(enforce_code_sha256=True)
-    e = expect_error("PreconditionFailedException", env.lam.publish_version,
+    e = expect_error("InvalidParameterValueException", env.lam.publish_version,
                      FunctionName="sha-fn", CodeSha256=b64sha(zip_bytes("two")))
-    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 412
-    assert "does not match" in str(e)
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    want = (f"CodeSHA256 ({b64sha(zip_bytes('two'))}) is different from current CodeSHA256 in "
+            f"$LATEST ({b64sha(zip_bytes('one'))}). Please try again with the current "
+            "CodeSHA256.")
+    assert e.response["Error"]["Message"] == want, e.response["Error"]
     assert env.moto_lam.list_versions_by_function(FunctionName="sha-fn")["Versions"][-1][
         "Version"] == "$LATEST", "refused publish must not reach moto"
     v = env.lam.publish_version(FunctionName="sha-fn", CodeSha256=b64sha(zip_bytes("one")),
@@ -600,6 +619,68 @@ def proxy_invoke_rules(env):
     assert inv[2]["qualifier"] == "live" and inv[2]["executed_version"] == v1, inv[2]
 
 
+def py_zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("h.py", (2020, 1, 1, 0, 0, 0)), source)
+    return buf.getvalue()
+
+
+@test
+def proxy_invoke_runs_the_code(env):
+    """invoke_mode "run": the function's own code from moto's S3, per version."""
+    env.preset()
+    env.s3.create_bucket(Bucket="runner-code")
+    v1_code = py_zip("import os, sys\n"
+                     "def handler(event, context):\n"
+                     "    print('hello from', context.function_version)\n"
+                     "    return {'echo': event, 'env': os.environ['GREETING'],\n"
+                     "            'isolated': sys.flags.isolated}\n")
+    v2_code = py_zip("def handler(event, context):\n    raise ValueError('broken v2')\n")
+    v3_code = py_zip("import time\ndef handler(event, context):\n    time.sleep(30)\n")
+    for key, data in (("a/v1.zip", v1_code), ("a/v2.zip", v2_code), ("a/v3.zip", v3_code)):
+        env.s3.put_object(Bucket="runner-code", Key=key, Body=data)
+    env.lam.create_function(FunctionName="run-fn", Role=ROLE, Runtime="python3.13",
+                            Handler="h.handler", Timeout=4, Architectures=["arm64"],
+                            Environment={"Variables": {"GREETING": "hi"}},
+                            Code={"S3Bucket": "runner-code", "S3Key": "a/v1.zip"})
+    v1 = env.lam.publish_version(FunctionName="run-fn")["Version"]
+    env.lam.update_function_code(FunctionName="run-fn", S3Bucket="runner-code", S3Key="a/v2.zip")
+    v2 = env.lam.publish_version(FunctionName="run-fn")["Version"]
+    env.lam.update_function_code(FunctionName="run-fn", S3Bucket="runner-code", S3Key="a/v3.zip")
+    v3 = env.lam.publish_version(FunctionName="run-fn")["Version"]
+    env.lam.create_alias(FunctionName="run-fn", Name="live", FunctionVersion=v1)
+
+    # rules mode (the default) still answers "ok" without running anything
+    r = env.lam.invoke(FunctionName="run-fn:live", Payload=b'{"a": 1}')
+    assert json.loads(r["Payload"].read())["body"] == "ok"
+
+    env.pconf(invoke_mode="run")
+    r = env.lam.invoke(FunctionName="run-fn:live", Payload=b'{"a": 1}', LogType="Tail")
+    assert r["ExecutedVersion"] == v1 and "FunctionError" not in r, r
+    assert json.loads(r["Payload"].read()) == {"echo": {"a": 1}, "env": "hi", "isolated": 1}
+    log = base64.b64decode(r["LogResult"]).decode()
+    assert f"hello from {v1}" in log and log.startswith("START RequestId:"), log
+    assert "REPORT RequestId:" in log, log
+
+    r = env.lam.invoke(FunctionName="run-fn", Qualifier=v2, Payload=b"{}")
+    assert r["FunctionError"] == "Unhandled", r
+    err = json.loads(r["Payload"].read())
+    assert err["errorType"] == "ValueError" and err["errorMessage"] == "broken v2", err
+
+    r = env.lam.invoke(FunctionName="run-fn", Qualifier=v3, Payload=b"{}")
+    err = json.loads(r["Payload"].read())
+    assert r["FunctionError"] == "Unhandled" and err["errorType"] == "Sandbox.Timedout", err
+    assert "Task timed out after 4.00 seconds" in err["errorMessage"], err
+
+    # a rule still wins over running the code
+    env.pconf(invoke={f"run-fn:{v1}": {"statusCode": 503, "body": "ruled"}})
+    r = env.lam.invoke(FunctionName="run-fn:live", Payload=b"{}")
+    assert json.loads(r["Payload"].read())["body"] == "ruled"
+    assert http("POST", env.proxy_url + "/__proxy/config", {"invoke_mode": "docker"})[0] == 400
+    env.preset()
+
+
 @test
 def proxy_moto_fixes(env):
     env.preset()
@@ -661,6 +742,202 @@ def proxy_moto_fixes(env):
     env.pconf(moto_fixes=False)
     raw = env.lam.get_function_url_config(FunctionName="fix-fn")
     assert not raw["FunctionUrl"].endswith("/")
+    env.preset()
+
+
+def s3_raw(env, method, path, region=REGION):
+    """An S3 request with a credential scope for `region` (moto checks no signature). Not
+    boto3: its region redirector would follow a 301 to the real S3 endpoint."""
+    auth = (f"AWS4-HMAC-SHA256 Credential=AKIDSELFTEST/20240101/{region}/s3/aws4_request, "
+            "SignedHeaders=host, Signature=0")
+    return http(method, env.proxy_url + path, headers={"Authorization": auth})
+
+
+@test
+def proxy_role_propagation(env):
+    env.preset()
+    fresh = "arn:aws:iam::123456789012:role/fresh"
+    env.client("iam", direct=True).create_role(
+        RoleName="fresh", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                               "Statement": []}))
+    env.create_function("role-old")
+    env.pconf(role_propagation={fresh: 1.5})
+    assert 0 < env.pconf()["role_propagation_remaining"][fresh] <= 1.5
+    e = expect_error("InvalidParameterValueException", env.lam.create_function,
+                     FunctionName="role-new", Role=fresh, Runtime="provided.al2023",
+                     Handler="bootstrap", Code={"ZipFile": zip_bytes("x")})
+    assert e.response["Error"]["Message"] == (
+        "The role defined for the function cannot be assumed by Lambda."), e.response
+    expect_error("InvalidParameterValueException", env.lam.update_function_configuration,
+                 FunctionName="role-old", Role=fresh)
+    # other roles and other operations are not affected
+    env.lam.update_function_configuration(FunctionName="role-old", MemorySize=256)
+    assert env.plog()[-2]["injected"] == "role_propagation"
+    time.sleep(1.6)
+    env.lam.create_function(FunctionName="role-new", Role=fresh, Runtime="provided.al2023",
+                            Handler="bootstrap", Code={"ZipFile": zip_bytes("x")})
+    env.lam.update_function_configuration(FunctionName="role-old", Role=fresh)
+    status, _, body = http("POST", env.proxy_url + "/__proxy/config",
+                           {"role_propagation": {"role/x": 3}})
+    assert status == 400 and "ARN" in body["error"], body
+
+
+@test
+def proxy_bucket_regions(env):
+    env.preset()
+    env.moto_s3.create_bucket(Bucket="far-bucket")
+    env.moto_s3.put_object(Bucket="far-bucket", Key="a.zip", Body=zip_bytes("far"))
+    env.create_function("far-fn")
+    env.pconf(bucket_regions={"far-bucket": "eu-west-1"})
+    status, h, body = s3_raw(env, "HEAD", "/far-bucket")
+    assert status == 301 and h["x-amz-bucket-region"] == "eu-west-1" and not body, (status, body)
+    status, h, body = s3_raw(env, "PUT", "/far-bucket/b.zip")
+    assert status == 301 and h["x-amz-bucket-region"] == "eu-west-1", status
+    assert b"<Code>PermanentRedirect</Code>" in body and b"<Bucket>far-bucket</Bucket>" in body
+    status, _, body = s3_raw(env, "GET", "/far-bucket?location")
+    assert status == 200 and b">eu-west-1</LocationConstraint>" in body, body
+    # signed for the bucket's own region: moto answers, with the region header
+    status, h, _ = s3_raw(env, "HEAD", "/far-bucket", region="eu-west-1")
+    assert status == 200 and h["x-amz-bucket-region"] == "eu-west-1", status
+    # Lambda in us-east-1 can't read code from it
+    e = expect_error("InvalidParameterValueException", env.lam.update_function_code,
+                     FunctionName="far-fn", S3Bucket="far-bucket", S3Key="a.zip")
+    assert "The bucket is in this region: eu-west-1" in str(e), e
+    assert [x["injected"] for x in env.plog()[-5:]] == [
+        "bucket_region", "bucket_region", "bucket_region", None, "bucket_region"]
+    env.pconf(bucket_regions={"far-bucket": "us-east-1"})
+    assert s3_raw(env, "HEAD", "/far-bucket")[0] == 200
+    status, _, body = s3_raw(env, "GET", "/far-bucket?location")
+    assert b"<LocationConstraint" in body and b"us-east-1" not in body, body
+    env.pconf(bucket_regions=None)
+
+
+@test
+def proxy_deny_list_tags(env):
+    env.preset()
+    env.create_function("tags-fn", Tags={"deploy-action:app": "a"})
+    env.create_function("tags-other", Tags={"deploy-action:app": "b"})
+    arn = env.lam.get_function(FunctionName="tags-fn")["Configuration"]["FunctionArn"]
+    env.pconf(deny_list_tags=True)
+    got = env.lam.get_function(FunctionName="tags-fn")
+    assert "Tags" not in got, got
+    assert got["TagsError"]["ErrorCode"] == "AccessDeniedException", got
+    assert "lambda:ListTags" in got["TagsError"]["Message"], got
+    e = expect_error("AccessDeniedException", env.lam.list_tags, Resource=arn)
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # per function
+    env.pconf(deny_list_tags=["tags-other"])
+    assert env.lam.get_function(FunctionName="tags-fn")["Tags"] == {"deploy-action:app": "a"}
+    assert "TagsError" in env.lam.get_function(FunctionName="tags-other")
+    # inspection clients keep their own permissions
+    observer = env.client("lambda", key="OBSERVERSELFTEST")
+    assert observer.get_function(FunctionName="tags-other")["Tags"] == {"deploy-action:app": "b"}
+    env.pconf(deny_list_tags=False)
+    assert env.lam.list_tags(Resource=arn)["Tags"] == {"deploy-action:app": "a"}
+
+
+@test
+def proxy_conflict_presets(env):
+    env.preset()
+    env.create_function("conf-fn")
+    v = env.lam.publish_version(FunctionName="conf-fn")["Version"]
+    env.lam.create_alias(FunctionName="conf-fn", Name="live", FunctionVersion=v)
+    env.pconf(conflict_ops={"lambda:AddPermission": {"kind": "in_progress", "count": 2},
+                            "lambda:UpdateAlias": {"kind": "in_progress", "count": 1}})
+    arn = env.lam.get_function(FunctionName="conf-fn")["Configuration"]["FunctionArn"]
+    kw = dict(FunctionName="conf-fn", Qualifier="live", StatementId="url",
+              Action="lambda:InvokeFunctionUrl", Principal="*", FunctionUrlAuthType="NONE")
+    for _ in range(2):
+        e = expect_error("ResourceConflictException", env.lam.add_permission, **kw)
+        assert e.response["Error"]["Message"] == (
+            "The operation cannot be performed at this time. An update is in progress for "
+            f"resource: {arn}"), e.response
+    assert env.pconf()["conflict_ops_remaining"]["lambda:AddPermission"] == 0
+    env.lam.add_permission(**kw)
+    expect_error("ResourceConflictException", env.lam.update_alias, FunctionName="conf-fn",
+                 Name="live", Description="x")
+    env.lam.update_alias(FunctionName="conf-fn", Name="live", Description="x")
+    env.pconf(conflict_ops={"lambda:AddPermission": {"kind": "statement_exists", "count": 1}})
+    e = expect_error("ResourceConflictException", env.lam.add_permission,
+                     **dict(kw, StatementId="other"))
+    assert e.response["Error"]["Message"] == (
+        "The statement id (other) provided already exists. Please provide a new statement id, "
+        "or remove the existing statement."), e.response
+    assert env.plog()[-1]["injected"] == "conflict_ops"
+    for bad in ({"lambda:AddPermission": {"kind": "busy"}},
+                {"s3:PutObject": {"kind": "in_progress"}},
+                {"lambda:AddPermission": {"kind": "in_progress", "status": 409}}):
+        status, _, body = http("POST", env.proxy_url + "/__proxy/config", {"conflict_ops": bad})
+        assert status == 400, (bad, body)
+    env.preset()
+
+
+@test
+def proxy_policy_statements_as_lambda_stores_them(env):
+    env.preset()
+    env.create_function("pol-fn")
+    v = env.lam.publish_version(FunctionName="pol-fn")["Version"]
+    env.lam.create_alias(FunctionName="pol-fn", Name="live", FunctionVersion=v)
+    added = env.lam.add_permission(FunctionName="pol-fn", Qualifier="live", StatementId="url",
+                                   Action="lambda:InvokeFunctionUrl", Principal="*",
+                                   FunctionUrlAuthType="NONE")
+    env.lam.add_permission(FunctionName="pol-fn", Qualifier="live", StatementId="invoke",
+                           Action="lambda:InvokeFunction", Principal="*",
+                           InvokedViaFunctionUrl=True)
+    env.lam.add_permission(FunctionName="pol-fn", Qualifier="live", StatementId="acct",
+                           Action="lambda:InvokeFunction", Principal="210987654321")
+    arn = env.lam.get_function(FunctionName="pol-fn")["Configuration"]["FunctionArn"]
+    want_url = {"Sid": "url", "Effect": "Allow", "Principal": "*",
+                "Action": "lambda:InvokeFunctionUrl", "Resource": f"{arn}:live",
+                "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}
+    assert json.loads(added["Statement"]) == want_url, added
+    pol = json.loads(env.lam.get_policy(FunctionName="pol-fn", Qualifier="live")["Policy"])
+    assert pol["Statement"] == [
+        want_url,
+        {"Sid": "invoke", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction",
+         "Resource": f"{arn}:live",
+         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}},
+        {"Sid": "acct", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+         "Action": "lambda:InvokeFunction", "Resource": f"{arn}:live"},
+    ], pol
+    e = expect_error("ResourceConflictException", env.lam.add_permission, FunctionName="pol-fn",
+                     Qualifier="live", StatementId="url", Action="lambda:InvokeFunctionUrl",
+                     Principal="*", FunctionUrlAuthType="NONE")
+    assert e.response["Error"]["Message"] == (
+        "The statement id (url) provided already exists. Please provide a new statement id, or "
+        "remove the existing statement."), e.response
+
+
+@test
+def proxy_faults_do_not_depend_on_interleaving(env):
+    names = [f"rng-fn-{i}" for i in range(4)]
+
+    def outcomes(concurrent):
+        env.preset()
+        env.pconf(seed=99, throttle=0.5)
+        out = {n: [] for n in names}
+
+        def calls(name):
+            for _ in range(12):
+                try:
+                    env.lam.get_function_configuration(FunctionName=name)
+                    out[name].append("ok")
+                except ClientError as e:
+                    out[name].append(error_code(e))
+        if concurrent:
+            threads = [threading.Thread(target=calls, args=(n,)) for n in reversed(names)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for n in names:
+                calls(n)
+        return out
+    a, b = outcomes(False), outcomes(True)
+    assert a == b, (a, b)
+    flat = [x for n in names for x in a[n]]
+    assert {"TooManyRequestsException", "ResourceNotFoundException"} == set(flat), flat
     env.preset()
 
 
@@ -825,6 +1102,34 @@ def github_comment_create_edit_delete(env):
     http("POST", env.gh_url + "/__fake/config", {"comments_forbidden": True})
     st, _, body = env.gh_req("POST", "/repos/o/r/issues/7/comments", {"body": "x"})
     assert st == 403 and body["message"] == "Resource not accessible by integration"
+
+
+@test
+def github_comment_authors_follow_the_token(env):
+    http("POST", env.gh_url + "/__fake/reset")
+    status, _, body = env.gh_req("GET", "/user")
+    assert status == 403 and body["message"] == "Resource not accessible by integration", body
+    status, _, body = env.gh_req("GET", "/user", token="nope")
+    assert status == 401 and body["message"] == "Bad credentials", body
+    assert env.gh_req("POST", "/__fake/tokens",
+                      {"token": "ghp_user_token", "login": "octocat", "type": "User"})[0] == 201
+    assert env.gh_req("POST", "/__fake/tokens",
+                      {"token": "ghs_app_token", "login": "my-app[bot]",
+                       "installation": True})[0] == 201
+    status, _, me = env.gh_req("GET", "/user", token="ghp_user_token")
+    assert status == 200 and me["login"] == "octocat" and me["type"] == "User", me
+    assert env.gh_req("GET", "/user", token="ghs_app_token")[0] == 403
+    path = "/repos/o/authors/issues/5/comments"
+    _, _, by_user = env.gh_req("POST", path, {"body": "mine"}, token="ghp_user_token")
+    _, _, by_app = env.gh_req("POST", path, {"body": "app"}, token="ghs_app_token")
+    _, _, by_bot = env.gh_req("POST", path, {"body": "bot"})
+    assert (by_user["user"]["login"], by_user["user"]["type"]) == ("octocat", "User"), by_user
+    assert (by_app["user"]["login"], by_app["user"]["type"]) == ("my-app[bot]", "Bot"), by_app
+    assert (by_bot["user"]["login"], by_bot["user"]["type"]) == ("github-actions[bot]", "Bot")
+    env.gh_req("PATCH", f"/repos/o/authors/issues/comments/{by_user['id']}", {"body": "x"})
+    got = env.gh_state()["comments"]["o/authors"]["5"]
+    assert got[0]["edited_by"] == ["github-actions[bot]"], got
+    assert [c["user"] for c in got] == ["octocat", "my-app[bot]", "github-actions[bot]"], got
 
 
 @test

@@ -4,13 +4,20 @@ It adapts function URL events (payload format 2.0) to the app's WSGI or ASGI int
 WSGI apps (Flask, Django, ...) through apig_wsgi, ASGI apps (FastAPI, Starlette, Sanic, ...)
 through mangum. Importing the app, choosing the adapter and the ASGI lifespan startup happen
 once, here at import, in Lambda's init phase; a warm invocation only translates the request.
-Nothing here starts a thread.
+Direct invocations by `deploy-action invoke` (run Python, or a Django management command) are
+recognised by their exact shape, see `is_command`. Nothing here starts a thread.
 """
 
 import asyncio
 import atexit
 import importlib
 import inspect
+import io
+import os
+import sys
+import time
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
 from urllib.parse import quote
 
 # The app as `module:attribute`, filled in by deploy-action at build time.
@@ -104,5 +111,65 @@ KIND = "asgi" if is_asgi(_app) else "wsgi"
 _handler = _asgi_handler(_app) if KIND == "asgi" else _wsgi_handler(_app)
 
 
+# Direct invocations of `deploy-action invoke` / `--release-command`: an event that is exactly
+# {"deploy-action": {"command": "python" | "manage", ...}} and nothing else. Lambda builds the
+# events of a function URL, an HTTP API and EventBridge itself, and each of them carries keys of
+# its own (`version`, `rawPath`, `requestContext`; `source`, `detail-type`), with the client's
+# request only inside `body`: no request to the public URL can produce this shape. Only a caller
+# with lambda:InvokeFunction on the function can send it.
+COMMAND_KEY = "deploy-action"
+
+
+def is_command(event):
+    return isinstance(event, dict) and len(event) == 1 and isinstance(event.get(COMMAND_KEY), dict)
+
+
+def run_command(command):
+    """Run a `python` or `manage` command; answer {"deploy-action": {status, stdout, stderr,
+    duration_ms}} (plus `error` when it could not run at all). What the command prints is
+    captured and also echoed to the function's log."""
+    started = time.monotonic()
+    out, err = io.StringIO(), io.StringIO()
+    status, error = 0, None
+    kind = command.get("command")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            if kind == "python" and isinstance(command.get("code"), str):
+                exec(compile(command["code"], "<deploy-action invoke>", "exec"), {"__name__": "__main__"})
+            elif kind == "manage" and isinstance(command.get("args"), list):
+                if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+                    status, error = 2, "not_django"
+                    print(f"deploy-action: {APP} is not a Django app (DJANGO_SETTINGS_MODULE is not set); "
+                          "--manage runs Django management commands", file=sys.stderr)
+                else:
+                    from django.core.management import execute_from_command_line
+
+                    execute_from_command_line(["manage.py", *map(str, command["args"])])
+            else:
+                status, error = 2, "bad_command"
+                print(f"deploy-action: unknown command {kind!r}", file=sys.stderr)
+    except SystemExit as e:
+        code = e.code
+        status = code if isinstance(code, int) else (0 if code is None else 1)
+        if code is not None and not isinstance(code, int):
+            err.write(f"{code}\n")
+    except BaseException:
+        status = 1
+        err.write(traceback.format_exc())
+    result = {
+        "status": status,
+        "stdout": out.getvalue(),
+        "stderr": err.getvalue(),
+        "duration_ms": int((time.monotonic() - started) * 1000),
+    }
+    if error:
+        result["error"] = error
+    sys.stdout.write(result["stdout"])
+    sys.stderr.write(result["stderr"])
+    return {COMMAND_KEY: result}
+
+
 def handler(event, context):
+    if is_command(event):
+        return run_command(event[COMMAND_KEY])
     return _handler(event, context)

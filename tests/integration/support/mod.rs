@@ -130,6 +130,75 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child) {
     panic!("{what} did not listen on {port} within 60 s");
 }
 
+/// Start moto on a port of its own choosing (`-p 0`: the kernel picks it while moto binds,
+/// so no other process can take it between a probe and the bind) and learn the port from
+/// werkzeug's `Running on http://127.0.0.1:<port>` line in its log. Then check that the socket
+/// listening there belongs to this child (its /proc fd table), so the tests never talk to
+/// another test's moto.
+fn start_moto(log_path: &Path) -> (Child, u16) {
+    let log = std::fs::File::create(log_path).expect("moto log");
+    let mut child = Command::new(python())
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start moto (python3 -m moto.server; run scripts/install-tools.sh)");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let port = loop {
+        let text = std::fs::read_to_string(log_path).unwrap_or_default();
+        if let Some(port) = text
+            .split("Running on http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<u16>().ok()
+            })
+        {
+            break port;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("moto exited before listening: {status}\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto did not say where it listens within 60 s:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    wait_for_port(port, "moto", &mut child);
+    assert!(
+        listens_on(child.id(), port),
+        "port {port} is not held by our moto (pid {})",
+        child.id()
+    );
+    (child, port)
+}
+
+/// Does process `pid` hold the socket listening on 127.0.0.1:`port`? (Linux /proc.)
+fn listens_on(pid: u32, port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let wanted = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address, st (0A = LISTEN), inode
+            (cols.len() > 9 && cols[1] == wanted && cols[3] == "0A").then(|| cols[9].to_string())
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|target| {
+            inodes
+                .iter()
+                .any(|inode| target.to_string_lossy() == format!("socket:[{inode}]"))
+        })
+}
+
 /// A child process killed on drop.
 struct Server {
     child: Child,
@@ -313,22 +382,7 @@ impl World {
             .prefix("deploy-action-test-")
             .tempdir()
             .expect("temp dir");
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("moto.log")).expect("moto log");
-        let mut child = Command::new(python())
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start moto (python3 -m moto.server; run scripts/install-tools.sh)");
-        wait_for_port(port, "moto", &mut child);
+        let (child, port) = start_moto(&dir.path().join("moto.log"));
         let moto = Server { child };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

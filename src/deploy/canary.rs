@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::aws::lambda::{AliasState, AliasWrite, Function, FunctionConfig, Invocation};
+use super::alias::{self, Intent, Outcome};
+use crate::aws::lambda::{AliasState, Function, FunctionConfig, Invocation};
 use crate::config::DeployConfig;
 use crate::error::{Error, Result};
 use crate::naming::LIVE_ALIAS;
@@ -25,8 +26,6 @@ pub const DEFAULT_SMOKE_PATH: &str = "/";
 const EXCERPT: usize = 400;
 /// How often the canary is checked while it holds its share.
 const CHECK_EVERY: Duration = Duration::from_secs(60);
-/// How often we re-read and retry when `live` moves under us.
-const ALIAS_ATTEMPTS: usize = 10;
 
 /// How long the canary holds its share; `DEPLOY_ACTION_TEST_CANARY_SECONDS` shortens it
 /// in tests.
@@ -126,9 +125,9 @@ async fn set_weight(
     version: &str,
     weight: Option<f64>,
 ) -> Result<bool> {
-    for _ in 0..ALIAS_ATTEMPTS {
-        let Some(cur) = function.alias(LIVE_ALIAS).await? else {
-            return Ok(false);
+    let outcome = alias::compare_and_set(function, "canary", None, |current| {
+        let Some(cur) = current else {
+            return Ok(Intent::Stop(false));
         };
         let routing = match weight {
             Some(w) => {
@@ -136,36 +135,27 @@ async fn set_weight(
                     || (!cfg.force
                         && plan::superseded_by(&cfg.provenance, &cur.description).is_some())
                 {
-                    return Ok(false);
+                    return Ok(Intent::Stop(false));
                 }
                 HashMap::from([(version.to_string(), w)])
             }
             None => {
                 if !cur.routing.contains_key(version) {
-                    return Ok(true);
+                    return Ok(Intent::Stop(true));
                 }
-                without(&cur, version)
+                without(cur, version)
             }
         };
-        match function
-            .put_alias(
-                LIVE_ALIAS,
-                Some(&cur),
-                &cur.version,
-                &cur.description,
-                &routing,
-            )
-            .await?
-        {
-            AliasWrite::Done(_) => return Ok(true),
-            AliasWrite::Raced => tracing::info!("live moved under us; reading it again"),
-        }
-    }
-    Err(Error::NotReady {
-        step: "canary",
-        function: function.name.to_string(),
-        message: "live kept moving under this deploy".into(),
-        help: Some("give the workflow a `concurrency:` group per stage".into()),
+        Ok(Intent::Write {
+            version: cur.version.clone(),
+            description: cur.description.clone(),
+            routing,
+        })
+    })
+    .await?;
+    Ok(match outcome {
+        Outcome::Stopped(moved) => moved,
+        Outcome::Written { .. } => true,
     })
 }
 

@@ -1,0 +1,568 @@
+//! The deploy pipeline (design.md §2): observe → plan → upload → function → publish →
+//! (smoke check, canary) → alias → URL → prune. Any failure before the alias step leaves
+//! `live` where it was; a failure after it says which version is live.
+
+pub(crate) mod alias;
+pub mod canary;
+mod prune;
+mod publish;
+pub(crate) mod url;
+
+use std::collections::HashMap;
+
+use crate::aws::Aws;
+use crate::aws::lambda::{AliasState, Function, FunctionConfig};
+use crate::aws::s3;
+use crate::config::DeployConfig;
+use crate::error::{Error, Result};
+use crate::github::workflow;
+use crate::naming::{self, LIVE_ALIAS};
+use crate::output::DeployReport;
+use crate::ownership::{self, Ownership};
+use crate::package::Artifact;
+use crate::plan::{self, Action, DeployPlan, Observed};
+
+use alias::{Intent, Outcome};
+use publish::Published;
+
+/// The artifact being deployed: in S3 under `key`, with a local copy unless promoted.
+pub struct ArtifactRef<'a> {
+    pub bucket: &'a str,
+    pub key: String,
+    pub code_sha256: String,
+    pub local: Option<&'a Artifact>,
+}
+
+impl ArtifactRef<'_> {
+    #[must_use]
+    pub fn s3_url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// One step of the pipeline: a log group in Actions, and the name errors carry.
+struct Step;
+
+impl Step {
+    fn start(name: &str) -> Step {
+        workflow::group(name);
+        tracing::info!("{name}");
+        Step
+    }
+}
+
+impl Drop for Step {
+    fn drop(&mut self) {
+        workflow::end_group();
+    }
+}
+
+/// What the first round trip finds: the `live` alias and the version it points at (with the
+/// function's tags). It needs nothing of the artifact, so it can go out while that is hashed.
+pub struct LiveRead {
+    alias: Option<AliasState>,
+    live: Option<(FunctionConfig, HashMap<String, String>)>,
+}
+
+/// Read `live` and its version, both at once: a deploy's latency is mostly round trips.
+pub async fn read_live(aws: &Aws, cfg: &DeployConfig) -> Result<LiveRead> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
+    let (alias, live) = tokio::join!(function.alias(LIVE_ALIAS), function.get(Some(LIVE_ALIAS)));
+    let alias = alias?;
+    // Without the alias, GetFunction(live) has nothing to say (and its error neither).
+    let live = match alias {
+        Some(_) => live?,
+        None => None,
+    };
+    Ok(LiveRead { alias, live })
+}
+
+/// Read the state of the stage's function in at most two round trips: `first` (from
+/// `read_live`); then, unless that settles it (no-op, superseded), $LATEST together with
+/// whether the artifact is in S3 already (reads only).
+pub async fn observe(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    first: LiveRead,
+) -> Result<Observed> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
+    let mut observed = Observed::default();
+    if let (Some(alias), Some((live, tags))) = (first.alias, first.live) {
+        observed = Observed {
+            live: Some(live),
+            alias: Some(alias),
+            tags,
+            exists: true,
+            ..Observed::default()
+        };
+        let settled = matches!(
+            plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed),
+            Action::Noop | Action::Superseded { .. }
+        );
+        if settled {
+            return Ok(observed);
+        }
+    }
+    // `live` runs something else, or there is no `live`. A re-run after a crash may find
+    // our code on $LATEST already (then the HEAD was spare: one cheap read).
+    let stored = async {
+        match artifact.local {
+            Some(local) => s3::is_stored(&aws.s3, artifact.bucket, &artifact.key, local)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    if observed.exists {
+        let (latest, stored) = tokio::join!(function.configuration(None), stored);
+        observed.latest = latest?;
+        observed.artifact_stored = stored?;
+    } else {
+        let (latest, stored) = tokio::join!(function.get(None), stored);
+        if let Some((latest, tags)) = latest? {
+            observed.latest = Some(latest);
+            observed.tags = tags;
+            observed.exists = true;
+        }
+        observed.artifact_stored = stored?;
+    }
+    Ok(observed)
+}
+
+/// Plan a deploy of `artifact` (reads only).
+pub async fn plan(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+) -> Result<(DeployPlan, Observed)> {
+    let first = read_live(aws, cfg).await?;
+    plan_from(aws, cfg, artifact, first).await
+}
+
+/// `plan`, with the first round trip already made.
+pub async fn plan_from(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    first: LiveRead,
+) -> Result<(DeployPlan, Observed)> {
+    let observed = observe(aws, cfg, artifact, first).await?;
+    let ownership = plan::check_ownership(cfg, &observed)?;
+    if !observed.exists && cfg.function.execution_role.is_none() {
+        return Err(Error::missing(
+            "--execution-role",
+            format!(
+                "{} does not exist yet, and creating it needs an execution role",
+                cfg.function_name
+            ),
+            "pass --execution-role arn:aws:iam::<account>:role/<lambda role> (input `execution-role`); `deploy-action policy` explains the roles",
+        ));
+    }
+    let action = plan::decide(cfg, &cfg.function, &artifact.code_sha256, &observed);
+    let needs_code = match &action {
+        Action::Create => true,
+        Action::Update { code, .. } => *code,
+        Action::Noop | Action::Superseded { .. } => false,
+    };
+    let plan = DeployPlan {
+        function_name: cfg.function_name.clone(),
+        artifact: artifact.s3_url(),
+        code_sha256: artifact.code_sha256.clone(),
+        live_version: observed.alias.as_ref().map(|a| a.version.clone()),
+        action,
+        upload: needs_code && artifact.local.is_some() && observed.artifact_stored != Some(true),
+        function_url: cfg.function.function_url,
+        provenance: cfg.provenance.description(),
+        adopt: ownership == Some(Ownership::Adopting),
+    };
+    Ok((plan, observed))
+}
+
+/// Carry out a plan: the pipeline's steps in order. Everything before `go_live` leaves `live`
+/// where it was when it fails.
+pub async fn execute(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    plan: &DeployPlan,
+    observed: Observed,
+) -> Result<DeployReport> {
+    let function = Function::new(&aws.lambda, &cfg.function_name);
+    let report = starting_report(cfg, artifact, &observed);
+    match &plan.action {
+        Action::Superseded { live_run } => {
+            return stand_down(&function, cfg, report, *live_run, &observed).await;
+        }
+        Action::Noop => return keep_live(&function, cfg, report).await,
+        Action::Create | Action::Update { .. } => {}
+    }
+    if plan.adopt {
+        adopt(&function, cfg, &observed).await?;
+    }
+    upload(aws, artifact, plan, &observed).await?;
+    let published = match function_and_version(&function, cfg, artifact, plan, &observed).await? {
+        Published::Version(v) => *v,
+        Published::Superseded {
+            live_run,
+            live_version,
+            arn,
+        } => {
+            return superseded_while_deploying(&function, cfg, report, live_run, live_version, arn)
+                .await;
+        }
+    };
+    // Release command (ops::invoke): runs on the new version, once; a failure stops here,
+    // before live moves.
+    crate::ops::invoke::run_release_command(aws, cfg, &published).await?;
+    // Smoke check and canary: the new version proves itself before live moves.
+    if canary::enabled(&cfg.rollout) {
+        let _s = Step::start("smoke check");
+        canary::gate(&function, cfg, &published).await?;
+    }
+    go_live(&function, cfg, &published, &observed, report).await
+}
+
+/// The report before anything is done: what `live` is now.
+fn starting_report(
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    observed: &Observed,
+) -> DeployReport {
+    let alias = observed.alias.as_ref();
+    DeployReport {
+        app: cfg.app.clone(),
+        stage: cfg.stage.clone(),
+        function_name: cfg.function_name.clone(),
+        function_arn: alias.map(|a| a.arn.clone()).unwrap_or_default(),
+        version: alias.map(|a| a.version.clone()).unwrap_or_default(),
+        previous_version: None,
+        alias: LIVE_ALIAS.to_string(),
+        url: None,
+        code_sha256: artifact.code_sha256.clone(),
+        artifact: artifact.s3_url(),
+        changed: false,
+        superseded: false,
+    }
+}
+
+/// A newer run is live: change nothing, report what is live.
+async fn stand_down(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    mut report: DeployReport,
+    live_run: u64,
+    observed: &Observed,
+) -> Result<DeployReport> {
+    workflow::notice(&format!(
+        "{}: run {live_run} is live, newer than this run ({}); not moving live (pass --force to override)",
+        cfg.function_name,
+        cfg.provenance
+            .run_id
+            .map_or_else(|| "unknown".into(), |r| r.to_string())
+    ));
+    report.superseded = true;
+    report.previous_version = Some(report.version.clone());
+    if let Some(live) = &observed.live {
+        report.code_sha256 = live.code_sha256.clone();
+    }
+    report.url = function.url().await?.map(|(u, _)| u);
+    Ok(report)
+}
+
+/// `live` already runs this code and configuration: only make sure its URL is as asked.
+async fn keep_live(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    mut report: DeployReport,
+) -> Result<DeployReport> {
+    let _s = Step::start("function URL");
+    report.previous_version = Some(report.version.clone());
+    report.url = url::keep(function, cfg.function.function_url).await?;
+    tracing::info!(
+        "{}: live already runs version {} with this code and configuration",
+        cfg.function_name,
+        report.version
+    );
+    Ok(report)
+}
+
+/// `--adopt` of a function without our tags: tag it first, so that this and every later
+/// command treats it as ours (and a failure here changes nothing else).
+async fn adopt(function: &Function<'_>, cfg: &DeployConfig, observed: &Observed) -> Result<()> {
+    let arn = observed
+        .latest
+        .as_ref()
+        .or(observed.live.as_ref())
+        .map(|c| crate::ops::unqualified_arn(&c.arn))
+        .ok_or_else(|| Error::Internal("adopting a function that was not read".into()))?;
+    function
+        .tag(&arn, &ownership::tags(&cfg.app, &cfg.stage))
+        .await?;
+    tracing::info!(
+        "{}: adopted (tagged {}={}, {}={})",
+        cfg.function_name,
+        ownership::TAG_APP,
+        cfg.app,
+        ownership::TAG_STAGE,
+        cfg.stage
+    );
+    Ok(())
+}
+
+/// Upload: only when $LATEST must take new code (a re-run after a crash finds it there)
+/// and the object isn't stored yet.
+async fn upload(
+    aws: &Aws,
+    artifact: &ArtifactRef<'_>,
+    plan: &DeployPlan,
+    observed: &Observed,
+) -> Result<()> {
+    if plan.upload
+        && let Some(local) = artifact.local
+    {
+        let _s = Step::start("upload");
+        s3::upload(&aws.s3, artifact.bucket, &artifact.key, local).await?;
+    } else if observed.artifact_stored == Some(true) {
+        tracing::info!("artifact already in {}, not uploading", artifact.s3_url());
+    }
+    Ok(())
+}
+
+/// Create the function or bring $LATEST to our code and configuration, then publish.
+async fn function_and_version(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    artifact: &ArtifactRef<'_>,
+    plan: &DeployPlan,
+    observed: &Observed,
+) -> Result<Published> {
+    let _s = Step::start("function and version");
+    let mut created = false;
+    // What we know of $LATEST: the plan's read, or for a function we create, Lambda's
+    // answer to that (Pending at first) followed until it is Active.
+    let mut known = observed.latest.clone();
+    if matches!(plan.action, Action::Create) {
+        let role = cfg.function.execution_role.as_deref().unwrap_or_default();
+        let tags = ownership::tags(&cfg.app, &cfg.stage);
+        match function
+            .create(&cfg.function, role, artifact.bucket, &artifact.key, &tags)
+            .await?
+        {
+            Some(answer) => {
+                tracing::info!("created {}", cfg.function_name);
+                created = true;
+                known = Some(function.settle("function", Some(answer)).await?);
+            }
+            None => {
+                // Another run created it meanwhile: whose is it?
+                let (latest, tags) = function.get(None).await?.ok_or_else(|| {
+                    Error::Internal("the function vanished right after it existed".into())
+                })?;
+                ownership::check(&cfg.function_name, &cfg.app, &cfg.stage, &tags, false)?;
+                tracing::info!(
+                    "{} was created by another run meanwhile; updating it",
+                    cfg.function_name
+                );
+                known = Some(latest);
+            }
+        }
+    }
+    publish::publish_our_code(function, cfg, artifact, created, known).await
+}
+
+/// A newer run went live while we deployed: we published nothing.
+async fn superseded_while_deploying(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    mut report: DeployReport,
+    live_run: u64,
+    live_version: String,
+    arn: String,
+) -> Result<DeployReport> {
+    workflow::notice(&format!(
+        "{}: run {live_run} went live while this run deployed; not publishing",
+        cfg.function_name
+    ));
+    report.superseded = true;
+    report.version.clone_from(&live_version);
+    report.previous_version = Some(live_version);
+    report.function_arn = arn;
+    report.url = function.url().await?.map(|(u, _)| u);
+    Ok(report)
+}
+
+/// Move `live` to the published version, keep the URL on it and prune old versions, all at
+/// once (one log group: GitHub's groups don't interleave). The alias write runs to its end
+/// whatever the other two do (they are joined, never cancelled): when it fails, `live` is
+/// where it was; when a later step fails, the error says which version is live.
+async fn go_live(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    published: &FunctionConfig,
+    observed: &Observed,
+    mut report: DeployReport,
+) -> Result<DeployReport> {
+    let _s = Step::start("alias, function URL, old versions");
+    report.changed = true;
+    report.version.clone_from(&published.version);
+    // The canary step moved the alias itself: read it again rather than write against the
+    // plan's RevisionId and be refused.
+    let seen = (!canary::enabled(&cfg.rollout)).then(|| observed.alias.clone());
+    let url_mode = cfg.function.function_url;
+    let keep = cfg.function.keep_versions;
+    let moving = move_live(function, cfg, published, seen);
+    let pruning = prune::prune(function, keep, Some(&published.version));
+    let (moved, url, pruned) = if observed.alias.is_some() {
+        tokio::join!(moving, url::keep(function, url_mode), pruning)
+    } else {
+        // The URL hangs on `live`: it needs the alias first.
+        let (moved, pruned) = tokio::join!(moving, pruning);
+        let url = match &moved {
+            Ok(_) => url::keep(function, url_mode).await,
+            Err(_) => Ok(None),
+        };
+        (moved, url, pruned)
+    };
+    match moved? {
+        LiveMove::Moved { previous, arn } => {
+            report.previous_version = previous;
+            report.function_arn = arn;
+        }
+        LiveMove::Superseded {
+            live_run,
+            live_version,
+            arn,
+        } => {
+            workflow::notice(&format!(
+                "{}: run {live_run} went live while this run deployed; version {} was published but live stays on {live_version}",
+                cfg.function_name, published.version
+            ));
+            report.superseded = true;
+            report.version.clone_from(&live_version);
+            report.previous_version = Some(live_version);
+            report.function_arn = arn;
+        }
+    }
+    // From here on, `live` has moved (or a newer run's is live): a failure says so.
+    report.url = match url {
+        Ok(url) => url,
+        Err(e) => return Err(after_live(report, "function URL", e)),
+    };
+    match pruned {
+        Ok(deleted) if !deleted.is_empty() => {
+            tracing::info!("deleted old versions {}", deleted.join(", "));
+        }
+        Ok(_) => {}
+        Err(e) => return Err(after_live(report, "pruning old versions", e)),
+    }
+    Ok(report)
+}
+
+fn after_live(report: DeployReport, step: &'static str, error: Error) -> Error {
+    Error::AfterLive {
+        step,
+        source: Box::new(error),
+        report: Box::new(report),
+    }
+}
+
+enum LiveMove {
+    Moved {
+        previous: Option<String>,
+        arn: String,
+    },
+    Superseded {
+        live_run: u64,
+        live_version: String,
+        arn: String,
+    },
+}
+
+/// Point `live` at `version` unless a newer run is live. The alias description mirrors the
+/// version's provenance, so this check needs no more than the alias. The first attempt
+/// writes against `seen` (the plan's read): if the alias moved since, its RevisionId did too,
+/// the write is refused, and it is read again.
+async fn move_live(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    version: &FunctionConfig,
+    seen: Option<Option<AliasState>>,
+) -> Result<LiveMove> {
+    let outcome = alias::compare_and_set(function, "alias", seen, |current| {
+        Ok(match current {
+            Some(cur) => {
+                if !cfg.force
+                    && let Some(live_run) = plan::superseded_by(&cfg.provenance, &cur.description)
+                {
+                    Intent::Stop(LiveMove::Superseded {
+                        live_run,
+                        live_version: cur.version.clone(),
+                        arn: cur.arn.clone(),
+                    })
+                } else if cur.version == version.version
+                    && cur.routing.is_empty()
+                    && cur.description == version.description
+                {
+                    Intent::Stop(LiveMove::Moved {
+                        previous: Some(cur.version.clone()),
+                        arn: cur.arn.clone(),
+                    })
+                } else {
+                    write_version(version)
+                }
+            }
+            None => write_version(version),
+        })
+    })
+    .await?;
+    Ok(match outcome {
+        Outcome::Stopped(why) => why,
+        Outcome::Written { arn, previous } => {
+            tracing::info!(
+                "live → version {}{}",
+                version.version,
+                previous
+                    .as_ref()
+                    .map(|c| format!(" (was {})", c.version))
+                    .unwrap_or_default()
+            );
+            LiveMove::Moved {
+                previous: previous.map(|c| c.version),
+                arn,
+            }
+        }
+    })
+}
+
+fn write_version<T>(version: &FunctionConfig) -> Intent<T> {
+    Intent::Write {
+        version: version.version.clone(),
+        description: version.description.clone(),
+        routing: HashMap::new(),
+    }
+}
+
+/// `deploy` from validated config and a built artifact.
+pub async fn run(aws: &Aws, cfg: &DeployConfig, artifact: &Artifact) -> Result<DeployReport> {
+    let first = read_live(aws, cfg).await?;
+    run_from(aws, cfg, artifact, first).await
+}
+
+/// `run`, with the first round trip already made.
+pub async fn run_from(
+    aws: &Aws,
+    cfg: &DeployConfig,
+    artifact: &Artifact,
+    first: LiveRead,
+) -> Result<DeployReport> {
+    let key = naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
+    let reference = ArtifactRef {
+        bucket: &cfg.store.bucket,
+        key,
+        code_sha256: artifact.code_sha256.clone(),
+        local: Some(artifact),
+    };
+    let (plan, observed) = plan_from(aws, cfg, &reference, first).await?;
+    execute(aws, cfg, &reference, &plan, observed).await
+}
