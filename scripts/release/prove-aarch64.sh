@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash scripts/install-tools.sh
-# shellcheck source=scripts/env.sh
+# shellcheck source=/dev/null
 source scripts/env.sh
 
 target=aarch64-unknown-linux-gnu
