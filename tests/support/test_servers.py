@@ -1261,6 +1261,70 @@ def github_oidc_token(env):
 
 
 @test
+def github_releases_assets_and_refs(env):
+    """Issue 21: what release.yml and action/install.sh use."""
+    http("POST", env.gh_url + "/__fake/reset")
+    sha1, sha2 = "1" * 40, "2" * 40
+    assert http("POST", env.gh_url + "/__fake/refs",
+                {"repo": "o/r", "refs": {"refs/tags/v1.0.0": sha1}})[0] == 201
+    st, _, rel = env.gh_req("POST", "/repos/o/r/releases",
+                            {"tag_name": "v1.0.0", "draft": True, "generate_release_notes": True})
+    assert st == 201 and rel["draft"] and rel["upload_url"].endswith("/assets{?name,label}"), rel
+    assert env.gh_req("POST", "/repos/o/r/releases", {"tag_name": "v1.0.0"})[0] == 422
+    upload = rel["upload_url"].split("{")[0]
+    st, _, body = env.gh_req("POST", upload + "?name=a.tar.gz", b"bytes",
+                             headers={"Content-Type": "application/gzip"})
+    assert st == 201 and body["content_type"] == "application/gzip" and body["size"] == 5, body
+    assert env.gh_req("POST", upload + "?name=a.tar.gz", b"again",
+                      headers={"Content-Type": "application/gzip"})[0] == 422
+    assert env.gh_req("POST", upload + "?name=b", b"x", token=None,
+                      headers={"Content-Type": "text/plain"})[0] == 401
+    # a draft is neither found by tag nor downloadable
+    assert env.gh_req("GET", "/repos/o/r/releases/tags/v1.0.0")[0] == 404
+    assert http("GET", env.gh_url + "/o/r/releases/download/v1.0.0/a.tar.gz")[0] == 404
+    st, _, rel = env.gh_req("PATCH", f"/repos/o/r/releases/{rel['id']}", {"draft": False})
+    assert st == 200 and not rel["draft"] and rel["published_at"], rel
+    st, _, got = env.gh_req("GET", "/repos/o/r/releases/tags/v1.0.0")
+    assert st == 200 and [a["name"] for a in got["assets"]] == ["a.tar.gz"], got
+    st, _, raw = http("GET", env.gh_url + "/o/r/releases/download/v1.0.0/a.tar.gz")
+    assert st == 200 and raw == b"bytes", raw
+    assert http("GET", env.gh_url + "/o/r/releases/download/v1.0.0/nope")[0] == 404
+    aid = got["assets"][0]["id"]
+    st, _, raw = env.gh_req("GET", f"/repos/o/r/releases/assets/{aid}",
+                            headers={"Accept": "application/octet-stream"})
+    assert st == 200 and raw == b"bytes"
+    # refs: create, refuse a duplicate, move only with force
+    assert env.gh_req("GET", "/repos/o/r/git/ref/tags/v1")[0] == 404
+    assert env.gh_req("PATCH", "/repos/o/r/git/refs/tags/v1", {"sha": sha1})[0] == 422
+    assert env.gh_req("POST", "/repos/o/r/git/refs",
+                      {"ref": "refs/tags/v1", "sha": sha1})[0] == 201
+    assert env.gh_req("POST", "/repos/o/r/git/refs",
+                      {"ref": "refs/tags/v1", "sha": sha1})[0] == 422
+    assert env.gh_req("PATCH", "/repos/o/r/git/refs/tags/v1", {"sha": sha2})[0] == 422
+    st, _, ref = env.gh_req("PATCH", "/repos/o/r/git/refs/tags/v1", {"sha": sha2, "force": True})
+    assert st == 200 and ref["object"]["sha"] == sha2, ref
+    assert env.gh_req("GET", "/repos/o/r/git/ref/tags/v1")[2]["object"]["sha"] == sha2
+    # attestations keyed by subject digest
+    digest = hashlib.sha256(b"bytes").hexdigest()
+    statement = {"_type": "https://in-toto.io/Statement/v1",
+                 "subject": [{"name": "a.tar.gz", "digest": {"sha256": digest}}],
+                 "predicateType": "https://slsa.dev/provenance/v1", "predicate": {}}
+    bundle = {"dsseEnvelope": {"payload": base64.b64encode(json.dumps(statement).encode()).decode(),
+                               "payloadType": "application/vnd.in-toto+json", "signatures": []}}
+    assert env.gh_req("POST", "/repos/o/r/attestations", {"bundle": bundle})[0] == 201
+    st, _, body = env.gh_req("GET", f"/repos/o/r/attestations/sha256:{digest}")
+    assert st == 200 and len(body["attestations"]) == 1, body
+    assert env.gh_req("GET", f"/repos/o/r/attestations/sha256:{'0' * 64}")[0] == 404
+    state = env.gh_state()
+    assert state["refs"]["o/r"] == {"refs/tags/v1.0.0": sha1, "refs/tags/v1": sha2}
+    assert [(u["method"], u["sha"]) for u in state["ref_updates"]] == [("POST", sha1),
+                                                                     ("PATCH", sha2)]
+    asset = state["releases"]["o/r"][0]["assets"][0]
+    assert asset["sha256"] == digest and asset["downloads"] == 2, asset
+    assert state["attestations"][0]["subjects"] == [{"name": "a.tar.gz", "sha256": digest}]
+
+
+@test
 def github_fixed_oidc_token(env):
     fixed = "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.c2ln"
     gh = Proc([sys.executable, os.path.join(HERE, "fake_github.py"), "--port", "0", "--token",
