@@ -4,6 +4,7 @@
 
 pub(crate) mod alias;
 pub mod canary;
+mod drift;
 mod prune;
 mod publish;
 pub(crate) mod url;

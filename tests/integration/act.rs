@@ -304,6 +304,8 @@ fn failing_deploy() {
     let run = aw
         .act("push", event::push_main(&sha2, &sha1))
         .env("EXECUTION_ROLE", &bad_role)
+        // The run waits out a propagating role (90 s on AWS); this one never propagates.
+        .env("DEPLOY_ACTION_TEST_ROLE_BUDGET_S", "2")
         .run()
         .failed();
     let errors = run.annotations("error");
