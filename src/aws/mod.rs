@@ -5,6 +5,7 @@
 pub mod errors;
 pub mod lambda;
 pub mod s3;
+pub mod s3_multipart;
 pub mod sts;
 
 use std::time::Duration;

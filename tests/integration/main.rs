@@ -13,6 +13,7 @@ mod docs;
 mod github;
 mod import;
 mod invoke;
+mod multipart;
 mod ops;
 mod policy;
 mod python;
