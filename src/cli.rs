@@ -181,6 +181,55 @@ pub struct FunctionArgs {
     /// Published versions to keep besides those an alias points at.
     #[arg(long, env = "DEPLOY_KEEP_VERSIONS", default_value_t = 5)]
     pub keep_versions: u32,
+    /// Production settings: log retention, networking, layers, tracing, concurrency, storage.
+    #[command(flatten)]
+    pub production: Box<ProductionArgs>,
+}
+
+/// Production settings of a function (README "Production settings"). Lists are comma- or
+/// newline-separated, so an action input can hold one per line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProductionArgs {
+    /// Days CloudWatch keeps the function's logs (default 30; one of CloudWatch's values).
+    #[arg(long, env = "DEPLOY_LOG_RETENTION_DAYS")]
+    pub log_retention_days: Option<i64>,
+    /// Subnets to run the function in (with --vpc-security-groups).
+    #[arg(long, env = "DEPLOY_VPC_SUBNETS", value_delimiter = '\n')]
+    pub vpc_subnets: Vec<String>,
+    /// Security groups of the function's network interfaces (with --vpc-subnets).
+    #[arg(long, env = "DEPLOY_VPC_SECURITY_GROUPS", value_delimiter = '\n')]
+    pub vpc_security_groups: Vec<String>,
+    /// A layer version ARN (repeatable; order kept, at most 5).
+    #[arg(long = "layers", env = "DEPLOY_LAYERS", value_delimiter = '\n')]
+    pub layers: Vec<String>,
+    /// X-Ray tracing: active or passthrough (default: passthrough).
+    #[arg(long, env = "DEPLOY_TRACING", value_enum)]
+    pub tracing: Option<TracingArg>,
+    /// Reserve this many concurrent executions for the function (0 stops it; unset: none).
+    #[arg(long, env = "DEPLOY_RESERVED_CONCURRENCY")]
+    pub reserved_concurrency: Option<i64>,
+    /// Size of /tmp in MB (512-10240; default 512).
+    #[arg(long, env = "DEPLOY_EPHEMERAL_STORAGE")]
+    pub ephemeral_storage: Option<i64>,
+    /// Description of the function ($LATEST); versions keep describing their provenance.
+    #[arg(long, env = "DEPLOY_DESCRIPTION")]
+    pub description: Option<String>,
+    /// A scheduled job, `NAME=rate(1 hour)=module:function` or `NAME=cron(...)=module:function`
+    /// (repeatable; newline-separated in the env var).
+    #[arg(long = "schedule", env = "DEPLOY_SCHEDULE", value_delimiter = '\n')]
+    pub schedules: Vec<String>,
+    /// Ping `live` on this schedule (e.g. `rate(5 minutes)`) so it stays warm.
+    #[arg(long, env = "DEPLOY_KEEP_WARM")]
+    pub keep_warm: Option<String>,
+    /// SnapStart on published versions (python3.12 and later): faster cold starts.
+    #[arg(long, env = "DEPLOY_SNAPSTART")]
+    pub snapstart: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TracingArg {
+    Active,
+    Passthrough,
 }
 
 /// Where artifacts are stored.
@@ -231,6 +280,9 @@ pub struct DeployArgs {
     /// Smoke check: the status code that counts as healthy.
     #[arg(long, env = "DEPLOY_SMOKE_STATUS", default_value_t = 200)]
     pub smoke_status: u16,
+    /// On teardown (pull request closed): keep the function's CloudWatch log group.
+    #[arg(long, env = "DEPLOY_KEEP_LOGS")]
+    pub keep_logs: bool,
     /// Run on the new version before `live` moves, once per version: `manage ARGS...` (Django)
     /// or `python:CODE`. A failure leaves `live` where it was.
     #[arg(long, env = "DEPLOY_RELEASE_COMMAND")]
@@ -259,6 +311,9 @@ pub struct TeardownArgs {
     /// Delete a function even if deploy-action did not create it.
     #[arg(long, env = "DEPLOY_ADOPT")]
     pub adopt: bool,
+    /// Keep the function's CloudWatch log group (default: delete it with the function).
+    #[arg(long, env = "DEPLOY_KEEP_LOGS")]
+    pub keep_logs: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -349,10 +404,22 @@ pub struct PolicyArgs {
     /// Also allow pull_request workflows (preview stages).
     #[arg(long, env = "DEPLOY_PULL_REQUEST")]
     pub pull_request: bool,
+    /// The deploy's `--env`: `ssm:` / `secretsmanager:` references get read access, exactly.
+    #[arg(
+        long = "env",
+        env = "DEPLOY_ENV",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub env: Vec<String>,
     /// The KMS key (ARN) of the artifact bucket's SSE-KMS default encryption: adds the KMS
-    /// actions the deploy role needs to write and Lambda to read the artifacts.
+    /// actions the deploy role needs to write and Lambda to read the artifacts (and to
+    /// decrypt `--env` secrets encrypted with that key).
     #[arg(long, env = "DEPLOY_KMS_KEY")]
     pub kms_key: Option<String>,
+    /// The deploy's `--vpc-subnets`: grants the EC2 reads Lambda makes for a VPC function.
+    #[arg(long, env = "DEPLOY_VPC_SUBNETS", value_delimiter = '\n')]
+    pub vpc_subnets: Vec<String>,
     /// Also allow lambda:InvokeFunction on the app's functions: needed by `invoke`,
     /// `--release-command` and smoke checks (`--smoke-path`, `--canary`).
     #[arg(long, env = "DEPLOY_INVOKE")]

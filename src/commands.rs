@@ -148,7 +148,7 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
                 return Ok(skip);
             }
             tracing::info!("pull request closed: tearing down stage {}", target.stage);
-            return teardown(&target, &github, args.comment, args.adopt).await;
+            return teardown(&target, &github, args.comment, args.adopt, args.keep_logs).await;
         }
         EventAction::Skip if args.target.stage.is_none() => {
             let reason = "the push deleted its branch or tag: nothing to deploy".to_string();
@@ -234,6 +234,7 @@ async fn reported(
 /// Delete the function only when it is this stage's (its tags; `--adopt` for an untagged
 /// one). `false` when there was none.
 async fn delete_if_ours(
+    aws: &aws::Aws,
     function: &aws::lambda::Function<'_>,
     target: &config::Target,
     adopt: bool,
@@ -252,6 +253,8 @@ async fn delete_if_ours(
         &tags,
         adopt,
     )?;
+    // Its schedules' rules (its tags name them) go first, while the tags can be read.
+    crate::production::schedule::teardown(aws, &target.function_name, &tags).await?;
     function.delete().await
 }
 
@@ -285,7 +288,12 @@ async fn build_and_deploy(
     // reads are under way.
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
-    let first = deploy::read_live(&aws, cfg).await?;
+    // Secrets are read (and masked) while `live` is read: both before any write.
+    let (first, resolved) = tokio::join!(
+        deploy::read_live(&aws, cfg),
+        crate::production::secrets::resolve(&aws, cfg)
+    );
+    let (first, cfg) = (first?, &*resolved?);
     let artifact = hashing
         .await
         .map_err(|e| Error::Internal(format!("hashing the artifact: {e}")))??;
@@ -305,6 +313,8 @@ async fn dry_run(cfg: &config::DeployConfig) -> Result<Report> {
     let artifact = build_checked(cfg)?.hash()?;
     log_artifact(&artifact);
     let aws = aws::connect(&cfg.aws).await?;
+    let resolved = crate::production::secrets::resolve(&aws, cfg).await?;
+    let cfg = &*resolved;
     let key = crate::naming::artifact_key(&cfg.store.prefix, &cfg.app, &artifact.sha256_hex);
     let reference = deploy::ArtifactRef {
         bucket: &cfg.store.bucket,
@@ -340,7 +350,7 @@ async fn teardown_command(args: &TeardownArgs) -> Result<Report> {
     )? {
         return Ok(skip);
     }
-    teardown(&target, &github, args.comment, args.adopt).await
+    teardown(&target, &github, args.comment, args.adopt, args.keep_logs).await
 }
 
 /// Delete the stage's function (idempotent), then tell GitHub: its deployments go inactive
@@ -350,6 +360,7 @@ async fn teardown(
     github: &GitHubContext,
     comment: CommentMode,
     adopt: bool,
+    keep_logs: bool,
 ) -> Result<Report> {
     let mut reporter = Reporter::new(
         github,
@@ -362,7 +373,7 @@ async fn teardown(
     // A token GitHub rejects fails here, before the function is deleted.
     reporter.check().await?;
     let aws = aws::connect(&target.aws).await?;
-    let report = teardown_stage(&aws, target, github, comment, None, adopt).await?;
+    let report = teardown_stage(&aws, target, github, comment, None, adopt, keep_logs).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Teardown(report))
 }
@@ -376,11 +387,17 @@ pub(crate) async fn teardown_stage(
     comment: CommentMode,
     pr: Option<u64>,
     adopt: bool,
+    keep_logs: bool,
 ) -> Result<TeardownReport> {
     let function = aws::lambda::Function::new(&aws.lambda, &target.function_name);
     let deleted = {
         workflow::group("teardown");
-        let d = delete_if_ours(&function, target, adopt).await;
+        let d = async {
+            let deleted = delete_if_ours(aws, &function, target, adopt).await?;
+            crate::production::teardown(aws, &target.function_name, keep_logs).await?;
+            Ok::<_, Error>(deleted)
+        }
+        .await;
         workflow::end_group();
         d?
     };

@@ -1,5 +1,5 @@
 //! Validated settings. Everything here is checked locally, before any network call: an
-//! error from this module means exit 2 and nothing changed (design.md §2 step 1).
+//! error from this module means exit 2 and nothing changed (docs/contract.md, "Resolve and validate").
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,6 +124,11 @@ pub struct FunctionSettings {
     pub execution_role: Option<String>,
     pub function_url: UrlMode,
     pub keep_versions: u32,
+    /// `--env NAME=ssm:...` / `NAME=secretsmanager:...`: resolved into `env` at deploy time
+    /// (`production::secrets`), never printed.
+    pub secrets: BTreeMap<String, crate::production::secrets::SecretRef>,
+    /// Production settings (README "Production settings").
+    pub production: crate::production::Settings,
 }
 
 /// Where artifacts live.
@@ -577,7 +582,9 @@ pub fn resolve_function(
             "use 1 or more (default 5)",
         ));
     }
-    let env = parse_env(&args.env)?;
+    let mut env = parse_env(&args.env)?;
+    let secrets = crate::production::secrets::split_references(&mut env)?;
+    let production = crate::production::resolve(&args.production, &runtime, architecture)?;
     if let Some(role) = &args.execution_role {
         validate_role_arn("--execution-role", role)?;
     }
@@ -591,6 +598,8 @@ pub fn resolve_function(
         execution_role: args.execution_role.clone(),
         function_url: args.function_url.into(),
         keep_versions: args.keep_versions,
+        secrets,
+        production,
     })
 }
 
@@ -739,6 +748,7 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
         build.handler.clone(),
         build.architecture,
     )?;
+    crate::production::schedule::check_targets(&build.source, &function.production.schedules)?;
     let store = resolve_store(&args.store)?;
     let rollout = resolve_rollout(args)?;
     let mut target = target;

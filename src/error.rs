@@ -1,7 +1,7 @@
 //! One error type for the whole tool.
 //!
 //! Every variant says what went wrong; the ones a user can fix carry a `help` naming the flag,
-//! input or command to change. `code()` maps them onto the exit codes of design.md §5:
+//! input or command to change. `code()` maps them onto the exit codes of docs/contract.md, "Exit codes":
 //! 2 for bad input (nothing was changed), 1 for a failed deploy.
 
 use std::path::PathBuf;
@@ -157,6 +157,15 @@ pub enum Error {
         message: String,
     },
 
+    /// An `ssm:` / `secretsmanager:` reference of `--env` names nothing that can be read.
+    #[error("secrets: {reference}: {message}")]
+    #[diagnostic(
+        code(deploy_action::secret_not_found),
+        help(
+            "create the parameter or secret (in the deploy's account and region), or fix the reference in --env; nothing was changed"
+        )
+    )]
+    SecretNotFound { reference: String, message: String },
     /// `live` moved, then a later step (function URL, pruning) failed. The report is the
     /// truth about `live`: outputs, comment and deployment show it.
     #[error("live is now version {}; {step} failed: {source}", report.version)]
@@ -173,7 +182,7 @@ pub enum Error {
         report: Box<crate::output::DeployReport>,
     },
 
-    /// The settings file (design.md §4a) has a key or value we can't use; `location` is
+    /// The settings file (docs/contract.md, "The settings file") has a key or value we can't use; `location` is
     /// `file:line`.
     #[error("{location}: {message}")]
     #[diagnostic(code(deploy_action::settings))]
@@ -214,7 +223,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error (design.md §5).
+    /// The process exit code for this error (docs/contract.md, "Exit codes").
     #[must_use]
     pub fn code(&self) -> i32 {
         match self {
@@ -237,6 +246,7 @@ impl Error {
             | Error::GitHub { .. }
             | Error::NotReady { .. }
             | Error::SmokeFailed { .. }
+            | Error::SecretNotFound { .. }
             | Error::AfterLive { .. }
             | Error::ReleaseFailed { .. }
             | Error::Io { .. }
@@ -266,6 +276,7 @@ impl Error {
             Error::GitHubContext { .. } => "github_context",
             Error::NotReady { .. } => "not_ready",
             Error::SmokeFailed { .. } => "smoke_failed",
+            Error::SecretNotFound { .. } => "secret_not_found",
             Error::AfterLive { .. } => "after_live",
             Error::Settings { .. } => "settings",
             Error::ReleaseFailed { .. } => "release_failed",

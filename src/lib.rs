@@ -18,6 +18,7 @@ pub mod ownership;
 pub mod package;
 pub mod plan;
 pub mod policy;
+pub mod production;
 pub mod serve;
 pub mod settings;
 

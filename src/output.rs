@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::cli::OutputFormat;
 use crate::error::Error;
 
-/// The result of `deploy` (design.md §5). Field names are a contract.
+/// The result of `deploy` (docs/contract.md, "Output"). Field names are a contract.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DeployReport {
     pub app: String,
@@ -25,16 +25,24 @@ pub struct DeployReport {
     pub superseded: bool,
 }
 
-/// The report of `package` (design.md §5).
+/// The report of `package` (docs/contract.md, "Output").
 #[derive(Debug, Clone, Serialize)]
 pub struct PackageReport {
+    /// Where the zip was written (`--out`).
     pub path: std::path::PathBuf,
+    /// Size of the zip in bytes.
     pub size: u64,
+    /// SHA-256 of the zip, hex: the artifact's S3 key.
     pub sha256: String,
+    /// SHA-256 of the zip, base64, as Lambda will report it (`CodeSha256`).
     pub code_sha256: String,
+    /// Lambda runtime the artifact is built for.
     pub runtime: String,
+    /// Lambda handler inside the artifact.
     pub handler: String,
+    /// Instruction set of every ELF file inside.
     pub architecture: crate::config::Architecture,
+    /// Number of files in the zip.
     pub files: usize,
 }
 
@@ -57,8 +65,11 @@ impl std::fmt::Display for PackageReport {
 /// The result of `teardown`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TeardownReport {
+    /// App of the stage torn down.
     pub app: String,
+    /// Stage torn down.
     pub stage: String,
+    /// The stage's function, `<app>-<stage>`.
     pub function_name: String,
     /// Whether there was a function to delete.
     pub deleted: bool,
@@ -67,9 +78,13 @@ pub struct TeardownReport {
 /// A run that did nothing on purpose (a fork PR without credentials, a deleted branch).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SkipReport {
+    /// App, when known.
     pub app: Option<String>,
+    /// Stage, when known.
     pub stage: Option<String>,
+    /// Always `true`.
     pub skipped: bool,
+    /// Why nothing was done.
     pub reason: String,
 }
 

@@ -53,6 +53,9 @@ pub struct DeployPlan {
     pub upload: bool,
     pub function_url: crate::config::UrlMode,
     pub provenance: String,
+    /// `NAME=ssm:/path` references resolved at deploy time (never their values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     /// Whether the function is taken over with `--adopt` (tagged as ours before any write).
     pub adopt: bool,
 }
@@ -73,7 +76,7 @@ pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<Option
     .map(Some)
 }
 
-/// Whether `ours` is older than the run that is live (design.md §2 step 7).
+/// Whether `ours` is older than the run that is live (docs/contract.md, "Move live").
 #[must_use]
 pub fn superseded_by(ours: &Provenance, live_description: &str) -> Option<u64> {
     let live = Provenance::parse(live_description).run_id?;

@@ -1,5 +1,5 @@
 //! `policy`: the least-privilege IAM policy of the deploy role, and the trust policy that
-//! lets GitHub Actions assume it through OIDC (design.md §3).
+//! lets GitHub Actions assume it through OIDC (docs/contract.md, "Commands").
 //!
 //! The permissions are derived from [`OPERATIONS`], the list of every AWS operation the tool
 //! calls, with the IAM actions each one needs and on what. A unit test scans the source for
@@ -34,6 +34,14 @@ pub enum On {
     Artifact,
     /// The execution role, passed to Lambda.
     ExecutionRole,
+    /// The stage functions' log groups, `/aws/lambda/<app>-*`.
+    LogGroup,
+    /// The account's log groups: DescribeLogGroups is scoped no finer.
+    LogGroups,
+    /// The SSM parameters and Secrets Manager secrets `--env` refers to, exactly.
+    Secret,
+    /// The stage functions' EventBridge rules, `rule/<app>-*` (schedules, keep-warm).
+    Rule,
 }
 
 /// One AWS API operation the tool calls, and the IAM actions it needs.
@@ -192,6 +200,86 @@ pub const OPERATIONS: &[Operation] = &[
         "GetAccountSettings",
         &[("lambda:GetAccountSettings", On::Any)],
     ),
+    // Reserved concurrency (production settings).
+    op(
+        "lambda",
+        "GetFunctionConcurrency",
+        &[("lambda:GetFunctionConcurrency", On::Function)],
+    ),
+    op(
+        "lambda",
+        "PutFunctionConcurrency",
+        &[("lambda:PutFunctionConcurrency", On::Function)],
+    ),
+    op(
+        "lambda",
+        "DeleteFunctionConcurrency",
+        &[("lambda:DeleteFunctionConcurrency", On::Function)],
+    ),
+    // The function's log group with its retention. Tags on create need logs:TagResource
+    // (and the older logs:TagLogGroup).
+    op(
+        "logs",
+        "DescribeLogGroups",
+        &[("logs:DescribeLogGroups", On::LogGroups)],
+    ),
+    op(
+        "logs",
+        "CreateLogGroup",
+        &[
+            ("logs:CreateLogGroup", On::LogGroup),
+            ("logs:TagResource", On::LogGroup),
+            ("logs:TagLogGroup", On::LogGroup),
+        ],
+    ),
+    op(
+        "logs",
+        "PutRetentionPolicy",
+        &[("logs:PutRetentionPolicy", On::LogGroup)],
+    ),
+    op(
+        "logs",
+        "DeleteLogGroup",
+        &[("logs:DeleteLogGroup", On::LogGroup)],
+    ),
+    op(
+        "lambda",
+        "UntagResource",
+        &[("lambda:UntagResource", On::Function)],
+    ),
+    // Schedules and keep-warm: one EventBridge rule each, tagged on create.
+    op(
+        "events",
+        "DescribeRule",
+        &[("events:DescribeRule", On::Rule)],
+    ),
+    op(
+        "events",
+        "PutRule",
+        &[
+            ("events:PutRule", On::Rule),
+            ("events:TagResource", On::Rule),
+        ],
+    ),
+    op(
+        "events",
+        "ListTargetsByRule",
+        &[("events:ListTargetsByRule", On::Rule)],
+    ),
+    op("events", "PutTargets", &[("events:PutTargets", On::Rule)]),
+    op(
+        "events",
+        "RemoveTargets",
+        &[("events:RemoveTargets", On::Rule)],
+    ),
+    op("events", "DeleteRule", &[("events:DeleteRule", On::Rule)]),
+    // Secrets of `--env`, read at deploy time.
+    op("ssm", "GetParameters", &[("ssm:GetParameters", On::Secret)]),
+    op(
+        "secretsmanager",
+        "GetSecretValue",
+        &[("secretsmanager:GetSecretValue", On::Secret)],
+    ),
     op("s3", "HeadObject", &[("s3:GetObject", On::Artifact)]),
     // Only when a HeadObject answers 301 without the region header: S3 answers HeadBucket
     // with `x-amz-bucket-region` even when it denies it (403), which is all we read.
@@ -218,8 +306,13 @@ pub struct PolicyInput {
     pub branch: Option<String>,
     pub environment: Option<String>,
     pub pull_request: bool,
-    /// The bucket's SSE-KMS key (`--kms-key`).
+    /// The bucket's SSE-KMS key (`--kms-key`); it also decrypts the `--env` secrets
+    /// encrypted with it.
     pub kms_key: Option<String>,
+    /// `ssm:` / `secretsmanager:` references of `--env`: read access to exactly these.
+    pub secrets: Vec<crate::production::secrets::SecretRef>,
+    /// The function runs in a VPC: Lambda checks its subnets and groups with our permissions.
+    pub vpc: bool,
     /// `--invoke`: grant `lambda:InvokeFunction` (invoke, --release-command, smoke checks).
     pub invoke: bool,
 }
@@ -348,6 +441,10 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
     if let Some(key) = &args.kms_key {
         validate_kms_key(key)?;
     }
+    let mut env = config::parse_env(&args.env)?;
+    let secrets: Vec<_> = crate::production::secrets::split_references(&mut env)?
+        .into_values()
+        .collect();
     Ok(PolicyInput {
         app,
         bucket: store.bucket,
@@ -363,6 +460,8 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         environment: args.environment.clone(),
         pull_request: args.pull_request,
         kms_key: args.kms_key.clone(),
+        secrets,
+        vpc: args.vpc_subnets.iter().any(|s| !s.trim().is_empty()),
         invoke: args.invoke,
     })
 }
@@ -400,7 +499,7 @@ fn partition_of(region: Option<&str>) -> &'static str {
 }
 
 /// `OWNER/REPO`, as GitHub allows them, and never a pattern: the trust policy must not
-/// widen to other owners or repositories (design.md §3).
+/// widen to other owners or repositories (docs/contract.md, "Commands").
 fn split_repo(full: &str) -> Result<(String, String)> {
     let help = "pass the repository as OWNER/REPO, e.g. --repo octocat/hello-world (no wildcards)";
     let Some((owner, repo)) = full.split_once('/') else {
@@ -467,6 +566,72 @@ impl PolicyInput {
             self.partition,
             self.bucket,
             naming::artifact_key(&self.prefix, &self.app, "*")
+        )
+    }
+
+    fn log_group_arns(&self) -> Vec<String> {
+        let base = format!(
+            "arn:{}:logs:{}:{}:log-group:/aws/lambda/{}-*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account,
+            self.app
+        );
+        vec![base.clone(), format!("{base}:*")]
+    }
+
+    fn rule_arn(&self) -> String {
+        format!(
+            "arn:{}:events:{}:{}:rule/{}-*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account,
+            self.app
+        )
+    }
+
+    fn log_groups_arn(&self) -> String {
+        format!(
+            "arn:{}:logs:{}:{}:log-group:*",
+            self.partition,
+            self.region.as_deref().unwrap_or("*"),
+            self.account
+        )
+    }
+
+    /// The exact parameters and secrets `--env` refers to. A secret named (not an ARN) gets
+    /// Secrets Manager's random six-character suffix as `-??????`, as AWS documents it.
+    fn secret_arns(&self) -> (Vec<String>, Vec<String>) {
+        use crate::production::secrets::SecretRef;
+        let region = self.region.as_deref().unwrap_or("*");
+        let mut parameters = BTreeSet::new();
+        let mut secrets = BTreeSet::new();
+        for r in &self.secrets {
+            match r {
+                SecretRef::Ssm { name } if name.starts_with("arn:") => {
+                    parameters.insert(name.clone());
+                }
+                SecretRef::Ssm { name } => {
+                    let slash = if name.starts_with('/') { "" } else { "/" };
+                    parameters.insert(format!(
+                        "arn:{}:ssm:{region}:{}:parameter{slash}{name}",
+                        self.partition, self.account
+                    ));
+                }
+                SecretRef::SecretsManager { id, .. } if id.starts_with("arn:") => {
+                    secrets.insert(id.clone());
+                }
+                SecretRef::SecretsManager { id, .. } => {
+                    secrets.insert(format!(
+                        "arn:{}:secretsmanager:{region}:{}:secret:{id}-??????",
+                        self.partition, self.account
+                    ));
+                }
+            }
+        }
+        (
+            parameters.into_iter().collect(),
+            secrets.into_iter().collect(),
         )
     }
 
@@ -656,6 +821,50 @@ pub fn permissions(input: &PolicyInput) -> Value {
             "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
         }));
     }
+    statements.push(json!({
+        "Sid": "DeployActionLogGroups",
+        "Effect": "Allow",
+        "Action": actions(On::LogGroup),
+        "Resource": input.log_group_arns(),
+    }));
+    statements.push(json!({
+        "Sid": "DeployActionDescribeLogGroups",
+        "Effect": "Allow",
+        "Action": one_or_many(&actions(On::LogGroups).iter().map(ToString::to_string).collect::<Vec<_>>()),
+        "Resource": input.log_groups_arn(),
+    }));
+    statements.push(json!({
+        "Sid": "DeployActionSchedules",
+        "Effect": "Allow",
+        "Action": actions(On::Rule),
+        "Resource": input.rule_arn(),
+    }));
+    let (parameters, secrets) = input.secret_arns();
+    if !parameters.is_empty() {
+        statements.push(json!({
+            "Sid": "DeployActionParameters",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameters",
+            "Resource": one_or_many(&parameters),
+        }));
+    }
+    if !secrets.is_empty() {
+        statements.push(json!({
+            "Sid": "DeployActionSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": one_or_many(&secrets),
+        }));
+    }
+    // Secrets encrypted with a customer key: `--kms-key`'s statement grants kms:Decrypt on it.
+    if input.vpc {
+        statements.push(json!({
+            "Sid": "DeployActionVpc",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+            "Resource": "*",
+        }));
+    }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
@@ -805,6 +1014,8 @@ mod tests {
             environment: None,
             pull_request: false,
             kms_key: None,
+            secrets: Vec::new(),
+            vpc: false,
             invoke: true,
         }
     }
@@ -942,6 +1153,58 @@ mod tests {
         assert_eq!(
             statement(&p, "DeployActionReadFunctions")["Resource"][0],
             "arn:aws:lambda:*:123456789012:function:hello-*"
+        );
+    }
+
+    /// `--env` references get read access to exactly those names.
+    #[test]
+    fn secrets_are_granted_exactly() {
+        let p = args(&[
+            "--repo",
+            "octo-org/octo-repo",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+            "--env",
+            "DB=ssm:/hello/db",
+            "--env",
+            "API=secretsmanager:hello/api#token",
+            "--env",
+            "PLAIN=x",
+            "--kms-key",
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ]);
+        let input = resolve(&p, &GitHubContext::default()).unwrap();
+        let doc = permissions(&input);
+        let by_sid = |sid: &str| {
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid}: {doc}"))
+        };
+        assert_eq!(
+            by_sid("DeployActionParameters")["Resource"],
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/hello/db"
+        );
+        assert_eq!(
+            by_sid("DeployActionSecrets")["Resource"],
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hello/api-??????"
+        );
+        let bad = args(&[
+            "--repo",
+            "octo-org/octo-repo",
+            "--account",
+            "123456789012",
+            "--env",
+            "DB=vault:x",
+        ]);
+        assert_eq!(
+            resolve(&bad, &GitHubContext::default()).unwrap_err().code(),
+            2
         );
     }
 

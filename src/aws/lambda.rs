@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types::{
-    AliasRoutingConfiguration, Architecture as LambdaArch, Environment, FunctionCode,
-    FunctionUrlAuthType, LastUpdateStatus, Runtime, State,
+    AliasRoutingConfiguration, Architecture as LambdaArch, Environment, EphemeralStorage,
+    FunctionCode, FunctionUrlAuthType, LastUpdateStatus, Runtime, SnapStart, SnapStartApplyOn,
+    State, TracingConfig, TracingMode, VpcConfig,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
@@ -23,6 +24,7 @@ use super::errors::{
 use crate::config::FunctionSettings;
 use crate::error::{Error, Result};
 use crate::naming::{LIVE_ALIAS, Provenance};
+use crate::production::DEFAULT_DESCRIPTION;
 
 pub use crate::ownership::{TAG_APP, TAG_STAGE};
 /// The function URL of `live` as created (`none` after it was removed), so that `status` of
@@ -59,6 +61,15 @@ pub struct FunctionConfig {
     pub description: String,
     pub revision_id: Option<String>,
     pub last_modified: Option<String>,
+    /// Sorted subnet and security group ids (empty: not in a VPC).
+    pub vpc_subnets: Vec<String>,
+    pub vpc_security_groups: Vec<String>,
+    /// Layer version ARNs, in order.
+    pub layers: Vec<String>,
+    pub tracing: Option<String>,
+    pub ephemeral_storage: Option<i32>,
+    /// SnapStart's ApplyOn (`PublishedVersions` or `None`).
+    pub snapstart: Option<String>,
     state: Option<State>,
     last_update: Option<LastUpdateStatus>,
     status_reason: Option<String>,
@@ -103,6 +114,37 @@ impl FunctionConfig {
             && self.role.as_deref() != Some(role.as_str())
         {
             d.push("execution-role");
+        }
+        let p = &want.production;
+        let (subnets, groups) = p
+            .vpc
+            .as_ref()
+            .map(|v| (v.subnets.as_slice(), v.security_groups.as_slice()))
+            .unwrap_or_default();
+        if self.vpc_subnets != subnets || self.vpc_security_groups != groups {
+            d.push("vpc");
+        }
+        if self.layers != p.layers {
+            d.push("layers");
+        }
+        if self.tracing.as_deref().unwrap_or("PassThrough") != p.tracing.lambda_name() {
+            d.push("tracing");
+        }
+        if self.ephemeral_storage.unwrap_or(512) != p.ephemeral_storage {
+            d.push("ephemeral-storage");
+        }
+        if self.snapstart.as_deref().unwrap_or("None")
+            != snap_start(want)
+                .apply_on()
+                .map_or("None", SnapStartApplyOn::as_str)
+        {
+            d.push("snapstart");
+        }
+        // Versions describe their provenance; only $LATEST carries the function's description.
+        if self.version == "$LATEST"
+            && self.description != p.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION)
+        {
+            d.push("description");
         }
         d
     }
@@ -352,8 +394,12 @@ impl<'a> Function<'a> {
         mut answer: Option<FunctionConfig>,
         failure_is_ours: bool,
     ) -> Result<FunctionConfig> {
-        let deadline = Instant::now() + busy_budget();
+        let started = Instant::now();
+        let deadline = started + busy_budget();
         let mut delay = Duration::from_millis(100);
+        // Progress every 30 s: attaching to a VPC (network interfaces) takes minutes on AWS,
+        // and a silent log looks like a hang.
+        let mut next_progress = started + Duration::from_secs(30);
         loop {
             let config = match answer.take() {
                 Some(config) => config,
@@ -382,6 +428,20 @@ impl<'a> Function<'a> {
             };
             if !waiting {
                 return Ok(config);
+            }
+            if Instant::now() >= next_progress {
+                next_progress += Duration::from_secs(30);
+                tracing::info!(
+                    "{}: still waiting for Lambda ({:?}/{:?}, {} s so far): {}",
+                    self.name,
+                    config.state,
+                    config.last_update,
+                    started.elapsed().as_secs(),
+                    config
+                        .status_reason
+                        .as_deref()
+                        .unwrap_or("no reason given yet; a VPC attachment takes minutes")
+                );
             }
             if Instant::now() >= deadline {
                 return Err(Error::NotReady {
@@ -447,7 +507,23 @@ impl<'a> Function<'a> {
                     .build(),
             )
             .publish(false)
-            .description("managed by deploy-action");
+            .description(
+                want.production
+                    .description
+                    .as_deref()
+                    .unwrap_or(DEFAULT_DESCRIPTION),
+            )
+            .vpc_config(vpc_config(want))
+            .set_layers(Some(want.production.layers.clone()))
+            .tracing_config(tracing_config(want))
+            .ephemeral_storage(ephemeral_storage(want)?)
+            .snap_start(snap_start(want));
+        if want.production.vpc.is_some() {
+            tracing::info!(
+                "{}: Lambda sets up the function's network interfaces in the VPC; on AWS that takes a few minutes (progress below)",
+                self.name
+            );
+        }
         for (k, v) in tags {
             req = req.tags(*k, *v);
         }
@@ -476,6 +552,17 @@ impl<'a> Function<'a> {
                 .timeout(want.timeout)
                 .environment(environment(&want.env))
                 .set_role(want.execution_role.clone())
+                .description(
+                    want.production
+                        .description
+                        .as_deref()
+                        .unwrap_or(DEFAULT_DESCRIPTION),
+                )
+                .vpc_config(vpc_config(want))
+                .set_layers(Some(want.production.layers.clone()))
+                .tracing_config(tracing_config(want))
+                .set_ephemeral_storage(ephemeral_storage(want).ok())
+                .snap_start(snap_start(want))
                 .send()
         })
         .await
@@ -977,6 +1064,49 @@ pub fn version_number(v: &str) -> u64 {
     v.parse().unwrap_or(0)
 }
 
+/// The VPC settings to write: empty lists take the function out of a VPC.
+fn vpc_config(want: &FunctionSettings) -> VpcConfig {
+    let (subnets, groups) = want
+        .production
+        .vpc
+        .as_ref()
+        .map(|v| (v.subnets.clone(), v.security_groups.clone()))
+        .unwrap_or_default();
+    VpcConfig::builder()
+        .set_subnet_ids(Some(subnets))
+        .set_security_group_ids(Some(groups))
+        .build()
+}
+
+fn tracing_config(want: &FunctionSettings) -> TracingConfig {
+    TracingConfig::builder()
+        .mode(TracingMode::from(want.production.tracing.lambda_name()))
+        .build()
+}
+
+fn ephemeral_storage(want: &FunctionSettings) -> Result<EphemeralStorage> {
+    EphemeralStorage::builder()
+        .size(want.production.ephemeral_storage)
+        .build()
+        .map_err(|e| Error::Internal(format!("ephemeral storage: {e}")))
+}
+
+fn snap_start(want: &FunctionSettings) -> SnapStart {
+    SnapStart::builder()
+        .apply_on(if want.production.snapstart {
+            SnapStartApplyOn::PublishedVersions
+        } else {
+            SnapStartApplyOn::None
+        })
+        .build()
+}
+
+fn sorted(ids: &[String]) -> Vec<String> {
+    let mut v = ids.to_vec();
+    v.sort();
+    v
+}
+
 fn environment(env: &BTreeMap<String, String>) -> Environment {
     Environment::builder()
         .set_variables(Some(
@@ -1007,6 +1137,26 @@ macro_rules! config_from {
                 description: c.description().unwrap_or_default().to_string(),
                 revision_id: c.revision_id().map(str::to_string),
                 last_modified: c.last_modified().map(str::to_string),
+                vpc_subnets: sorted(c.vpc_config().map(|v| v.subnet_ids()).unwrap_or_default()),
+                vpc_security_groups: sorted(
+                    c.vpc_config()
+                        .map(|v| v.security_group_ids())
+                        .unwrap_or_default(),
+                ),
+                layers: c
+                    .layers()
+                    .iter()
+                    .filter_map(|l| l.arn().map(str::to_string))
+                    .collect(),
+                tracing: c
+                    .tracing_config()
+                    .and_then(|t| t.mode())
+                    .map(|m| m.as_str().to_string()),
+                ephemeral_storage: c.ephemeral_storage().map(|e| e.size()),
+                snapstart: c
+                    .snap_start()
+                    .and_then(|s| s.apply_on())
+                    .map(|a| a.as_str().to_string()),
                 state: c.state().cloned(),
                 last_update: c.last_update_status().cloned(),
                 status_reason: c

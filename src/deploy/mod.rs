@@ -1,4 +1,4 @@
-//! The deploy pipeline (design.md §2): observe → plan → upload → function → publish →
+//! The deploy pipeline (docs/contract.md, "One deploy, step by step"): observe → plan → upload → function → publish →
 //! (smoke check, canary) → alias → URL → prune. Any failure before the alias step leaves
 //! `live` where it was; a failure after it says which version is live.
 
@@ -175,6 +175,7 @@ pub async fn plan_from(
         function_url: cfg.function.function_url,
         provenance: cfg.provenance.description(),
         adopt: ownership == Some(Ownership::Adopting),
+        secrets: crate::production::secrets::shown(&cfg.function.secrets),
     };
     Ok((plan, observed))
 }
@@ -190,17 +191,30 @@ pub async fn execute(
 ) -> Result<DeployReport> {
     let function = Function::new(&aws.lambda, &cfg.function_name);
     let report = starting_report(cfg, artifact, &observed);
+    let production_seen = crate::production::seen(&observed);
     match &plan.action {
         Action::Superseded { live_run } => {
             return stand_down(&function, cfg, report, *live_run, &observed).await;
         }
-        Action::Noop => return keep_live(&function, cfg, report).await,
+        Action::Noop => {
+            // Production settings outside the version (log group, concurrency, schedules)
+            // are kept on a no-op too: reads, and writes only for drift.
+            let live_arn = report.function_arn.clone();
+            let (report, (), ()) = tokio::try_join!(
+                keep_live(&function, cfg, report),
+                crate::production::finish(aws, cfg, production_seen, true),
+                crate::production::schedules(aws, cfg, &observed.tags, &live_arn),
+            )?;
+            return Ok(report);
+        }
         Action::Create | Action::Update { .. } => {}
     }
     if plan.adopt {
         adopt(&function, cfg, &observed).await?;
     }
     upload(aws, artifact, plan, &observed).await?;
+    // The log group, with its retention, before the function can first run.
+    crate::production::prepare(aws, cfg).await?;
     let published = match function_and_version(&function, cfg, artifact, plan, &observed).await? {
         Published::Version(v) => *v,
         Published::Superseded {
@@ -212,6 +226,14 @@ pub async fn execute(
                 .await;
         }
     };
+    // Function-level settings (reserved concurrency) before live moves: a refusal (say, the
+    // account's unreserved minimum) fails the deploy with live where it was.
+    crate::production::finish(aws, cfg, production_seen, false).await?;
+    if cfg.function.production.snapstart {
+        let _s = Step::start("SnapStart");
+        crate::production::snapstart::wait_ready(aws, &cfg.function_name, &published.version)
+            .await?;
+    }
     // Release command (ops::invoke): runs on the new version, once; a failure stops here,
     // before live moves.
     crate::ops::invoke::run_release_command(aws, cfg, &published).await?;
@@ -220,7 +242,15 @@ pub async fn execute(
         let _s = Step::start("smoke check");
         canary::gate(&function, cfg, &published).await?;
     }
-    go_live(&function, cfg, &published, &observed, report).await
+    let report = go_live(&function, cfg, &published, &observed, report).await?;
+    // Schedules target `live` and need its resource policy: now that it exists.
+    if !report.superseded
+        && let Err(e) =
+            crate::production::schedules(aws, cfg, &observed.tags, &report.function_arn).await
+    {
+        return Err(after_live(report, "schedules", e));
+    }
+    Ok(report)
 }
 
 /// The report before anything is done: what `live` is now.

@@ -1,4 +1,4 @@
-//! Pruning old versions (design.md §2 step 10): keep the newest `--keep-versions`, every
+//! Pruning old versions (docs/contract.md, "Prune"): keep the newest `--keep-versions`, every
 //! version an alias points or routes to, and anything newer than this run's version (a
 //! concurrent run may be about to move `live` to it).
 

@@ -1,5 +1,5 @@
 //! Steps 5 and 6 of a deploy: bring `$LATEST` to our code and configuration, and publish a
-//! version that holds exactly that (design.md §2).
+//! version that holds exactly that (docs/contract.md, "One deploy, step by step").
 //!
 //! Another run may change `$LATEST` between our update and our publish. PublishVersion then
 //! fails its preconditions (RevisionId: 412; CodeSha256: 400 on real Lambda, see

@@ -1,5 +1,5 @@
 //! The function URL on `live` and the resource-policy statements a public URL needs
-//! (design.md §2 step 8): `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType =
+//! (docs/contract.md, "Function URL"): `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType =
 //! NONE`, and `lambda:InvokeFunction` with `lambda:InvokedViaFunctionUrl = true`, both scoped
 //! to `live`. Since October 2025 Lambda needs both for a public URL; with only the first the
 //! URL answers 403.
@@ -65,7 +65,7 @@ async fn upsert(function: &Function<'_>, mode: UrlMode) -> Result<Option<String>
     }
 }
 
-/// The two public statements (design.md §2 step 8).
+/// The two public statements (docs/contract.md, "Function URL").
 fn public_statements() -> [Permission; 2] {
     [
         Permission {

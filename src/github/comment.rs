@@ -1,4 +1,4 @@
-//! The sticky PR comment (design.md §6): one per app and PR, found by a hidden marker across
+//! The sticky PR comment (docs/contract.md, "The PR comment"): one per app and PR, found by a hidden marker across
 //! all pages of the PR's comments, created once and edited in place afterwards.
 
 use octocrab::models::issues::Comment;

@@ -1,5 +1,5 @@
 //! The workflow run we are in: event, repository, commit, run id, and what they mean for the
-//! stage (design.md §1) and the command to run.
+//! stage (docs/contract.md, "Model") and the command to run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -128,7 +128,7 @@ impl GitHubContext {
         Ok(ctx)
     }
 
-    /// The stage for this run when `--stage` is not given (design.md §1).
+    /// The stage for this run when `--stage` is not given (docs/contract.md, "Model").
     pub fn default_stage(&self) -> Result<String> {
         let stage = match &self.event {
             Event::PullRequest(pr) => format!("pr-{}", pr.number),
@@ -203,7 +203,7 @@ impl GitHubContext {
     }
 }
 
-/// Stage for a git ref: branches by name, tags as `tag-<name>` (design.md §1).
+/// Stage for a git ref: branches by name, tags as `tag-<name>` (docs/contract.md, "Model").
 #[must_use]
 pub fn stage_for_ref(git_ref: &str) -> String {
     if let Some(tag) = git_ref.strip_prefix("refs/tags/") {

@@ -1,4 +1,4 @@
-//! Markdown for GitHub: the sticky PR comment (design.md §6) and the step summary of the
+//! Markdown for GitHub: the sticky PR comment (docs/contract.md, "The PR comment") and the step summary of the
 //! commands that have no table of their own. Pure functions of a report and the run's facts,
 //! so the text is snapshot-tested.
 

@@ -1,4 +1,4 @@
-//! Reporting a run to GitHub (design.md §2 step 9): a deployment with statuses that follow the
+//! Reporting a run to GitHub (docs/contract.md, "Report"): a deployment with statuses that follow the
 //! run, and the sticky PR comment. GitHub is told, never asked: after the checks at the start
 //! (a token GitHub rejects fails the run before anything changed), a failing GitHub call is a
 //! warning naming the permission to add, never a failed deploy.

@@ -5,7 +5,7 @@
 //! as zappa's cli does (`get_stage_setting`): the parent's keys, updated by the stage's own
 //! (a shallow update). Every key found gets a row in the report: carried over (to what), not
 //! needed (why), or not supported (why, what to do). Keys for flags this build does not have
-//! yet (design.md §4's production settings) are written anyway, marked in the file and the
+//! yet (docs/contract.md, "Production settings") are written anyway, marked in the file and the
 //! report; the settings file accepts them (`settings::PLANNED`) and they take effect once the
 //! flag exists.
 
@@ -997,7 +997,7 @@ fn resolve_app_function(source: &Path, spec: &str) -> std::result::Result<String
 }
 
 /// Packages known to have no arm64 (or no binary) wheels, with what to use instead. The
-/// build installs binary wheels only (design.md §2), so an sdist-only package fails there.
+/// build installs binary wheels only (docs/contract.md, "One deploy, step by step"), so an sdist-only package fails there.
 const WHEEL_TROUBLE: &[(&str, &str)] = &[
     (
         "psycopg2",

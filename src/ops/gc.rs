@@ -243,6 +243,8 @@ pub async fn run(
                 CommentMode::Auto,
                 d.pr,
                 false,
+                // A stage gc removes takes its log group along.
+                false,
             )
             .await?;
         }

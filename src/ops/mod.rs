@@ -1,4 +1,4 @@
-//! Operating a live app (design.md §1, §3): `rollback` and `promote` move `live` without
+//! Operating a live app (docs/contract.md, "Model" and "Commands"): `rollback` and `promote` move `live` without
 //! building, and `status` reads every stage.
 
 pub mod cost;

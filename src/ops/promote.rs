@@ -1,5 +1,5 @@
 //! `promote --from STAGE --to STAGE`: deploy exactly the artifact that is live on one stage
-//! to another, without rebuilding (design.md §1: the artifact is stored once, by sha256).
+//! to another, without rebuilding (docs/contract.md, "Model": the artifact is stored once, by sha256).
 //!
 //! The source's `live` version names its code by CodeSha256 (base64 of the zip's sha256),
 //! which is the artifact's S3 key (`<prefix>/<app>/<hex>.zip`). The target gets that object
@@ -226,6 +226,7 @@ async fn promote(
         code_sha256: live.code_sha256.clone(),
         local: None,
     };
+    let cfg = crate::production::secrets::resolve(aws, &cfg).await?;
     let (plan, observed) = deploy::plan(aws, &cfg, &reference).await?;
     deploy::execute(aws, &cfg, &reference, &plan, observed).await
 }

@@ -1,6 +1,6 @@
 //! Making the artifact: build (Rust, Python) or take a prebuilt one, zip it
 //! deterministically, check it against Lambda's limits and the target architecture, and hash
-//! it (design.md §2 step 2).
+//! it (docs/contract.md, "Build").
 
 pub mod checks;
 pub mod files;

@@ -1,5 +1,5 @@
 //! Python apps: the app's source, its dependencies installed for the target platform, and a
-//! small handler module that adapts function URL events to WSGI or ASGI (design.md §2 step 2,
+//! small handler module that adapts function URL events to WSGI or ASGI (docs/contract.md, "Build",
 //! issue 3).
 //!
 //! The bundle is laid out flat, as Lambda's Python runtime expects under `/var/task`:

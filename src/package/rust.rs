@@ -1,4 +1,4 @@
-//! Rust apps: built with cargo-lambda for the function's architecture (design.md §2 step 2;
+//! Rust apps: built with cargo-lambda for the function's architecture (docs/contract.md, "Build";
 //! issues 3 and 10).
 //!
 //! Before anything runs, this module checks that the build can work and says how to fix it when it

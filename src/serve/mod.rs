@@ -162,6 +162,7 @@ fn prepare(args: &ServeArgs) -> Result<Prepared> {
             execution_role: None,
             function_url: FunctionUrlArg::None,
             keep_versions: 1,
+            production: Box::default(),
         },
         settings.runtime.clone(),
         settings.handler.clone(),

@@ -1,5 +1,5 @@
 //! Finding and reading the settings file: `deploy-action.toml`, `[tool.deploy-action]` in
-//! `pyproject.toml` or `[package.metadata.deploy-action]` in `Cargo.toml` (design.md §4a).
+//! `pyproject.toml` or `[package.metadata.deploy-action]` in `Cargo.toml` (docs/contract.md, "The settings file").
 //! Parsed with toml_edit, which keeps spans, so every key and error has a line.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! The settings file (design.md §4a, issue 17): `deploy-action.toml`, `[tool.deploy-action]` in
+//! The settings file (docs/contract.md, "The settings file", issue 17): `deploy-action.toml`, `[tool.deploy-action]` in
 //! `pyproject.toml` or `[package.metadata.deploy-action]` in `Cargo.toml`. Keys are the flags'
 //! long names; `[stages.<pattern>]` tables override the top level.
 //!
@@ -69,7 +69,7 @@ pub const REFUSED: &[(&str, &str)] = &[
     ("version", "not a setting"),
 ];
 
-/// Flags design.md §4 names that other work of this round adds (production settings). A file
+/// Flags that docs/contract.md, "Production settings" names and that other work of this round adds (production settings). A file
 /// (for instance one `import zappa` wrote) may hold them before this build has the flag: they
 /// are accepted, reported as pending, and take effect once the flag exists, with no change
 /// here (a flag in cli.rs is a key).

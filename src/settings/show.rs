@@ -50,7 +50,7 @@ pub struct Setting {
     pub location: Option<String>,
 }
 
-/// A key for a flag that another change adds (design.md §4).
+/// A key for a flag that another change adds (docs/contract.md, "Flags").
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Pending {
     pub key: String,

@@ -615,7 +615,7 @@ fn deploys_succeed_through_throttling_errors_and_busy_windows() {
 }
 
 #[test]
-fn a_no_op_redeploy_makes_at_most_four_requests_and_uploads_nothing() {
+fn a_no_op_redeploy_makes_at_most_six_requests_and_uploads_nothing() {
     let world = World::with_proxy();
     let app = world.python_app("app", "x");
     deploy(&world, &app, &[], 1);
@@ -623,7 +623,9 @@ fn a_no_op_redeploy_makes_at_most_four_requests_and_uploads_nothing() {
     let report = deploy(&world, &app, &[], 2);
     assert_eq!(report["changed"], false);
     let ops = world.proxy().operations();
-    assert!(ops.len() <= 4, "{ops:?}");
+    // GetAlias, GetFunction(live), the URL and its policy, and (production settings) the log
+    // group's retention and the reserved concurrency: all reads, in two round trips.
+    assert!(ops.len() <= 6, "{ops:?}");
     assert!(ops.iter().all(|o| !o.starts_with("s3:")), "{ops:?}");
 }
 

@@ -16,6 +16,7 @@ mod invoke;
 mod multipart;
 mod ops;
 mod policy;
+mod prodfn;
 mod python;
 mod real_aws;
 mod reliability;

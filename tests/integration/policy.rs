@@ -311,6 +311,41 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
             let resource = entry["resource"].as_str().unwrap_or_default();
             need(&action, format!("arn:aws:s3:::{resource}"), None);
         }
+        // The function's log group (production settings): by name; DescribeLogGroups is
+        // scoped to the account's groups.
+        Some("logs") => {
+            let params = &entry["params"];
+            match params["logGroupName"].as_str() {
+                Some(group) => {
+                    let arn = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}");
+                    need(&action, arn.clone(), None);
+                    if op == "logs:CreateLogGroup"
+                        && params["tags"].as_object().is_some_and(|t| !t.is_empty())
+                    {
+                        need("logs:TagResource", arn.clone(), None);
+                        need("logs:TagLogGroup", arn, None);
+                    }
+                }
+                None => need(
+                    &action,
+                    format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"),
+                    None,
+                ),
+            }
+        }
+        // Schedules: EventBridge rules by name; tags on create.
+        Some("events") => {
+            let params = &entry["params"];
+            let rule = params["Name"]
+                .as_str()
+                .or(params["Rule"].as_str())
+                .unwrap_or_default();
+            let arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}");
+            need(&action, arn.clone(), None);
+            if op == "events:PutRule" && params["Tags"].as_array().is_some_and(|t| !t.is_empty()) {
+                need("events:TagResource", arn, None);
+            }
+        }
         // `status` lists the app's stages by tag (IAM can't scope GetResources).
         Some("tagging") => {
             assert_eq!(op, "tagging:GetResources", "{entry}");
@@ -482,8 +517,22 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         )
         .run()
         .success();
-    // 2. New code and configuration drift.
-    deploy(&world, "main", &v2, &["--memory", "1024"], 101);
+    // 2. New code and configuration drift, with reserved concurrency and a schedule (both
+    // dropped in 3).
+    deploy(
+        &world,
+        "main",
+        &v2,
+        &[
+            "--memory",
+            "1024",
+            "--reserved-concurrency",
+            "2",
+            "--schedule",
+            "nightly=rate(1 day)=app:handler",
+        ],
+        101,
+    );
     // 3-5. URL auth type changed, URL removed, URL and permissions re-created.
     deploy(
         &world,

@@ -1,4 +1,4 @@
-//! The settings file (issue 17, design.md §4a): where it is found, precedence (flag, then
+//! The settings file (issue 17, docs/contract.md, "The settings file"): where it is found, precedence (flag, then
 //! DEPLOY_*, matching stage table, top level, default), `config`'s report, and the errors.
 //! These runs need no AWS: `config` only reads, and the errors come before any request.
 
@@ -448,7 +448,7 @@ fn config_text_report() {
     s.bind(|| insta::assert_snapshot!("settings_config_text", out));
 }
 
-/// Keys for flags this build lacks (design.md §4's production settings) are accepted and
+/// Keys for flags this build lacks (docs/contract.md, "Production settings") are accepted and
 /// reported as pending, so a file written for a newer deploy-action (or by `import zappa`)
 /// still works; once the flag exists the key applies like any other.
 #[test]

@@ -233,6 +233,12 @@ DEFAULT_CONFIG = {
     # this holds a reason ends with LastUpdateStatus Failed and that reason (after the busy
     # window), until an update made while it is null succeeds. moto never fails an update.
     "fail_updates": None,
+    # SnapStart: a version published with SnapStart ApplyOn=PublishedVersions stays Pending
+    # this long while Lambda takes its snapshot (AWS "Improving startup performance with
+    # Lambda SnapStart": Lambda initialises the function when a version is published; the
+    # version is ready once the snapshot is). moto has no SnapStart: it always answers
+    # ApplyOn None, OptimizationStatus Off.
+    "snapstart_seconds": 0.0,
     # {"<role arn>": seconds}: a role IAM has just created, which Lambda can't assume yet
     # (see ROLE_PROPAGATION_MESSAGE).
     "role_propagation": {},
@@ -352,6 +358,13 @@ def flat_query(raw: str) -> dict:
     return out
 
 
+# Configuration moto's UpdateFunctionConfiguration drops (see FunctionState.latest_extra).
+EXTRA_CONFIG = ("TracingConfig", "EphemeralStorage", "SnapStart")
+
+# Request fields of JSON-protocol services that carry secret values: never logged.
+SECRET_FIELDS = {"Value", "SecretString", "SecretBinary"}
+
+
 def redact_request_json(obj):
     """Lambda request body for the log: zip bytes are replaced by their size."""
     if isinstance(obj, dict):
@@ -400,6 +413,15 @@ class FunctionState:
         self.version_arch: dict[str, str] = {}
         # The reason the last update of $LATEST failed (fail_updates), or None.
         self.update_failed = None
+        # moto 5.2 applies TracingConfig and EphemeralStorage on CreateFunction only; its
+        # UpdateFunctionConfiguration ignores them (moto/awslambda/models.py
+        # update_configuration), while Lambda's UpdateFunctionConfiguration API reference
+        # lists both as updatable. The proxy keeps what was last written and shows it on
+        # $LATEST and on the versions published from it.
+        self.latest_extra: dict = {}
+        self.version_extra: dict[str, dict] = {}
+        # Versions published with SnapStart: Pending until this monotonic time.
+        self.snapshot_until: dict[str, float] = {}
 
     def busy(self, now):
         if self.busy_kind and now < self.busy_until:
@@ -508,7 +530,7 @@ class ProxyState:
             v = cfg[key]
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
                 raise ConfigError(f"{key} must be a probability between 0 and 1")
-        for key in ("busy_seconds", "publish_delay"):
+        for key in ("busy_seconds", "publish_delay", "snapstart_seconds"):
             v = cfg[key]
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"{key} must be a number of seconds >= 0")
@@ -778,6 +800,16 @@ class Call:
                     self.request_json = None
             if self.operation == "CreateFunction" and isinstance(self.request_json, dict):
                 self.function, _ = split_function_ref(self.request_json.get("FunctionName", ""))
+        elif self.headers.get("X-Amz-Target"):
+            # JSON protocol (SSM, Secrets Manager, CloudWatch Logs, EventBridge):
+            # `X-Amz-Target: <prefix>.<Operation>` and the parameters as a JSON body.
+            self.operation = self.headers["X-Amz-Target"].rsplit(".", 1)[-1]
+            try:
+                body = json.loads(self.body or b"{}")
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                self.params = {k: v for k, v in body.items() if k not in SECRET_FIELDS}
         elif self.service not in ("s3",):
             # Query protocol (STS, IAM): Action and parameters in the query or a form body.
             params = dict(self.query)
@@ -889,6 +921,12 @@ def aws_error(call: Call, status: int, type_: str, message: str, reason: str | N
         headers += [("Content-Type", "application/json"), ("x-amzn-ErrorType", type_),
                     ("x-amzn-RequestId", request_id)]
         return Reply(status, headers, json.dumps(payload).encode())
+    if call.headers.get("X-Amz-Target"):
+        # JSON protocol (SSM, Secrets Manager, CloudWatch Logs, EventBridge): the error type
+        # in `__type` of a JSON body.
+        headers += [("Content-Type", "application/x-amz-json-1.1"),
+                    ("x-amzn-RequestId", request_id)]
+        return Reply(status, headers, json.dumps({"__type": type_, "message": message}).encode())
     # Query protocol (sts, iam)
     kind = "Sender" if status < 500 else "Receiver"
     body = (
@@ -1531,7 +1569,11 @@ class Handler(BaseHTTPRequestHandler):
             fst.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "lock"})
             if busy:
                 fst.busy_kind, fst.busy_until = "create", now + busy
-        elif opn in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+        if opn in ("CreateFunction", "UpdateFunctionConfiguration") and cfg["moto_fixes"]:
+            for k in EXTRA_CONFIG:
+                if k in body:
+                    fst.latest_extra[k] = body[k]
+        if opn in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
             if opn == "UpdateFunctionCode" and body.get("Architectures"):
                 fst.latest_arch = body["Architectures"]
             fst.latest_rev = str(uuid.uuid4())
@@ -1600,6 +1642,27 @@ class Handler(BaseHTTPRequestHandler):
                     c["Architectures"] = s.latest_arch
                 elif ver in s.version_arch:
                     c["Architectures"] = s.version_arch[ver]
+                if opn == "PublishVersion" and ver and ver != "$LATEST":
+                    s.version_extra.setdefault(ver, dict(s.latest_extra))
+                if ver == "$LATEST":
+                    c.update(copy.deepcopy(s.latest_extra))
+                elif ver in s.version_extra:
+                    c.update(copy.deepcopy(s.version_extra[ver]))
+                snap = c.get("SnapStart")
+                if isinstance(snap, dict):
+                    on = snap.get("ApplyOn") == "PublishedVersions" and ver != "$LATEST"
+                    snap["OptimizationStatus"] = "On" if on else "Off"
+                    if on and opn == "PublishVersion":
+                        s.snapshot_until.setdefault(
+                            ver, now + float(cfg["snapstart_seconds"] or 0))
+                    if on and now < s.snapshot_until.get(ver, 0.0):
+                        c["State"] = "Pending"
+                        c["StateReason"] = "Lambda is creating a SnapStart snapshot."
+                        c["StateReasonCode"] = "Creating"
+                    elif on:
+                        c["State"] = "Active"
+                        for k in ("StateReason", "StateReasonCode"):
+                            c.pop(k, None)
             kind = s.busy(now)
             if allow_busy and ver == "$LATEST" and kind:
                 if kind == "create":

@@ -111,6 +111,22 @@ KIND = "asgi" if is_asgi(_app) else "wsgi"
 _handler = _asgi_handler(_app) if KIND == "asgi" else _wsgi_handler(_app)
 
 
+_NOT_OURS = object()
+
+
+def _deploy_action_event(event, context):
+    """Events of the EventBridge rules deploy-action made: their input is
+    {"deploy-action": "schedule", "function": "module:function", ...} (run that function with
+    the event, as zappa's `events` do) or {"deploy-action": "keep-warm"} (answered here: the
+    app is already imported, which is what the ping is for). Anything else is not ours."""
+    kind = event.get("deploy-action") if isinstance(event, dict) else None
+    if kind == "keep-warm":
+        return {"deploy-action": "warm"}
+    if kind == "schedule":
+        return _load(event["function"])(event, context)
+    return _NOT_OURS
+
+
 # Direct invocations of `deploy-action invoke` / `--release-command`: an event that is exactly
 # {"deploy-action": {"command": "python" | "manage", ...}} and nothing else. Lambda builds the
 # events of a function URL, an HTTP API and EventBridge itself, and each of them carries keys of
@@ -172,4 +188,7 @@ def run_command(command):
 def handler(event, context):
     if is_command(event):
         return run_command(event[COMMAND_KEY])
+    answer = _deploy_action_event(event, context)
+    if answer is not _NOT_OURS:
+        return answer
     return _handler(event, context)

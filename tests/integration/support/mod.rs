@@ -44,14 +44,10 @@ pub fn rust_fixture_turn() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A real GitHub webhook payload from `../shared/github-events/`, or `fixtures/events/`.
+/// A GitHub webhook payload from `fixtures/events/` (see its README for where each comes from).
 #[must_use]
 pub fn event(name: &str) -> PathBuf {
-    let local = root().join("fixtures/events").join(name);
-    if local.exists() {
-        return local;
-    }
-    root().join("../shared/github-events").join(name)
+    root().join("fixtures/events").join(name)
 }
 
 /// What a sealed run keeps of the test process's environment: where the tools are, plus
