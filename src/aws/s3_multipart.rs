@@ -1,8 +1,8 @@
 //! Big artifacts in parts (issue 20 §3): an ML-ish Python app's zip can be 200 MiB, and one
 //! PutObject of it is one TCP stream at one stream's speed. Here the zip goes up as 8 MiB parts,
-//! four in flight at once, each read from disk just before it is sent and hashed as it is read
-//! (its SHA-256 goes with it for S3 to check, `x-amz-checksum-sha256`), so at most
-//! `IN_FLIGHT` parts are in memory: ~32 MiB, whatever the artifact's size.
+//! four in flight at once, each hashed from disk just before it is sent (its SHA-256 goes with
+//! it for S3 to check, `x-amz-checksum-sha256`) and then streamed from the file, so memory holds
+//! a few 1 MiB buffers per part in flight, whatever the artifact's size.
 //!
 //! The object gets the same `sha256` metadata as a single PutObject, which is what `is_stored`
 //! recognises a multipart object by (its checksum is a checksum of the part checksums, S3 user
@@ -145,19 +145,39 @@ async fn send_part(
     offset: u64,
     len: u64,
 ) -> Result<CompletedPart> {
+    // Hash the part (streamed, 1 MiB at a time), then send it streamed from the file: the part
+    // is read twice (the second time from the page cache) but never held in memory whole.
     let read_path = path.clone();
-    let (bytes, sha) =
-        tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<u8>, String)> {
-            let mut file = std::fs::File::open(&read_path)?;
-            file.seek(SeekFrom::Start(offset))?;
-            let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-            file.read_exact(&mut bytes)?;
-            let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
-            Ok((bytes, sha))
-        })
+    let sha = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut file = std::fs::File::open(&read_path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+            file.read_exact(&mut buf[..want])?;
+            hasher.update(&buf[..want]);
+            left -= want as u64;
+        }
+        Ok(base64::engine::general_purpose::STANDARD.encode(hasher.finalize()))
+    })
+    .await
+    .map_err(|e| Error::io("a read task failed", std::io::Error::other(e)))?
+    .map_err(|e| Error::io(format!("can't read {}", path.display()), e))?;
+    let body = ByteStream::read_from()
+        .path(&path)
+        .offset(offset)
+        .length(aws_smithy_types::byte_stream::Length::Exact(len))
+        .buffer_size(1 << 20)
+        .build()
         .await
-        .map_err(|e| Error::io("a read task failed", std::io::Error::other(e)))?
-        .map_err(|e| Error::io(format!("can't read {}", path.display()), e))?;
+        .map_err(|e| {
+            Error::io(
+                format!("can't read {}", path.display()),
+                std::io::Error::other(e),
+            )
+        })?;
     let out = s3
         .upload_part()
         .bucket(&bucket)
@@ -166,7 +186,7 @@ async fn send_part(
         .part_number(number)
         .content_length(i64::try_from(len).unwrap_or(i64::MAX))
         .checksum_sha256(&sha)
-        .body(ByteStream::from(bytes))
+        .body(body)
         .send()
         .await
         .map_err(|e| {
