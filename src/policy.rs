@@ -42,6 +42,14 @@ pub enum On {
     Secret,
     /// The stage functions' EventBridge rules, `rule/<app>-*` (schedules, keep-warm).
     Rule,
+    /// `--domain` only: the region's HTTP APIs and the domain's name and mappings.
+    Api,
+    /// `--domain` only: ACM certificates of the region.
+    Certificate,
+    /// `--domain` only: the hosted zone of the domain.
+    Zone,
+    /// `--domain` only: calls IAM can't scope (listing zones and certificates, requesting one).
+    DomainAny,
 }
 
 /// One AWS API operation the tool calls, and the IAM actions it needs.
@@ -280,6 +288,126 @@ pub const OPERATIONS: &[Operation] = &[
         "GetSecretValue",
         &[("secretsmanager:GetSecretValue", On::Secret)],
     ),
+    // The front door (`--domain`, `--front-door http-api`): API Gateway authorises its
+    // management API by HTTP verb on resource paths.
+    op("apigateway", "GetApis", &[("apigateway:GET", On::Api)]),
+    op("apigateway", "GetApi", &[("apigateway:GET", On::Api)]),
+    op("apigateway", "CreateApi", &[("apigateway:POST", On::Api)]),
+    op("apigateway", "TagResource", &[("apigateway:POST", On::Api)]),
+    op(
+        "apigateway",
+        "GetIntegrations",
+        &[("apigateway:GET", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "CreateIntegration",
+        &[("apigateway:POST", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "UpdateIntegration",
+        &[("apigateway:PATCH", On::Api)],
+    ),
+    op("apigateway", "GetRoutes", &[("apigateway:GET", On::Api)]),
+    op("apigateway", "CreateRoute", &[("apigateway:POST", On::Api)]),
+    op(
+        "apigateway",
+        "UpdateRoute",
+        &[("apigateway:PATCH", On::Api)],
+    ),
+    op("apigateway", "GetStage", &[("apigateway:GET", On::Api)]),
+    op("apigateway", "CreateStage", &[("apigateway:POST", On::Api)]),
+    op(
+        "apigateway",
+        "UpdateStage",
+        &[("apigateway:PATCH", On::Api)],
+    ),
+    op("apigateway", "DeleteApi", &[("apigateway:DELETE", On::Api)]),
+    op(
+        "apigateway",
+        "GetDomainName",
+        &[("apigateway:GET", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "GetDomainNames",
+        &[("apigateway:GET", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "CreateDomainName",
+        &[("apigateway:POST", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "UpdateDomainName",
+        &[("apigateway:PATCH", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "DeleteDomainName",
+        &[("apigateway:DELETE", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "GetApiMappings",
+        &[("apigateway:GET", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "CreateApiMapping",
+        &[("apigateway:POST", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "UpdateApiMapping",
+        &[("apigateway:PATCH", On::Api)],
+    ),
+    op(
+        "apigateway",
+        "DeleteApiMapping",
+        &[("apigateway:DELETE", On::Api)],
+    ),
+    op(
+        "acm",
+        "DescribeCertificate",
+        &[("acm:DescribeCertificate", On::Certificate)],
+    ),
+    op(
+        "acm",
+        "ListCertificates",
+        &[("acm:ListCertificates", On::DomainAny)],
+    ),
+    // Tags on request need acm:AddTagsToCertificate.
+    op(
+        "acm",
+        "RequestCertificate",
+        &[
+            ("acm:RequestCertificate", On::DomainAny),
+            ("acm:AddTagsToCertificate", On::DomainAny),
+        ],
+    ),
+    op(
+        "route53",
+        "ListHostedZones",
+        &[("route53:ListHostedZones", On::DomainAny)],
+    ),
+    op(
+        "route53",
+        "GetHostedZone",
+        &[("route53:GetHostedZone", On::Zone)],
+    ),
+    op(
+        "route53",
+        "ListResourceRecordSets",
+        &[("route53:ListResourceRecordSets", On::Zone)],
+    ),
+    op(
+        "route53",
+        "ChangeResourceRecordSets",
+        &[("route53:ChangeResourceRecordSets", On::Zone)],
+    ),
     op("s3", "HeadObject", &[("s3:GetObject", On::Artifact)]),
     // Only when a HeadObject answers 301 without the region header: S3 answers HeadBucket
     // with `x-amz-bucket-region` even when it denies it (403), which is all we read.
@@ -325,6 +453,9 @@ pub struct PolicyInput {
     pub branch: Option<String>,
     pub environment: Option<String>,
     pub pull_request: bool,
+    /// `--domain`: add what a custom domain needs (template placeholders become `*`).
+    pub domain: Option<String>,
+    pub hosted_zone_id: Option<String>,
     /// The bucket's SSE-KMS key (`--kms-key`); it also decrypts the `--env` secrets
     /// encrypted with it.
     pub kms_key: Option<String>,
@@ -478,11 +609,76 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         branch,
         environment: args.environment.clone(),
         pull_request: args.pull_request,
+        domain: policy_domain(args.domain.as_deref())?,
+        hosted_zone_id: args
+            .hosted_zone_id
+            .as_deref()
+            .map(|z| z.trim_start_matches("/hostedzone/").to_string()),
         kms_key: args.kms_key.clone(),
         secrets,
         vpc: args.vpc_subnets.iter().any(|s| !s.trim().is_empty()),
         invoke: args.invoke,
     })
+}
+
+/// The `--domain` of `policy`: a name or a template, placeholders turned into `*`.
+fn policy_domain(domain: Option<&str>) -> Result<Option<String>> {
+    let Some(d) = domain.filter(|d| !d.is_empty()) else {
+        return Ok(None);
+    };
+    // Check the template as a deploy would (unknown placeholders, hostname rules), with a
+    // stand-in for each placeholder; the policy then matches any stage with `*`.
+    let sample = crate::domain::fill_template(d, "x", Some(1))?;
+    crate::domain::validate_hostname(&sample, d)?;
+    Ok(Some(d.replace("{stage}", "*").replace("{pr}", "*")))
+}
+
+/// The statements a custom domain needs, scoped to the region's APIs, the domain's names and
+/// the zone's records.
+fn domain_statements(input: &PolicyInput, domain: &str) -> Vec<Value> {
+    let p = &input.partition;
+    let region = input.region.as_deref().unwrap_or("*");
+    let gw = |path: &str| format!("arn:{p}:apigateway:{region}::{path}");
+    let parent = domain.split_once('.').map_or(domain, |(_, rest)| rest);
+    let zone = format!(
+        "arn:{p}:route53:::hostedzone/{}",
+        input.hosted_zone_id.as_deref().unwrap_or("*")
+    );
+    vec![
+        json!({
+            "Sid": "DeployActionHttpApis",
+            "Effect": "Allow",
+            "Action": actions(On::Api),
+            "Resource": [
+                gw("/apis"), gw("/apis/*"), gw("/tags/*"), gw("/domainnames"),
+                gw(&format!("/domainnames/{domain}")), gw(&format!("/domainnames/{domain}/*")),
+            ],
+        }),
+        json!({
+            "Sid": "DeployActionCertificates",
+            "Effect": "Allow",
+            "Action": actions(On::Certificate),
+            "Resource": format!("arn:{p}:acm:{region}:{}:certificate/*", input.account),
+        }),
+        json!({
+            "Sid": "DeployActionDomainLookups",
+            "Effect": "Allow",
+            "Action": actions(On::DomainAny),
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "DeployActionDnsRecords",
+            "Effect": "Allow",
+            "Action": actions(On::Zone),
+            "Resource": zone,
+            // Only the domain's own records and certificate validation records.
+            "Condition": {"ForAllValues:StringLike": {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                    domain, format!("_*.{domain}"), format!("_*.{parent}"),
+                ],
+            }},
+        }),
+    ]
 }
 
 /// A KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`): IAM grants key use on
@@ -818,6 +1014,9 @@ pub fn permissions(input: &PolicyInput) -> Value {
             "Resource": input.artifact_arn(),
         }),
     ]);
+    if let Some(domain) = &input.domain {
+        statements.extend(domain_statements(input, domain));
+    }
     if let Some(key) = &input.kms_key {
         // SSE-KMS: PutObject makes a data key under the bucket's key (kms:GenerateDataKey);
         // reading the object back, by us or by Lambda copying the code with our permissions,
@@ -953,7 +1152,7 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
         "the OIDC provider token.actions.githubusercontent.com (audience sts.amazonaws.com) must exist in the account: aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com".into(),
     );
     notes.push(format!(
-        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; only `status` without --stage uses them (drop DeployActionListStages if you don't need that). `gc`, `logs` and `cost` need more than this policy grants (logs:FilterLogEvents, logs:DescribeLogGroups, cloudwatch:GetMetricData, s3:ListBucket, s3:DeleteObject). `function:{}-*` also matches another app whose name starts with `{}-`",
+        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; only `status` without --stage uses them (drop DeployActionListStages if you don't need that). `gc`, `logs` and `cost` need more than this policy grants (logs:FilterLogEvents, cloudwatch:GetMetricData, s3:ListBucket, s3:DeleteObject). `function:{}-*` also matches another app whose name starts with `{}-`",
         input.app, input.app
     ));
     if input.execution_role.is_none() {
@@ -1032,11 +1231,35 @@ mod tests {
             branch: Some("main".into()),
             environment: None,
             pull_request: false,
+            domain: None,
+            hosted_zone_id: None,
             kms_key: None,
             secrets: Vec::new(),
             vpc: false,
             invoke: true,
         }
+    }
+
+    #[test]
+    fn a_domain_adds_scoped_front_door_statements_only_when_asked() {
+        let plain = permissions(&input());
+        assert!(!plain.to_string().contains("apigateway"), "{plain}");
+        let mut with = input();
+        with.domain = policy_domain(Some("{stage}.preview.example.com")).unwrap();
+        assert_eq!(with.domain.as_deref(), Some("*.preview.example.com"));
+        with.hosted_zone_id = Some("Z0123456789".into());
+        let p = permissions(&with).to_string();
+        for want in [
+            "apigateway:POST",
+            "arn:aws:apigateway:us-east-1::/domainnames/*.preview.example.com",
+            "acm:RequestCertificate",
+            "arn:aws:route53:::hostedzone/Z0123456789",
+            "route53:ChangeResourceRecordSets",
+            "_*.preview.example.com",
+        ] {
+            assert!(p.contains(want), "{want} missing from {p}");
+        }
+        assert!(policy_domain(Some("Bad_Name.example.com")).is_err());
     }
 
     fn args(extra: &[&str]) -> PolicyArgs {

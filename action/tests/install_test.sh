@@ -4,7 +4,9 @@
 #   bash action/tests/install_test.sh            # all cases
 #   bash action/tests/install_test.sh mismatch   # only cases whose name contains "mismatch"
 #
-# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, and sha256sum or shasum.
+# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, a C
+# compiler (cc: the release binaries for this machine's own platform are real executables, since
+# install.sh reads their header), and sha256sum or shasum.
 # Prints "N passed, N failed" last and exits non-zero when a case failed.
 set -euo pipefail
 
@@ -31,7 +33,7 @@ current=''
 # ---- fake releases ----------------------------------------------------------------------------
 srv="${root}/srv"
 mkdir -p "${srv}"
-targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl x86_64-apple-darwin aarch64-apple-darwin)
+targets=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-apple-darwin aarch64-apple-darwin)
 
 # sha256_line FILE: "<hex>  <name>" like sha256sum, also where only shasum exists (macOS).
 sha256_line() {
@@ -48,18 +50,56 @@ link_tools() {
     fi
   done
 }
-base_tools=(bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep)
+base_tools=(bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep od head getconf)
+
+# The target whose binaries run here. The assets of the other targets are header-only files (an
+# ELF or Mach-O header of their architecture): install.sh accepts their header and then refuses
+# them because they do not run, which is what a runner of another platform would see.
+host_target=''
+case "$(uname -s)/$(uname -m)" in
+  Linux/x86_64) host_target=x86_64-unknown-linux-gnu ;;
+  Linux/aarch64) host_target=aarch64-unknown-linux-gnu ;;
+  Darwin/x86_64) host_target=x86_64-apple-darwin ;;
+  Darwin/arm64) host_target=aarch64-apple-darwin ;;
+esac
+cat >"${root}/stub.c" <<'EOF'
+#include <stdio.h>
+int main(int c, char **v) {
+  printf("deploy-action %s", MSG);
+  for (int i = 1; i < c; i++) printf(" %s", v[i]);
+  printf("\n");
+  return 0;
+}
+EOF
+# make_binary OUT TARGET MESSAGE: an executable for TARGET that prints "deploy-action MESSAGE ARGS"
+# (the host's target), or a header-only file of TARGET's format and architecture.
+make_binary() {
+  if [[ "$2" == "${host_target}" ]]; then
+    cc "-DMSG=\"$3\"" -o "$1" "${root}/stub.c"
+  else
+    python3 - "$1" "$2" <<'EOF'
+import struct, sys
+out, target = sys.argv[1], sys.argv[2]
+if target.endswith("-linux-gnu"):
+    machine = {"x86_64": 0x3E, "aarch64": 0xB7}[target.split("-")[0]]
+    # e_ident: ELFCLASS64, little-endian, version 1; e_type ET_DYN; e_machine.
+    header = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HH", 3, machine)
+else:
+    cputype = {"x86_64": 0x01000007, "aarch64": 0x0100000C}[target.split("-")[0]]
+    header = struct.pack("<Ii", 0xFEEDFACF, cputype)
+with open(out, "wb") as f:
+    f.write(header + bytes(64))
+EOF
+  fi
+  chmod 0755 "$1"
+}
 
 # make_asset TAG TARGET [MARK]: a tarball holding a deploy-action script that names its target.
 make_asset() {
   local tag="$1" target="$2" mark="${3:-release}" dir
   dir="${srv}/${tag}"
   mkdir -p "${dir}" "${root}/build/${tag}/${target}"
-  cat >"${root}/build/${tag}/${target}/deploy-action" <<EOF
-#!/bin/sh
-echo "deploy-action ${mark} ${tag} ${target} \$*"
-EOF
-  chmod 0755 "${root}/build/${tag}/${target}/deploy-action"
+  make_binary "${root}/build/${tag}/${target}/deploy-action" "${target}" "${mark} ${tag} ${target}"
   tar -czf "${dir}/deploy-action-${target}.tar.gz" -C "${root}/build/${tag}/${target}" deploy-action
   (cd "${dir}" && sha256_line "deploy-action-${target}.tar.gz" >"deploy-action-${target}.tar.gz.sha256")
 }
@@ -69,32 +109,51 @@ for t in "${targets[@]}"; do
 done
 # v6.6.6: the checksum file does not match the tarball (a corrupted asset or checksum).
 # v6.6.7: the tarball was swapped for another build, the checksum file is the genuine one.
-make_asset v6.6.6 x86_64-unknown-linux-musl
-make_asset v6.6.7 x86_64-unknown-linux-musl evil
-cp "${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256" \
-  "${srv}/v6.6.7/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256"
-printf '%064d  deploy-action-x86_64-unknown-linux-musl.tar.gz\n' 0 \
-  >"${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256"
+make_asset v6.6.6 x86_64-unknown-linux-gnu
+make_asset v6.6.7 x86_64-unknown-linux-gnu evil
+cp "${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256" \
+  "${srv}/v6.6.7/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256"
+printf '%064d  deploy-action-x86_64-unknown-linux-gnu.tar.gz\n' 0 \
+  >"${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256"
 # v7.0.0: binary but no checksum file.
-make_asset v7.0.0 x86_64-unknown-linux-musl
-rm "${srv}/v7.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256"
+make_asset v7.0.0 x86_64-unknown-linux-gnu
+rm "${srv}/v7.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256"
 # v8.0.0: an archive with more than the binary in it (path traversal attempt).
 mkdir -p "${srv}/v8.0.0" "${root}/build/v8.0.0/a"
 printf '#!/bin/sh\necho pwned\n' >"${root}/build/v8.0.0/a/deploy-action"
 printf 'x\n' >"${root}/build/v8.0.0/evil"
 chmod 0755 "${root}/build/v8.0.0/a/deploy-action"
 # GNU tar strips "../" when creating, so Python's tarfile writes the hostile member name.
-python3 - "${root}/build/v8.0.0" "${srv}/v8.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz" <<'EOF'
+python3 - "${root}/build/v8.0.0" "${srv}/v8.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz" <<'EOF'
 import sys, tarfile
 src, dst = sys.argv[1], sys.argv[2]
 with tarfile.open(dst, "w:gz") as t:
     t.add(f"{src}/a/deploy-action", arcname="deploy-action")
     t.add(f"{src}/evil", arcname="../evil")
 EOF
-(cd "${srv}/v8.0.0" && sha256_line deploy-action-x86_64-unknown-linux-musl.tar.gz \
-  >deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256)
+(cd "${srv}/v8.0.0" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz \
+  >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
 # v9.0.0: the release exists but the asset is missing (404), as for a fork without releases.
 mkdir -p "${srv}/v9.0.0"
+# v10.0.0: the x86_64 asset holds an aarch64 binary, with a matching checksum.
+make_asset v10.0.0 aarch64-unknown-linux-gnu
+mv "${srv}/v10.0.0/deploy-action-aarch64-unknown-linux-gnu.tar.gz" "${srv}/v10.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+rm "${srv}/v10.0.0/deploy-action-aarch64-unknown-linux-gnu.tar.gz.sha256"
+(cd "${srv}/v10.0.0" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
+# v10.0.1: the asset was cut short in transfer or storage; the checksum file is the genuine one.
+make_asset v10.0.1 x86_64-unknown-linux-gnu
+head -c 100 "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.gz" >"${root}/truncated"
+mv "${root}/truncated" "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+# v10.0.2: a truncated archive whose checksum file was made from it (a broken release build).
+make_asset v10.0.2 x86_64-unknown-linux-gnu
+gzip -dc "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.gz" | head -c 700 | gzip -c >"${root}/truncated"
+mv "${root}/truncated" "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+(cd "${srv}/v10.0.2" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
+# v10.0.3: the binary sits in a directory inside the archive (a wrong layout).
+mkdir -p "${srv}/v10.0.3" "${root}/build/v10.0.3/bin"
+make_binary "${root}/build/v10.0.3/bin/deploy-action" x86_64-unknown-linux-gnu "nested"
+tar -czf "${srv}/v10.0.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz" -C "${root}/build/v10.0.3" bin/deploy-action
+(cd "${srv}/v10.0.3" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
 
 server_log="${root}/server.log"
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory "${srv}" >"${root}/server.out" 2>"${server_log}" &
@@ -214,11 +273,12 @@ output_value() { sed -n "s/^$1=//p" "${case_dir}/github_output" | tail -n 1; }
 requested() { grep -q "\"GET $1 HTTP" "${server_log}"; }
 no_requests() { ! grep -q '"GET ' "${server_log}"; }
 log_has() { grep -qF -- "$1" "${out}"; }
+log_lacks() { ! grep -qF -- "$1" "${out}"; }
 no_executables_under() { [[ -z "$(find "$@" -type f -perm -u+x 2>/dev/null)" ]]; }
 bin_says() { [[ "$("$(output_value bin)" --version 2>/dev/null)" == *"$1"* ]]; }
 
 # ---- cases ------------------------------------------------------------------------------------
-for combo in Linux:X64:x86_64-unknown-linux-musl:x64 Linux:ARM64:aarch64-unknown-linux-musl:arm64 \
+for combo in Linux:X64:x86_64-unknown-linux-gnu:x64 Linux:ARM64:aarch64-unknown-linux-gnu:arm64 \
   macOS:X64:x86_64-apple-darwin:x64 macOS:ARM64:aarch64-apple-darwin:arm64; do
   IFS=: read -r os arch target cache_arch <<<"${combo}"
   name="asset-${os}-${arch}"
@@ -226,13 +286,23 @@ for combo in Linux:X64:x86_64-unknown-linux-musl:x64 Linux:ARM64:aarch64-unknown
   begin "${name}"
   run_install RUNNER_OS="${os}" RUNNER_ARCH="${arch}" DEPLOY_ACTION_REF=v1.2.3
   cache="${case_dir}/tool_cache/deploy-action/1.2.3/${cache_arch}"
-  expect "exit 0" [ "${status}" = 0 ]
   expect "downloaded the ${target} asset" requested "/v1.2.3/deploy-action-${target}.tar.gz"
   expect "downloaded its checksum" requested "/v1.2.3/deploy-action-${target}.tar.gz.sha256"
-  expect "bin output is the tool-cache path" [ "$(output_value bin)" = "${cache}/deploy-action" ]
-  expect "installed binary is the ${target} one" bin_says "${target}"
-  expect "tool-cache marker written" [ -f "${cache}.complete" ]
-  expect "bin dir added to GITHUB_PATH" grep -qxF "${cache}" "${case_dir}/github_path"
+  if [[ "${target}" == "${host_target}" ]]; then
+    expect "exit 0" [ "${status}" = 0 ]
+    expect "bin output is the tool-cache path" [ "$(output_value bin)" = "${cache}/deploy-action" ]
+    expect "installed binary is the ${target} one" bin_says "${target}"
+    expect "tool-cache marker written" [ -f "${cache}.complete" ]
+    expect "bin dir added to GITHUB_PATH" grep -qxF "${cache}" "${case_dir}/github_path"
+    expect "says plainly that only the checksum was verified" \
+      log_has "::notice::deploy-action install: verified deploy-action-${target}.tar.gz against the SHA-256 checksum of release v1.2.3 only; its build provenance attestation was not checked (gh is not on this runner)"
+  else
+    # The header is right for ${os}/${arch}; this machine just cannot run it.
+    expect "exit non-zero" [ "${status}" != 0 ]
+    expect "header accepted, then refused as not running here" \
+      log_has "::error::deploy-action install: the downloaded deploy-action (${target}) does not run on this runner"
+    expect "no cache marker" [ ! -e "${cache}.complete" ]
+  fi
   expect "temp files removed" no_executables_under "${case_dir}/temp"
   finish
 done
@@ -241,8 +311,8 @@ if selected uname-fallback; then
   begin uname-fallback
   run_install RUNNER_OS= RUNNER_ARCH= DEPLOY_ACTION_REF=v1.2.3
   case "$(uname -s)/$(uname -m)" in
-    Linux/x86_64) want=x86_64-unknown-linux-musl ;;
-    Linux/aarch64) want=aarch64-unknown-linux-musl ;;
+    Linux/x86_64) want=x86_64-unknown-linux-gnu ;;
+    Linux/aarch64) want=aarch64-unknown-linux-gnu ;;
     Darwin/x86_64) want=x86_64-apple-darwin ;;
     Darwin/arm64) want=aarch64-apple-darwin ;;
   esac
@@ -301,7 +371,7 @@ if selected tool-cache-incomplete; then
   chmod 0755 "${cache}/deploy-action"
   run_install DEPLOY_ACTION_REF=v1.2.3
   expect "exit 0" [ "${status}" = 0 ]
-  expect "downloaded the release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "downloaded the release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
   expect "replaced the half-written binary" bin_says "release v1.2.3"
   expect "marker written" [ -f "${cache}.complete" ]
   finish
@@ -312,7 +382,7 @@ if selected checksum-mismatch; then
     begin "checksum-mismatch-${tag}"
     run_install DEPLOY_ACTION_REF="${tag}"
     expect "exit non-zero" [ "${status}" != 0 ]
-    expect "clear ::error::" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-musl.tar.gz from release ${tag}"
+    expect "clear ::error::" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-gnu.tar.gz from release ${tag}"
     expect "nothing executable left in the tool cache" no_executables_under "${case_dir}/tool_cache"
     expect "nothing executable left in RUNNER_TEMP" no_executables_under "${case_dir}/temp"
     expect "no download left in RUNNER_TEMP" [ -z "$(ls -A "${case_dir}/temp")" ]
@@ -328,7 +398,7 @@ if selected missing-checksum; then
   begin missing-checksum
   run_install DEPLOY_ACTION_REF=v7.0.0
   expect "exit non-zero" [ "${status}" != 0 ]
-  expect "::error:: names the checksum file" log_has "checksum file deploy-action-x86_64-unknown-linux-musl.tar.gz.sha256 answered HTTP 404"
+  expect "::error:: names the checksum file" log_has "checksum file deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256 answered HTTP 404"
   expect "nothing executable left" no_executables_under "${case_dir}/tool_cache" "${case_dir}/temp"
   expect "did not fall back to a build" [ ! -s "${case_dir}/cargo.log" ]
   finish
@@ -345,13 +415,133 @@ if selected unexpected-archive; then
   finish
 fi
 
+# refused: the expectations every refused asset shares (nothing installed, no fallback build).
+refused() {
+  expect "exit non-zero" [ "${status}" != 0 ]
+  expect "nothing executable left in the tool cache" no_executables_under "${case_dir}/tool_cache"
+  expect "nothing executable left in RUNNER_TEMP" no_executables_under "${case_dir}/temp"
+  expect "no cache marker" [ -z "$(find "${case_dir}/tool_cache" -name '*.complete')" ]
+  expect "no bin output" [ -z "$(output_value bin)" ]
+  expect "did not fall back to a build" [ ! -s "${case_dir}/cargo.log" ]
+}
+
+if selected wrong-architecture; then
+  begin wrong-architecture
+  run_install DEPLOY_ACTION_REF=v10.0.0
+  refused
+  expect "::error:: names both architectures" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.gz from release v10.0.0 holds ELF aarch64, not the ELF x86_64 binary this Linux/X64 runner needs"
+  finish
+fi
+
+if selected truncated-download; then
+  begin truncated-download
+  run_install DEPLOY_ACTION_REF=v10.0.1
+  refused
+  expect "::error:: is the checksum mismatch" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-gnu.tar.gz from release v10.0.1"
+  finish
+fi
+
+if selected truncated-archive; then
+  begin truncated-archive
+  run_install DEPLOY_ACTION_REF=v10.0.2
+  refused
+  expect "::error:: says the archive is broken" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.gz is not a readable tar.gz archive"
+  finish
+fi
+
+if selected nested-layout; then
+  begin nested-layout
+  run_install DEPLOY_ACTION_REF=v10.0.3
+  refused
+  expect "::error:: shows the layout" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.gz must contain only deploy-action, found: bin/deploy-action"
+  finish
+fi
+
+if selected glibc-too-old; then
+  begin glibc-too-old
+  mkdir -p "${case_dir}/bin"
+  printf '#!/bin/sh\necho "glibc 2.12"\n' >"${case_dir}/bin/getconf"
+  chmod 0755 "${case_dir}/bin/getconf"
+  RUN_PATH="${case_dir}/bin:${shim}:/usr/local/bin:/usr/bin:/bin" run_install DEPLOY_ACTION_REF=v1.2.3
+  refused
+  expect "::error:: names the glibc floor" log_has "needs glibc 2.17 or newer, and this runner has glibc 2.12"
+  expect "nothing downloaded" no_requests
+  finish
+fi
+
+# ---- build provenance: a stub gh records how it was called and answers as told ------------------
+gh_stub="${root}/gh-stub"
+mkdir -p "${gh_stub}"
+cat >"${gh_stub}/gh" <<'STUB'
+#!/bin/sh
+if [ "$1 $2 $3" = "attestation verify --help" ]; then
+  [ -z "${GH_STUB_NO_ATTESTATION:-}" ] || { echo 'unknown command "attestation" for "gh"' >&2; exit 1; }
+  exit 0
+fi
+if [ "$1" = "--version" ]; then echo "gh version 2.23.0 (stub)"; exit 0; fi
+printf '%s\n' "$*" >>"${GH_STUB_LOG:?}"
+printf 'token=%s host=%s\n' "${GH_TOKEN:-}" "${GH_HOST:-}" >>"${GH_STUB_LOG}"
+sha256sum "$3" | cut -d' ' -f1 >>"${GH_STUB_LOG}"
+if [ -n "${GH_STUB_FAIL:-}" ]; then
+  echo "Error: failed to fetch attestations from org/deploy-action: no attestations found" >&2
+  exit 1
+fi
+echo "Loaded digest sha256:... for file://$3"
+echo "✓ Verification succeeded!"
+STUB
+chmod 0755 "${gh_stub}/gh"
+gh_path="${gh_stub}:${shim}:/usr/local/bin:/usr/bin:/bin"
+asset_sha="$(sha256_line "${srv}/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz" | cut -d' ' -f1)"
+
+if selected attestation-verified; then
+  begin attestation-verified
+  RUN_PATH="${gh_path}" run_install DEPLOY_ACTION_REF=v1.2.3 DEPLOY_ACTION_ATTESTATION_TOKEN=ghs_attest \
+    GH_STUB_LOG="${case_dir}/gh.log" GH_TOKEN=ghs_other GITHUB_TOKEN=ghs_other
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "gh verified against the repository and its release workflow" grep -qx \
+    "attestation verify ${case_dir}/temp/deploy-action-install.[A-Za-z0-9]*/deploy-action-x86_64-unknown-linux-gnu.tar.gz --repo org/deploy-action --signer-workflow org/deploy-action/.github/workflows/release.yml" "${case_dir}/gh.log"
+  expect "gh got the attestation token, for github.com" grep -qx "token=ghs_attest host=github.invalid" "${case_dir}/gh.log"
+  expect "gh saw the downloaded asset" grep -qx "${asset_sha}" "${case_dir}/gh.log"
+  expect "installed" bin_says "release v1.2.3"
+  expect "says what it verified" log_has "verified deploy-action-x86_64-unknown-linux-gnu.tar.gz by its build provenance attestation (gh attestation verify) and the SHA-256 checksum"
+  expect "no checksum-only notice" log_lacks "::notice::"
+  finish
+fi
+
+if selected attestation-refused; then
+  begin attestation-refused
+  RUN_PATH="${gh_path}" run_install DEPLOY_ACTION_REF=v1.2.3 DEPLOY_ACTION_ATTESTATION_TOKEN=ghs_attest \
+    GH_STUB_LOG="${case_dir}/gh.log" GH_STUB_FAIL=1
+  refused
+  expect "::error:: says the attestation does not verify" log_has "::error::deploy-action install: the build provenance attestation of deploy-action-x86_64-unknown-linux-gnu.tar.gz from release v1.2.3 does not verify"
+  expect "::error:: quotes gh" log_has "no attestations found"
+  expect "the token is not in the log" log_lacks ghs_attest
+  finish
+fi
+
+if selected attestation-unchecked; then
+  # gh without the attestation command, no token, or switched off: a notice says so plainly.
+  begin attestation-unchecked
+  for variant in "GH_STUB_NO_ATTESTATION=1:this gh (gh version 2.23.0 (stub)) has no 'attestation verify' command" \
+    "DEPLOY_ACTION_ATTESTATION_TOKEN=:gh needs a token and the github-token input is empty" \
+    "DEPLOY_ACTION_VERIFY_ATTESTATION=false:DEPLOY_ACTION_VERIFY_ATTESTATION=false"; do
+    rm -rf "${case_dir}/tool_cache" && mkdir -p "${case_dir}/tool_cache"
+    RUN_PATH="${gh_path}" run_install DEPLOY_ACTION_REF=v1.2.3 DEPLOY_ACTION_ATTESTATION_TOKEN=ghs_attest \
+      GH_STUB_LOG="${case_dir}/gh.log" "${variant%%:*}"
+    expect "${variant%%:*}: exit 0" [ "${status}" = 0 ]
+    expect "${variant%%:*}: notice says why" log_has "its build provenance attestation was not checked (${variant#*:})"
+  done
+  expect "gh never asked to verify" [ ! -e "${case_dir}/gh.log" ]
+  finish
+fi
+
 if selected not-found-builds; then
   begin not-found-builds
   run_install DEPLOY_ACTION_REF=v9.0.0
   expect "exit 0" [ "${status}" = 0 ]
-  expect "tried the release first" requested "/v9.0.0/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "tried the release first" requested "/v9.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
   expect "::notice:: says it builds from source" log_has "::notice::deploy-action install: building deploy-action 1.2.3 from source"
-  expect "::notice:: says why" log_has "release v9.0.0 has no asset deploy-action-x86_64-unknown-linux-musl.tar.gz (HTTP 404)"
+  expect "::notice:: says why" log_has "release v9.0.0 has no asset deploy-action-x86_64-unknown-linux-gnu.tar.gz (HTTP 404)"
   expect "ran cargo build --release --locked" grep -q -- "build --release --locked --manifest-path ${action_path}/Cargo.toml" "${case_dir}/cargo.log"
   expect "bin is the source build" bin_says built-from-source
   expect "source build not put in the tool cache" [ -z "$(ls -A "${case_dir}/tool_cache")" ]
@@ -382,7 +572,7 @@ if selected moving-major-tag; then
   begin moving-major-tag
   run_install DEPLOY_ACTION_REF=v1
   expect "exit 0" [ "${status}" = 0 ]
-  expect "v1 resolves to release v1.2.3" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "v1 resolves to release v1.2.3" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
   expect "cached as 1.2.3" [ -f "${case_dir}/tool_cache/deploy-action/1.2.3/x64.complete" ]
   finish
 fi
@@ -400,7 +590,7 @@ if selected sha-ref; then
   begin sha-ref
   run_install DEPLOY_ACTION_REF=0123456789abcdef0123456789abcdef01234567
   expect "exit 0" [ "${status}" = 0 ]
-  expect "a SHA pin uses the package version's release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "a SHA pin uses the package version's release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
   finish
 fi
 
@@ -414,7 +604,7 @@ if selected action-path-ref; then
   run_install DEPLOY_ACTION_REF= DEPLOY_ACTION_REPOSITORY=
   action_path="${saved}"
   expect "exit 0" [ "${status}" = 0 ]
-  expect "ref taken from the action path" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-musl.tar.gz"
+  expect "ref taken from the action path" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
   finish
 fi
 

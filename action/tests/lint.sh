@@ -44,7 +44,7 @@ missing() {
 shopt -s nullglob
 workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
 examples=(examples/*.yml examples/*.yaml)
-scripts=(action/*.sh action/tests/*.sh)
+scripts=(action/*.sh action/tests/*.sh scripts/release/*.sh)
 
 if ! type -P check-jsonschema >/dev/null; then
   echo "check-jsonschema is not installed: pip install check-jsonschema==0.39.0" >&2

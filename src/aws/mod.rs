@@ -2,8 +2,11 @@
 //! standard chain, or GitHub OIDC → AssumeRoleWithWebIdentity), retries, and the endpoint
 //! override that tests point at moto.
 
+pub mod acm;
+pub mod apigateway;
 pub mod errors;
 pub mod lambda;
+pub mod route53;
 pub mod s3;
 pub mod s3_multipart;
 pub mod sts;

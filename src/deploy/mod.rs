@@ -273,6 +273,7 @@ fn starting_report(
         artifact: artifact.s3_url(),
         changed: false,
         superseded: false,
+        front_door: crate::output::FrontDoorReport::default(),
     }
 }
 

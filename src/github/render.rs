@@ -116,17 +116,30 @@ impl DeployReport {
             }
             _ => code(&self.version),
         };
-        table(
-            &mut md,
-            &[
-                ("URL", url),
-                ("Version", version),
-                ("Commit", facts.commit_cell()),
-                ("Updated", facts.time_text()),
-                ("Run", facts.run_cell()),
-                ("Function", code(&self.function_name)),
-            ],
-        );
+        let mut rows = vec![
+            ("URL", url),
+            ("Version", version),
+            ("Commit", facts.commit_cell()),
+            ("Updated", facts.time_text()),
+            ("Run", facts.run_cell()),
+            ("Function", code(&self.function_name)),
+        ];
+        // Behind a custom domain (or an HTTP API), the function URL still answers: say so.
+        if self.front_door.domain.is_some() || self.front_door.api_endpoint.is_some() {
+            let raw = self.front_door.function_url.as_deref().map_or_else(
+                || "—".into(),
+                |u| format!("<{}>", u.replace(['<', '>', '|', ' '], "")),
+            );
+            rows.insert(1, ("Function URL", raw));
+        }
+        table(&mut md, &rows);
+        if let Some(record) = &self.front_door.manual_record {
+            let _ = write!(
+                md,
+                "\n> [!IMPORTANT]\n> No Route 53 hosted zone holds this domain: create {} at your DNS provider.\n",
+                code(record)
+            );
+        }
         if self.superseded {
             let _ = write!(
                 md,
@@ -233,6 +246,7 @@ mod tests {
             artifact: "s3://artifacts/deploy-action/hello/ab.zip".into(),
             changed: true,
             superseded: false,
+            front_door: crate::output::FrontDoorReport::default(),
         }
     }
 
@@ -291,6 +305,31 @@ mod tests {
         let md = r.comment_markdown(&f);
         assert!(md.contains("| Updated | 1970-01-01 00:00:00 UTC |"), "{md}");
         snapshot("comment_no_url_no_run", &md);
+    }
+
+    #[test]
+    fn comment_with_a_custom_domain() {
+        let mut r = report();
+        r.url = Some("https://pr-2.preview.example.com/".into());
+        r.front_door = crate::output::FrontDoorReport {
+            function_url: Some("https://abc123.lambda-url.us-east-1.on.aws/".into()),
+            domain: Some("pr-2.preview.example.com".into()),
+            api_endpoint: Some("https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com".into()),
+            dns: Some("manual".into()),
+            manual_record: Some(
+                "pr-2.preview.example.com. CNAME d-abc.execute-api.us-east-1.amazonaws.com.".into(),
+            ),
+        };
+        let md = r.comment_markdown(&facts());
+        assert!(
+            md.contains("| URL | <https://pr-2.preview.example.com/> |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| Function URL | <https://abc123.lambda-url"),
+            "{md}"
+        );
+        snapshot("comment_custom_domain", &md);
     }
 
     #[test]

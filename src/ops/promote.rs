@@ -218,6 +218,8 @@ async fn promote(
             smoke_path: None,
             smoke_status: 200,
         },
+        // The target's front door (if any) points at its `live` alias: nothing to change.
+        front_door: crate::domain::FrontDoor::default(),
         release_command: None,
     };
     let reference = ArtifactRef {
@@ -228,7 +230,9 @@ async fn promote(
     };
     let cfg = crate::production::secrets::resolve(aws, &cfg).await?;
     let (plan, observed) = deploy::plan(aws, &cfg, &reference).await?;
-    deploy::execute(aws, &cfg, &reference, &plan, observed).await
+    let mut report = deploy::execute(aws, &cfg, &reference, &plan, observed).await?;
+    crate::domain::attach(aws, &cfg.app, &cfg.stage, &mut report).await?;
+    Ok(report)
 }
 
 /// The artifact must be in the bucket: promotion never rebuilds. Without s3:ListBucket (the

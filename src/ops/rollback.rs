@@ -224,6 +224,7 @@ pub async fn run(
         artifact: artifact_url(store, &target.app, &chosen.code_sha256),
         changed: false,
         superseded: false,
+        front_door: crate::output::FrontDoorReport::default(),
     };
     match outcome {
         Outcome::Stopped(()) => tracing::info!(

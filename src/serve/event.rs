@@ -115,6 +115,25 @@ pub fn request_event(parts: &http::request::Parts, body: &[u8], meta: &RequestMe
     event
 }
 
+/// The account an HTTP API event names (a function URL's public event says `anonymous`).
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+/// The `apiId` of the local HTTP API (real ones are 10 characters).
+pub const LOCAL_HTTP_API_ID: &str = "localhttp0";
+
+/// Turn a function URL event into the one an API Gateway HTTP API sends through its
+/// `$default` route with payload format 2.0: the same shape (version, routeKey, cookies,
+/// base64 bodies), with the API's id and the owner's account in the request context
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+pub fn into_http_api_event(event: &mut Value) {
+    if let Some(ctx) = event
+        .get_mut("requestContext")
+        .and_then(Value::as_object_mut)
+    {
+        ctx.insert("accountId".into(), Value::from(LOCAL_ACCOUNT));
+        ctx.insert("apiId".into(), Value::from(LOCAL_HTTP_API_ID));
+    }
+}
+
 /// Headers as the event carries them, and the cookies taken out of them. Names are lowercase
 /// (`http` stores them so); several values of one name are joined with commas. The
 /// `x-forwarded-*` and `x-amzn-trace-id` headers a function URL adds are added when absent.
@@ -453,6 +472,29 @@ mod tests {
         assert_eq!(ctx["stage"], "$default");
         assert_eq!(ctx["time"], "04/Mar/2020:19:03:58 +0000");
         assert_eq!(ctx["timeEpoch"], 1_583_348_638_000_i64);
+    }
+
+    #[test]
+    fn http_api_events_differ_only_in_the_api_and_account() {
+        let now = OffsetDateTime::now_utc();
+        let req = http::Request::post("/echo?a=1")
+            .header("host", "app.example.com")
+            .header("cookie", "a=1")
+            .header("content-type", "application/octet-stream")
+            .body(())
+            .unwrap();
+        let url_event = request_event(&parts(req), &[0, 1], &meta(now));
+        let mut api_event = url_event.clone();
+        into_http_api_event(&mut api_event);
+        assert_eq!(api_event["requestContext"]["apiId"], LOCAL_HTTP_API_ID);
+        assert_eq!(api_event["requestContext"]["accountId"], LOCAL_ACCOUNT);
+        assert_eq!(api_event["routeKey"], "$default");
+        assert_eq!(api_event["cookies"], json!(["a=1"]));
+        assert_eq!(api_event["isBase64Encoded"], true);
+        let mut back = api_event.clone();
+        back["requestContext"]["apiId"] = url_event["requestContext"]["apiId"].clone();
+        back["requestContext"]["accountId"] = url_event["requestContext"]["accountId"].clone();
+        assert_eq!(back, url_event);
     }
 
     #[test]

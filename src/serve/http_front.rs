@@ -25,6 +25,26 @@ pub struct FrontState {
     pub port: u16,
     pub requests: AtomicU64,
     pub failures: AtomicU64,
+    /// Whose events and error answers to play: a function URL's or an HTTP API's.
+    pub front_door: crate::domain::FrontDoorArg,
+}
+
+/// A failed invocation: a function URL answers 502 `Internal Server Error`; an HTTP API
+/// answers 500 with `{"message":"Internal Server Error"}`
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html).
+fn failed(state: &FrontState) -> Response {
+    match state.front_door {
+        crate::domain::FrontDoorArg::Url => plain(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+        crate::domain::FrontDoorArg::HttpApi => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            r#"{"message":"Internal Server Error"}"#,
+        )
+            .into_response(),
+    }
 }
 
 pub fn router(state: Arc<FrontState>) -> Router {
@@ -56,7 +76,9 @@ async fn handle(
     let method = parts.method.clone();
     state.requests.fetch_add(1, Ordering::Relaxed);
     let response = invoke(&state, &id, &label, peer, parts, body).await;
-    if response.status() == StatusCode::BAD_GATEWAY {
+    if response.status() == StatusCode::BAD_GATEWAY
+        || response.extensions().get::<Failed>().is_some()
+    {
         state.failures.fetch_add(1, Ordering::Relaxed);
     }
     eprintln!(
@@ -64,6 +86,15 @@ async fn handle(
         response.status().as_u16(),
         started.elapsed().as_millis()
     );
+    response
+}
+
+/// Marks a response as a failed invocation (a function's own 500 is not one).
+#[derive(Clone, Copy)]
+struct Failed;
+
+fn marked(mut response: Response) -> Response {
+    response.extensions_mut().insert(Failed);
     response
 }
 
@@ -79,7 +110,7 @@ async fn invoke(
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     let trace_id = super::new_trace_id();
-    let event = event::request_event(
+    let mut event = event::request_event(
         &parts,
         &body,
         &RequestMeta {
@@ -90,6 +121,9 @@ async fn invoke(
             now: time::OffsetDateTime::now_utc(),
         },
     );
+    if state.front_door == crate::domain::FrontDoorArg::HttpApi {
+        event::into_http_api_event(&mut event);
+    }
     let (reply, outcome) = oneshot::channel();
     let invocation = Invocation {
         id: id.to_string(),
@@ -116,7 +150,7 @@ async fn invoke(
             }
         }
         Ok(Outcome::Failed { .. }) | Err(_) => {
-            return plain(StatusCode::BAD_GATEWAY, "Internal Server Error");
+            return marked(failed(state));
         }
     };
     match converted {
@@ -128,7 +162,7 @@ async fn invoke(
         }
         Err(message) => {
             eprintln!("[{label}] {message}");
-            plain(StatusCode::BAD_GATEWAY, "Internal Server Error")
+            marked(failed(state))
         }
     }
 }

@@ -61,6 +61,7 @@ struct Prepared {
 /// Build or take the artifact, unpack it, and serve it until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> Result<Report> {
     let port = args.port;
+    let front_door = args.front_door;
     let prepared = tokio::task::spawn_blocking(move || prepare(&args))
         .await
         .map_err(|e| Error::Internal(format!("serve preparation panicked: {e}")))??;
@@ -117,6 +118,7 @@ pub async fn run(args: ServeArgs) -> Result<Report> {
         port: addr.port(),
         requests: AtomicU64::new(0),
         failures: AtomicU64::new(0),
+        front_door,
     });
     let app = http_front::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -8,7 +8,10 @@
 
 mod harness;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use harness::ActWorld;
 // Payloads read `event::pull_request(...)`.
@@ -324,6 +327,224 @@ fn failing_deploy() {
     let role = aw.world.config(&function, None);
     assert_eq!(role.role(), Some(aw.example.var("EXECUTION_ROLE")));
     aw.assert_credentials_only_from_oidc();
+}
+
+/// Issue 21: release.yml on a version tag (act, host mode, the fake GitHub's releases API): the
+/// tag check, the x86_64 Linux build (the release binary CI built once), archive and checksums,
+/// the provenance attestation, a release published from a draft, and the major tag moved; then a
+/// pre-release that leaves the major tag alone. Then, as a user: a fresh runner installs the
+/// action at the major tag from that release (download, checksum, tool cache), the next run hits
+/// the cache, and a replaced asset is refused without a fallback build.
+#[test]
+fn release_and_install() {
+    use harness::{RELEASE_REPO, RELEASE_TARGET, ReleaseWorld};
+    let rw = ReleaseWorld::new("release-and-install");
+    let version = env!("CARGO_PKG_VERSION");
+    let tag = format!("v{version}");
+    let major = tag.split('.').next().expect("major").to_string();
+    let asset = format!("deploy-action-{RELEASE_TARGET}.tar.gz");
+    let github = || rw.world.github().state();
+
+    // 1. The release.
+    let sha = rw.tag(&tag, None);
+    let run = rw.release(&tag).succeeded();
+    assert!(
+        run.ran_step("Tag matches the package version"),
+        "{}",
+        run.log
+    );
+    assert_eq!(
+        rw.cargo_calls(),
+        [format!(
+            "zigbuild --release --locked --bin deploy-action --target {RELEASE_TARGET}.{}",
+            harness::GLIBC_FLOOR
+        )],
+        "one release build, as scripts/release/build.sh runs it"
+    );
+    let state = github();
+    let releases = state["releases"][RELEASE_REPO]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    let release = &releases[0];
+    assert_eq!(release["tag_name"], tag.as_str());
+    assert_eq!(release["draft"], false, "published");
+    assert_eq!(
+        release["request"]["draft"], true,
+        "created as a draft, published last"
+    );
+    assert_eq!(release["prerelease"], false);
+    let assets: BTreeMap<String, Value> = release["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| (a["name"].as_str().expect("name").to_string(), a.clone()))
+        .collect();
+    assert_eq!(
+        assets.keys().cloned().collect::<Vec<_>>(),
+        [
+            "SHA256SUMS".to_string(),
+            asset.clone(),
+            format!("{asset}.sha256")
+        ],
+    );
+    assert_eq!(assets[&asset]["content_type"], "application/gzip");
+    assert!(
+        assets[&format!("{asset}.sha256")]["content_type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("text/plain")),
+        "{assets:?}"
+    );
+    // The asset: its checksum files agree, it holds exactly the binary, within the size goal.
+    let tarball = rw.download(&tag, &asset);
+    let digest = hex::encode(sha2::Sha256::digest(&tarball));
+    let sum_line = format!("{digest}  {asset}");
+    assert_eq!(
+        String::from_utf8(rw.download(&tag, &format!("{asset}.sha256")))
+            .expect("utf-8")
+            .trim(),
+        sum_line
+    );
+    assert!(
+        String::from_utf8(rw.download(&tag, "SHA256SUMS"))
+            .expect("utf-8")
+            .lines()
+            .any(|l| l == sum_line)
+    );
+    // Size is a goal (<= 8 MB), measured by bench/release-profile.sh, not asserted here.
+    println!("release asset {asset}: {} bytes", tarball.len());
+    let unpacked = rw.world.dir().join("unpacked");
+    std::fs::create_dir_all(&unpacked).expect("dir");
+    std::fs::write(unpacked.join("asset.tar.gz"), &tarball).expect("write");
+    let listed = std::process::Command::new("tar")
+        .args(["-tzf", "asset.tar.gz"])
+        .current_dir(&unpacked)
+        .output()
+        .expect("tar");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "deploy-action"
+    );
+    // The provenance attestation covers the asset as published.
+    let attestations = state["attestations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(attestations.len(), 1, "{attestations:?}");
+    assert_eq!(
+        attestations[0]["subjects"],
+        json!([{"name": asset, "sha256": digest}])
+    );
+    assert_eq!(
+        attestations[0]["predicate_type"],
+        "https://slsa.dev/provenance/v1"
+    );
+    // The major tag points at the release's commit.
+    assert_eq!(
+        state["refs"][RELEASE_REPO][format!("refs/tags/{major}")],
+        sha.as_str()
+    );
+    assert_eq!(state["ref_updates"].as_array().map(Vec::len), Some(1));
+
+    // 2. A pre-release is published as such and does not move the major tag.
+    let (maj, rest) = version.split_once('.').expect("x.y.z");
+    let (min, patch) = rest.split_once('.').expect("x.y.z");
+    let patch: u64 = patch.parse().expect("patch");
+    let rc_version = format!("{maj}.{min}.{}-rc.1", patch + 1);
+    let rc = format!("v{rc_version}");
+    rw.tag(&rc, Some(&rc_version));
+    let run = rw.release(&rc).succeeded();
+    assert!(!run.ran_step("Move the major tag"), "{}", run.log);
+    let state = github();
+    let pre = state["releases"][RELEASE_REPO]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["tag_name"] == rc.as_str()).cloned())
+        .expect("the pre-release");
+    assert_eq!(pre["prerelease"], true);
+    assert_eq!(pre["draft"], false);
+    assert_eq!(pre["make_latest"], "false");
+    assert_eq!(
+        state["refs"][RELEASE_REPO][format!("refs/tags/{major}")],
+        sha.as_str(),
+        "{major} still points at {tag}"
+    );
+    assert_eq!(state["ref_updates"].as_array().map(Vec::len), Some(1));
+
+    // 3. A fresh runner installs the action at the major tag from the release.
+    let action = rw.action_at(&tag);
+    let downloads = |name: &str| {
+        github()["releases"][RELEASE_REPO][0]["assets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
+            .map(|a| a["downloads"].as_u64().unwrap_or_default())
+    };
+    let before = downloads(&asset).expect("downloads");
+    let home = rw.world.dir().join("runner");
+    let first = rw.install(&home, &major, &action).succeeded();
+    assert_eq!(downloads(&asset), Some(before + 1), "downloaded once");
+    assert_eq!(
+        first.printed_after("installed: "),
+        format!("deploy-action {version}")
+    );
+    let notices = first.annotations("notice");
+    assert!(
+        notices.iter().any(|n| n.contains(&format!(
+            "verified {asset} against the SHA-256 checksum of release {tag} only; its build provenance attestation was not checked (gh is not on this runner)"
+        ))),
+        "it says plainly what it verified: {notices:?}"
+    );
+    let cached = ReleaseWorld::tool_cache(&home)
+        .join("deploy-action")
+        .join(version);
+    assert!(cached.join("x64.complete").is_file(), "tool-cache marker");
+    assert_eq!(
+        std::fs::read(cached.join("x64/deploy-action")).expect("cached binary"),
+        std::fs::read(harness::release_binary()).expect("release binary"),
+        "the cached binary is the released one"
+    );
+
+    // 4. The next job on that runner takes it from the tool cache.
+    let second = rw.install(&home, &major, &action).succeeded();
+    assert!(second.log.contains("from the tool cache"), "{}", second.log);
+    assert_eq!(downloads(&asset), Some(before + 1), "no second download");
+
+    // 5. The asset replaced in the release (its .sha256 left alone): refused, no fallback build.
+    let evil = rw.world.dir().join("evil");
+    std::fs::create_dir_all(&evil).expect("dir");
+    std::fs::write(evil.join("deploy-action"), "#!/bin/sh\necho evil\n").expect("write");
+    let status = std::process::Command::new("tar")
+        .args(["-czf", "evil.tar.gz", "deploy-action"])
+        .current_dir(&evil)
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    rw.replace_asset(
+        &tag,
+        &asset,
+        std::fs::read(evil.join("evil.tar.gz")).expect("read"),
+    );
+    let fresh = rw.world.dir().join("runner-2");
+    let run = rw.install(&fresh, &major, &action).failed();
+    let errors = run.annotations("error");
+    assert!(
+        errors.iter().any(|e| e.starts_with(&format!(
+            "deploy-action install: checksum mismatch for {asset} from release {tag}"
+        ))),
+        "{errors:?}\n{}",
+        run.log
+    );
+    assert!(
+        !run.log.contains("building deploy-action"),
+        "no fallback build"
+    );
+    assert!(
+        !ReleaseWorld::tool_cache(&fresh)
+            .join("deploy-action")
+            .join(version)
+            .join("x64.complete")
+            .exists()
+    );
 }
 
 /// scripts/act-scenario.sh offers exactly the scenarios of this module.

@@ -307,12 +307,15 @@ fn fields_in(source: &str, name: &str) -> Vec<Field> {
     let mut fields = Vec::new();
     let mut doc = Vec::new();
     let (mut renamed, mut skip, mut omitted) = (None, false, false);
+    let mut flatten = false;
     for line in body.lines().map(str::trim) {
         if let Some(text) = line.strip_prefix("///") {
             doc.push(text.trim().to_string());
         } else if let Some(attr) = line.strip_prefix("#[serde(") {
             if let Some(m) = rename.captures(attr) {
                 renamed = Some(m[1].to_string());
+            } else if attr.starts_with("flatten") {
+                flatten = true;
             } else if attr.starts_with("skip_serializing_if") {
                 omitted = true;
             } else if attr.starts_with("skip") {
@@ -326,7 +329,10 @@ fn fields_in(source: &str, name: &str) -> Vec<Field> {
             if omitted {
                 ty.push_str(" (left out when empty)");
             }
-            if !skip {
+            if flatten {
+                // The flattened struct's fields stand in the JSON as if they were this one's.
+                fields.extend(fields_in(source, ty.trim()));
+            } else if !skip {
                 fields.push(Field {
                     name: renamed.take().unwrap_or_else(|| field.trim().to_string()),
                     ty,
@@ -334,7 +340,7 @@ fn fields_in(source: &str, name: &str) -> Vec<Field> {
                 });
             }
             doc.clear();
-            (renamed, skip, omitted) = (None, false, false);
+            (renamed, skip, omitted, flatten) = (None, false, false, false);
         }
     }
     fields

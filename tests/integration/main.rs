@@ -10,6 +10,7 @@ mod act;
 mod action;
 mod deploy;
 mod docs;
+mod domains;
 mod github;
 mod import;
 mod invoke;

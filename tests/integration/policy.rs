@@ -904,7 +904,7 @@ fn the_policy_output_is_stable() {
 #[test]
 fn a_role_for_one_app_cannot_change_another_apps_functions_by_name() {
     let world = World::new();
-    let permissions = policy_json(&world, &[])["permissions"].clone();
+    let permissions = policy_json(&world, &["--invoke"])["permissions"].clone();
     let tags = |app: Option<&str>| -> BTreeMap<String, String> {
         app.map(|a| {
             BTreeMap::from([

@@ -1027,3 +1027,43 @@ fn the_live_artifact_downloaded_from_s3_is_served() {
     assert_eq!(served.get("/arch").text(), "aarch64 3.13");
     served.stop();
 }
+
+/// `--front-door http-api`: the events an API Gateway HTTP API sends (payload 2.0 through
+/// `$default`: same shape, the API's id and the account), and its 500 for a failed invocation.
+#[test]
+fn http_api_front_door_sends_http_api_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = python_bundle(dir.path());
+    let runtime = host_python_runtime();
+    let mut args = python_host_args(bundle.to_str().unwrap(), &runtime, "builtin");
+    args.extend_from_slice(&["--front-door", "http-api"]);
+    let served = serve(dir.path(), &args);
+    let echo = served.request(
+        served
+            .http
+            .post(format!("{}/echo?a=1", served.url))
+            .header("content-type", "application/octet-stream")
+            .header("Cookie", "a=1; b=two")
+            .body(vec![0u8, 1, 2]),
+    );
+    assert_eq!(echo.status, 200, "{}", echo.text());
+    let event = echo.json();
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "$default");
+    assert_eq!(event["requestContext"]["routeKey"], "$default");
+    assert_eq!(event["requestContext"]["stage"], "$default");
+    assert_eq!(event["requestContext"]["apiId"], "localhttp0");
+    assert_eq!(event["requestContext"]["accountId"], "123456789012");
+    assert_eq!(event["cookies"], serde_json::json!(["a=1", "b=two"]));
+    assert_eq!(event["isBase64Encoded"], true);
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(event["body"].as_str().unwrap())
+            .unwrap(),
+        [0u8, 1, 2]
+    );
+    let raised = served.get("/raise");
+    assert_eq!(raised.status, 500);
+    assert_eq!(raised.text(), r#"{"message":"Internal Server Error"}"#);
+    served.stop();
+}

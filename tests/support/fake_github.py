@@ -69,6 +69,384 @@ class ApiError(Exception):
         self.status = status
         self.body = {"message": message, "documentation_url": DOCS, **(extra or {})}
 
+# ---- releases, git refs and attestations (issue 21) -------------------------------------------
+# What .github/workflows/release.yml and action/install.sh use, as GitHub documents it:
+#   POST   /repos/{o}/{r}/releases                       create (draft or published)
+#   GET    /repos/{o}/{r}/releases, /releases/{id}, /releases/tags/{tag}, /releases/{id}/assets
+#   PATCH  /repos/{o}/{r}/releases/{id}                  e.g. publish a draft
+#   DELETE /repos/{o}/{r}/releases/{id}, /releases/assets/{id}
+#   POST   {upload_url}?name=&label=  (GHES-style /api/uploads/repos/..., as uploads.github.com)
+#   GET    /repos/{o}/{r}/releases/assets/{id}           JSON, or the bytes with
+#                                                        Accept: application/octet-stream
+#   GET    /{o}/{r}/releases/download/{tag}/{name}       the public download (no token)
+#   GET    /repos/{o}/{r}/git/ref/tags/{t}, POST /git/refs, PATCH /git/refs/tags/{t}
+#   POST   /repos/{o}/{r}/attestations, GET /repos/{o}/{r}/attestations/sha256:{hex}
+# https://docs.github.com/rest/releases/releases, .../releases/assets, .../git/refs,
+# .../users/attestations (the repository variant).
+# Control: POST /__fake/refs {"repo", "refs": {"refs/tags/v1.2.3": sha}} (what `git push` of a tag
+# does); the state snapshot gains "releases", "refs", "ref_updates" and "attestations".
+UPLOADS_PREFIX = "/api/uploads/repos/"
+
+
+class ReleasesState:
+    def clear_releases(self):
+        self.releases: dict[int, dict] = {}
+        self.refs: dict[str, dict[str, str]] = {}
+        self.ref_updates: list[dict] = []
+        self.attestations: list[dict] = []
+        self.next_release = 5_000_001
+        self.next_asset = 6_000_001
+
+
+def release_json(base: str, r: dict) -> dict:
+    repo = r["repo"]
+    api = f"{base}/repos/{repo}/releases/{r['id']}"
+    # Drafts have no public tag page yet: GitHub shows them as "untagged-<hash>".
+    html_tag = r["tag_name"] if not r["draft"] else f"untagged-{hashlib.sha1(str(r['id']).encode()).hexdigest()[:20]}"
+    return {
+        "url": api, "assets_url": f"{api}/assets",
+        "upload_url": f"{base}{UPLOADS_PREFIX}{repo}/releases/{r['id']}/assets{{?name,label}}",
+        "html_url": f"{base}/{repo}/releases/tag/{html_tag}",
+        "id": r["id"], "node_id": node_id("RE", r["id"]), "author": user_json(base, BOT),
+        "tag_name": r["tag_name"], "target_commitish": r["target_commitish"],
+        "name": r["name"], "body": r["body"], "draft": r["draft"],
+        "prerelease": r["prerelease"], "immutable": False,
+        "created_at": r["created_at"], "published_at": r["published_at"],
+        "tarball_url": f"{base}/repos/{repo}/tarball/{r['tag_name']}",
+        "zipball_url": f"{base}/repos/{repo}/zipball/{r['tag_name']}",
+        "assets": [asset_json(base, r, a) for a in r["assets"]],
+    }
+
+
+def asset_json(base: str, r: dict, a: dict) -> dict:
+    repo = r["repo"]
+    tag = r["tag_name"] if not r["draft"] else "untagged"
+    return {
+        "url": f"{base}/repos/{repo}/releases/assets/{a['id']}",
+        "browser_download_url": f"{base}/{repo}/releases/download/{tag}/{a['name']}",
+        "id": a["id"], "node_id": node_id("RA", a["id"]), "name": a["name"],
+        "label": a["label"], "state": "uploaded", "content_type": a["content_type"],
+        "size": len(a["data"]), "digest": f"sha256:{hashlib.sha256(a['data']).hexdigest()}",
+        "download_count": a["downloads"], "created_at": a["created_at"],
+        "updated_at": a["created_at"], "uploader": user_json(base, BOT),
+    }
+
+
+class ReleasesHandler:
+    def releases_api(self, repo, rest, query):
+        m = self.command
+        st = self.state
+        if rest[0] == "git":
+            return self.git_refs(repo, rest[1:])
+        if rest[0] == "attestations":
+            return self.attestations_api(repo, rest[1:])
+        # rest[0] == "releases"
+        if len(rest) == 1:
+            if m == "POST":
+                return self.create_release(repo)
+            if m == "GET":
+                with st.lock:
+                    items = sorted((r for r in st.releases.values() if r["repo"] == repo),
+                                   key=lambda r: r["id"], reverse=True)
+                    chunk, headers = self.paginate(items, query)
+                    out = [release_json(self.base, r) for r in chunk]
+                return self.send(200, out, headers)
+        if len(rest) == 3 and rest[1] == "tags" and m == "GET":
+            # "Get a published release with the specified tag name": drafts are not found.
+            with st.lock:
+                found = [r for r in st.releases.values()
+                         if r["repo"] == repo and r["tag_name"] == rest[2] and not r["draft"]]
+                if not found:
+                    raise ApiError(404, "Not Found")
+                out = release_json(self.base, found[0])
+            return self.send(200, out)
+        if len(rest) == 3 and rest[1] == "assets" and rest[2].isdigit():
+            return self.one_asset(repo, int(rest[2]))
+        if len(rest) >= 2 and rest[1].isdigit():
+            rid = int(rest[1])
+            with st.lock:
+                r = st.releases.get(rid)
+                if r is None or r["repo"] != repo:
+                    raise ApiError(404, "Not Found")
+                if len(rest) == 2 and m == "GET":
+                    return self.send(200, release_json(self.base, r))
+                if len(rest) == 2 and m == "DELETE":
+                    del st.releases[rid]
+                    return self.send(204)
+                if len(rest) == 3 and rest[2] == "assets" and m == "GET":
+                    return self.send(200, [asset_json(self.base, r, a) for a in r["assets"]])
+            if len(rest) == 2 and m == "PATCH":
+                return self.update_release(repo, rid)
+        raise ApiError(404, "Not Found")
+
+    def create_release(self, repo):
+        req = self.json_body()
+        tag = req.get("tag_name")
+        if not isinstance(tag, str) or not tag:
+            raise ApiError(422, "Validation Failed", {"errors": [
+                {"resource": "Release", "code": "missing_field", "field": "tag_name"}]})
+        for key in ("draft", "prerelease", "generate_release_notes"):
+            if key in req and not isinstance(req[key], bool):
+                raise ApiError(422, f"Invalid request.\n\nFor '{key}', {req[key]!r} is not a "
+                                    "boolean.")
+        st = self.state
+        with st.lock:
+            if any(r["repo"] == repo and r["tag_name"] == tag for r in st.releases.values()):
+                raise ApiError(422, "Validation Failed", {"errors": [
+                    {"resource": "Release", "code": "already_exists", "field": "tag_name"}]})
+            refs = st.refs.setdefault(repo, {})
+            commitish = req.get("target_commitish") or "main"
+            # GitHub creates a missing tag from target_commitish when the release is published.
+            if f"refs/tags/{tag}" not in refs and not req.get("draft"):
+                refs[f"refs/tags/{tag}"] = fake_sha(commitish)
+            rid = st.next_release
+            st.next_release += 1
+            draft = bool(req.get("draft", False))
+            body = req.get("body") or ""
+            if req.get("generate_release_notes"):
+                body = (body + "\n\n" if body else "") + f"**Full Changelog**: {tag}"
+            ts = st.now()
+            r = {"id": rid, "repo": repo, "tag_name": tag, "target_commitish": commitish,
+                 "name": req.get("name") or tag, "body": body, "draft": draft,
+                 "prerelease": bool(req.get("prerelease", False)),
+                 "make_latest": req.get("make_latest", "true"),
+                 "created_at": ts, "published_at": None if draft else ts, "assets": [],
+                 "request": req}
+            st.releases[rid] = r
+            out = release_json(self.base, r)
+        self.send(201, out, [("Location", out["url"])])
+
+    def update_release(self, repo, rid):
+        req = self.json_body()
+        st = self.state
+        with st.lock:
+            r = st.releases.get(rid)
+            if r is None or r["repo"] != repo:
+                raise ApiError(404, "Not Found")
+            for key in ("name", "body", "prerelease", "make_latest", "tag_name"):
+                if key in req:
+                    r[key] = req[key]
+            if r["draft"] and req.get("draft") is False:
+                r["draft"] = False
+                r["published_at"] = st.now()
+                st.refs.setdefault(repo, {}).setdefault(f"refs/tags/{r['tag_name']}",
+                                                        fake_sha(r["target_commitish"]))
+            out = release_json(self.base, r)
+        self.send(200, out)
+
+    def one_asset(self, repo, aid):
+        st = self.state
+        with st.lock:
+            for r in st.releases.values():
+                for a in r["assets"]:
+                    if a["id"] == aid and r["repo"] == repo:
+                        break
+                else:
+                    continue
+                break
+            else:
+                raise ApiError(404, "Not Found")
+            if self.command == "DELETE":
+                r["assets"].remove(a)
+                return self.send(204)
+            if self.command != "GET":
+                raise ApiError(404, "Not Found")
+            if "application/octet-stream" in (self.headers.get("Accept") or ""):
+                a["downloads"] += 1
+                return self.send_bytes(200, a["data"], "application/octet-stream")
+            out = asset_json(self.base, r, a)
+        self.send(200, out)
+
+    def releases_outside_api(self, path, query):
+        """The uploads host and the public download URLs: outside /repos/ on GitHub too."""
+        if path.startswith(UPLOADS_PREFIX):
+            self.check_auth(path)
+            parts = path[len(UPLOADS_PREFIX):].strip("/").split("/")
+            if (self.command != "POST" or len(parts) != 5 or parts[2] != "releases"
+                    or not parts[3].isdigit() or parts[4] != "assets"):
+                raise ApiError(404, "Not Found")
+            return self.upload_asset(f"{parts[0]}/{parts[1]}", int(parts[3]), query)
+        # /{owner}/{repo}/releases/download/{tag}/{name}: public, no token needed.
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        if self.command not in ("GET", "HEAD") or len(parts) != 6 or parts[2:4] != ["releases", "download"]:
+            raise ApiError(404, "Not Found")
+        repo, tag, name = f"{parts[0]}/{parts[1]}", parts[4], parts[5]
+        st = self.state
+        with st.lock:
+            for r in st.releases.values():
+                if r["repo"] == repo and r["tag_name"] == tag and not r["draft"]:
+                    for a in r["assets"]:
+                        if a["name"] == name:
+                            a["downloads"] += 1
+                            data = a["data"]
+                            break
+                    else:
+                        continue
+                    break
+            else:
+                # github.com answers a missing asset with a plain 404 page.
+                return self.send_bytes(404, b"Not Found", "text/plain; charset=utf-8")
+        self.send_bytes(200, data, "application/octet-stream")
+
+    def upload_asset(self, repo, rid, query):
+        name = query.get("name")
+        ctype = self.headers.get("Content-Type")
+        data = self.read_body()
+        if not name:
+            raise ApiError(422, "Validation Failed", {"errors": [
+                {"resource": "ReleaseAsset", "code": "missing_field", "field": "name"}]})
+        if not ctype:
+            # The docs: "The Content-Type header is required" (the asset's media type).
+            raise ApiError(422, "Validation Failed", {"errors": [
+                {"resource": "ReleaseAsset", "code": "missing_field", "field": "content_type"}]})
+        if not data:
+            raise ApiError(422, "Validation Failed", {"errors": [
+                {"resource": "ReleaseAsset", "code": "custom", "field": "size",
+                 "message": "size must be greater than 0"}]})
+        st = self.state
+        with st.lock:
+            r = st.releases.get(rid)
+            if r is None or r["repo"] != repo:
+                raise ApiError(404, "Not Found")
+            # "If you upload an asset with the same filename as another uploaded asset, you'll
+            # receive an error and must delete the old file before you can re-upload."
+            if any(a["name"] == name for a in r["assets"]):
+                raise ApiError(422, "Validation Failed", {"errors": [
+                    {"resource": "ReleaseAsset", "code": "already_exists", "field": "name"}]})
+            a = {"id": st.next_asset, "name": name, "label": query.get("label") or "",
+                 "content_type": ctype, "data": data, "downloads": 0, "created_at": st.now()}
+            st.next_asset += 1
+            r["assets"].append(a)
+            out = asset_json(self.base, r, a)
+        self.send(201, out)
+
+    def send_bytes(self, status, data, ctype):
+        self.send_response_only(status)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        self.wfile.flush()
+        self._status = status
+
+    def git_refs(self, repo, rest):
+        m = self.command
+        st = self.state
+        if m == "GET" and len(rest) >= 2 and rest[0] == "ref":
+            ref = "refs/" + "/".join(rest[1:])
+            with st.lock:
+                sha = st.refs.get(repo, {}).get(ref)
+            if sha is None:
+                raise ApiError(404, "Not Found")
+            return self.send(200, self.ref_json(repo, ref, sha))
+        if m == "POST" and rest == ["refs"]:
+            req = self.json_body()
+            ref, sha = req.get("ref"), req.get("sha")
+            if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
+                raise ApiError(422, "Reference name must start with 'refs/' and have at least "
+                                    "two slashes.")
+            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+                raise ApiError(422, "Object does not exist")
+            with st.lock:
+                refs = st.refs.setdefault(repo, {})
+                if ref in refs:
+                    raise ApiError(422, "Reference already exists")
+                refs[ref] = sha
+                st.ref_updates.append({"repo": repo, "ref": ref, "sha": sha, "old": None,
+                                       "method": "POST", "force": None})
+            return self.send(201, self.ref_json(repo, ref, sha))
+        if m == "PATCH" and len(rest) >= 3 and rest[0] == "refs":
+            req = self.json_body()
+            ref = "refs/" + "/".join(rest[1:])
+            sha = req.get("sha")
+            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+                raise ApiError(422, "Object does not exist")
+            with st.lock:
+                refs = st.refs.setdefault(repo, {})
+                if ref not in refs:
+                    raise ApiError(422, "Reference does not exist")
+                # No commit graph here, so a non-forced update cannot be checked for being a
+                # fast-forward; moving a tag backwards or sideways needs force=true on GitHub.
+                if req.get("force") is not True and ref.startswith("refs/tags/"):
+                    raise ApiError(422, "Update is not a fast forward")
+                st.ref_updates.append({"repo": repo, "ref": ref, "sha": sha, "old": refs[ref],
+                                       "method": "PATCH", "force": req.get("force")})
+                refs[ref] = sha
+            return self.send(200, self.ref_json(repo, ref, sha))
+        raise ApiError(404, "Not Found")
+
+    def ref_json(self, repo, ref, sha):
+        return {"ref": ref, "node_id": node_id("REF", int(sha[:8], 16)),
+                "url": f"{self.base}/repos/{repo}/git/{ref}",
+                "object": {"sha": sha, "type": "commit",
+                           "url": f"{self.base}/repos/{repo}/git/commits/{sha}"}}
+
+    def attestations_api(self, repo, rest):
+        st = self.state
+        if self.command == "POST" and not rest:
+            bundle = self.json_body().get("bundle")
+            if not isinstance(bundle, dict):
+                raise ApiError(422, "Validation Failed", {"errors": [
+                    {"resource": "Attestation", "code": "missing_field", "field": "bundle"}]})
+            try:
+                statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+                subjects = [{"name": s["name"], "sha256": s["digest"]["sha256"]}
+                            for s in statement["subject"]]
+            except (KeyError, TypeError, ValueError):
+                raise ApiError(422, "Invalid bundle: no in-toto statement with subjects")
+            with st.lock:
+                aid = len(st.attestations) + 1
+                st.attestations.append({"id": aid, "repo": repo, "subjects": subjects,
+                                        "predicate_type": statement.get("predicateType"),
+                                        "bundle": bundle})
+            return self.send(201, {"id": aid})
+        if self.command == "GET" and len(rest) == 1 and rest[0].startswith("sha256:"):
+            digest = rest[0].split(":", 1)[1]
+            with st.lock:
+                found = [{"bundle": a["bundle"], "repository_id": 1, "bundle_url": None}
+                         for a in st.attestations
+                         if a["repo"] == repo and any(s["sha256"] == digest for s in a["subjects"])]
+            if not found:
+                raise ApiError(404, "Not Found")
+            return self.send(200, {"attestations": found})
+        raise ApiError(404, "Not Found")
+
+    def seed_refs(self, req):
+        repo, refs = req.get("repo"), req.get("refs")
+        if (not isinstance(repo, str) or "/" not in repo or not isinstance(refs, dict)
+                or not all(isinstance(k, str) and k.startswith("refs/")
+                           and isinstance(v, str) and re.fullmatch(r"[0-9a-f]{40}", v)
+                           for k, v in refs.items())):
+            return self.send(400, {"error": "need {\"repo\": \"o/r\", \"refs\": "
+                                            "{\"refs/tags/v1.2.3\": \"<40 hex>\"}}"})
+        with self.state.lock:
+            self.state.refs.setdefault(repo, {}).update(refs)
+        return self.send(201, {"refs": self.state.refs[repo]})
+
+    def releases_snapshot(self):
+        st = self.state
+        releases: dict = {}
+        for r in sorted(st.releases.values(), key=lambda r: r["id"]):
+            releases.setdefault(r["repo"], []).append({
+                "id": r["id"], "tag_name": r["tag_name"], "name": r["name"], "draft": r["draft"],
+                "prerelease": r["prerelease"], "make_latest": r["make_latest"],
+                "target_commitish": r["target_commitish"], "published_at": r["published_at"],
+                "request": r["request"],
+                "assets": [{"id": a["id"], "name": a["name"], "label": a["label"],
+                            "content_type": a["content_type"], "size": len(a["data"]),
+                            "sha256": hashlib.sha256(a["data"]).hexdigest(),
+                            "downloads": a["downloads"]} for a in r["assets"]],
+            })
+        return {
+            "releases": releases,
+            "refs": copy.deepcopy(st.refs),
+            "ref_updates": list(st.ref_updates),
+            "attestations": [{k: v for k, v in a.items() if k != "bundle"}
+                             for a in st.attestations],
+        }
+
 
 # Who a token acts as. The `--token` is an installation token like the Actions GITHUB_TOKEN:
 # it writes as `github-actions[bot]` (type Bot), and GET /user answers it 403 "Resource not
@@ -80,7 +458,7 @@ INSTALLATION = "installation"
 USER = "user"
 
 
-class State:
+class State(ReleasesState):
     def __init__(self, token, oidc_request_token, oidc_token):
         self.token = token
         self.oidc_request_token = oidc_request_token
@@ -105,6 +483,7 @@ class State:
         self.next_deployment = 3_000_001
         self.next_status = 7_000_001
         self.clock = time.time()
+        self.clear_releases()
 
     def now(self) -> str:
         # Strictly increasing timestamps, so "newest" is well defined even for calls made within
@@ -194,7 +573,7 @@ def fake_sha(ref: str) -> str:
     return hashlib.sha1(f"ref:{ref}".encode()).hexdigest()
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(ReleasesHandler, BaseHTTPRequestHandler):
     # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK
     # add ~40 ms to every response.
     disable_nagle_algorithm = True
@@ -266,6 +645,8 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 if path == "/_apis/oidc/token":
                     self.oidc(query)
+                elif path.startswith(UPLOADS_PREFIX) or "/releases/download/" in path:
+                    self.releases_outside_api(path, query)
                 elif path.startswith("/repos/"):
                     self.check_auth(path)
                     self.api(path, query)
@@ -359,6 +740,8 @@ class Handler(BaseHTTPRequestHandler):
         repo = f"{parts[1]}/{parts[2]}"
         rest = parts[3:]
         m = self.command
+        if rest[0] in ("releases", "git", "attestations"):
+            return self.releases_api(repo, rest, query)
         if rest[0] == "issues":
             if self.state.config["comments_forbidden"]:
                 raise ApiError(403, "Resource not accessible by integration")
@@ -721,6 +1104,8 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.pulls.extend({**p, "state": p.get("state", "open")} for p in pulls)
             return self.send(201, {"pulls": len(st.pulls)})
+        if path == "/__fake/refs" and self.command == "POST":
+            return self.seed_refs(req)
         if path == "/__fake/seed" and self.command == "POST":
             repo, issue = req.get("repo"), req.get("issue")
             if not isinstance(repo, str) or "/" not in repo or not isinstance(issue, int):
@@ -771,6 +1156,7 @@ class Handler(BaseHTTPRequestHandler):
                 "auth_failure_log": list(st.auth_failure_log),
                 "requests": list(st.requests),
                 "config": dict(st.config),
+                **self.releases_snapshot(),
             }
 
 

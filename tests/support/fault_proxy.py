@@ -817,6 +817,9 @@ class Call:
                 params.update(flat_query(self.body.decode("utf-8", "replace")))
             if "Action" in params:
                 self.operation = params["Action"]
+            elif self.headers.get("X-Amz-Target"):
+                # JSON 1.1 protocol (ACM): `CertificateManager.DescribeCertificate`.
+                self.operation = self.headers["X-Amz-Target"].rsplit(".", 1)[-1]
             token = params.pop("WebIdentityToken", None)
             if token is not None:
                 # The token is a secret: the log keeps only its hash, enough to match it
@@ -1053,6 +1056,53 @@ class Handler(BaseHTTPRequestHandler):
                 out.append((name, self.headers.get(name)))
         return out
 
+    def fix_acm_dns_validation(self, call: Call, reply: Reply):
+        """ACM issues a DNS-validated certificate once the CNAME records it asked for are in
+        DNS ("DNS validation", https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html);
+        moto instead keeps it PENDING_VALIDATION for MOTO_ACM_VALIDATION_WAIT seconds (60)
+        whatever DNS holds. Answer DescribeCertificate as ACM would: ISSUED, once every
+        validation record is a CNAME in one of moto's Route 53 zones."""
+        if call.operation != "DescribeCertificate" or not reply.ok:
+            return
+        body = reply.json()
+        cert = body.get("Certificate") if isinstance(body, dict) else None
+        if not isinstance(cert, dict) or cert.get("Status") != "PENDING_VALIDATION":
+            return
+        options = cert.get("DomainValidationOptions") or []
+        wanted = {(o.get("ResourceRecord") or {}).get("Name", "").rstrip(".").lower()
+                  for o in options if o.get("ValidationMethod", "DNS") == "DNS"}
+        if not wanted or "" in wanted or not wanted <= self.route53_cnames(call):
+            return
+        cert["Status"] = "ISSUED"
+        for o in options:
+            o["ValidationStatus"] = "SUCCESS"
+        reply.set_json(body)
+
+    def route53_cnames(self, call: Call) -> set:
+        """Names of the CNAME records in every hosted zone moto holds (lowercase, no dot)."""
+        import xml.etree.ElementTree as ET
+
+        def local(tag):
+            return tag.rsplit("}", 1)[-1]
+        names = set()
+        zones = self.lookup(call, "/2013-04-01/hostedzone", service="route53")
+        if not zones.ok:
+            return names
+        for el in ET.fromstring(zones.body).iter():
+            if local(el.tag) != "Id" or not (el.text or "").startswith("/hostedzone/"):
+                continue
+            zid = el.text.rsplit("/", 1)[-1]
+            rrs = self.lookup(call, f"/2013-04-01/hostedzone/{zid}/rrset", service="route53")
+            if not rrs.ok:
+                continue
+            for rr in ET.fromstring(rrs.body).iter():
+                if local(rr.tag) != "ResourceRecordSet":
+                    continue
+                fields = {local(c.tag): (c.text or "") for c in rr}
+                if fields.get("Type") == "CNAME":
+                    names.add(fields.get("Name", "").rstrip(".").lower())
+        return names
+
     def lookup(self, call: Call, path: str, service="lambda", method="GET"):
         reply, _ = self.upstream(method, path, self.aux_headers(call, service))
         return reply
@@ -1238,6 +1288,10 @@ class Handler(BaseHTTPRequestHandler):
                 return reply, head_len, injected
         else:
             reply, head_len = self.forward(call)
+            if call.service == "apigateway" and cfg["moto_fixes"]:
+                fix_apigateway_domain_names(call, reply)
+            if call.service == "acm" and cfg["moto_fixes"]:
+                self.fix_acm_dns_validation(call, reply)
             if (call.service == "s3" and call.operation == "HeadBucket"
                     and call.bucket in cfg["bucket_regions"]):
                 reply.set_header("x-amz-bucket-region", cfg["bucket_regions"][call.bucket])
@@ -1819,6 +1873,59 @@ class Handler(BaseHTTPRequestHandler):
         if error:
             headers.append(("X-Amz-Function-Error", error))
         return Reply(200, headers, payload)
+
+
+# ---------------------------------------------------------------------------------------
+# moto fixes: API Gateway v2 custom domain names
+# ---------------------------------------------------------------------------------------
+
+# Route 53 hosted zone ids of API Gateway's regional endpoints, from "Amazon API Gateway
+# endpoints and quotas" (https://docs.aws.amazon.com/general/latest/gr/apigateway.html,
+# column "Route 53 Hosted Zone ID").
+APIGW_REGIONAL_ZONES = {
+    "us-east-1": "Z1UJRXOUMOOFQ8", "us-east-2": "ZOJJZC49E0EPZ",
+    "us-west-1": "Z2MUQ32089INYE", "us-west-2": "Z2OJLYMUO9EFXC",
+    "eu-west-1": "ZLY8HYME6SFDD", "eu-west-2": "ZJ5UAJN8Y3Z2Q",
+    "eu-west-3": "Z3KY65QIEKYHQQ", "eu-central-1": "Z1U9ULNL0V5AJ3",
+    "ap-northeast-1": "Z1YSHQZHG15GKL", "ap-southeast-1": "ZL327KTPIQFUL",
+    "ap-southeast-2": "Z2RPCDW04V8134", "ca-central-1": "Z19DQILCV0OWEC",
+    "sa-east-1": "ZCMLWB8V5SYIT",
+}
+DOMAIN_NAME_PATH_RE = re.compile(r"^/v2/domainnames(?:/[^/]+)?/?$")
+
+
+def fix_apigateway_domain_names(call, reply):
+    """moto's apigatewayv2 domain names lack the regional target that real API Gateway reports
+    in every DomainNameConfiguration (CreateDomainName, GetDomainName(s), UpdateDomainName):
+    `ApiGatewayDomainName` `d-<id>.execute-api.<region>.amazonaws.com`, the `HostedZoneId` of
+    the region's execute-api endpoints, and `DomainNameStatus` AVAILABLE (API reference,
+    https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/domainnames-domainname.html
+    #domainnames-domainname-model-domainnameconfiguration). Alias records need both: add them
+    where moto leaves them out. The id is derived from the name, so it is stable."""
+    if not reply.ok or not DOMAIN_NAME_PATH_RE.match(call.raw_path):
+        return
+    body = reply.json()
+    if not isinstance(body, dict):
+        return
+    domains = body.get("items") if isinstance(body.get("items"), list) else [body]
+    changed = False
+    for d in domains:
+        name = d.get("domainName") if isinstance(d, dict) else None
+        if not name:
+            continue
+        digest = hashlib.sha256(f"{call.region}/{name}".encode()).hexdigest()
+        target = f"d-{digest[:10]}.execute-api.{call.region}.amazonaws.com"
+        for c in d.get("domainNameConfigurations") or []:
+            if not isinstance(c, dict) or c.get("endpointType", "REGIONAL") != "REGIONAL":
+                continue
+            for key, value in (("apiGatewayDomainName", target),
+                               ("hostedZoneId", APIGW_REGIONAL_ZONES.get(call.region, "Z1UJRXOUMOOFQ8")),
+                               ("domainNameStatus", "AVAILABLE")):
+                if not c.get(key):
+                    c[key] = value
+                    changed = True
+    if changed:
+        reply.set_json(body)
 
 
 def q(s, safe=""):

@@ -973,6 +973,56 @@ def proxy_teardown_flow(env):
     assert "us-east-1/td-fn" not in state["functions"], state
 
 
+@test
+def proxy_apigateway_domain_targets(env):
+    """Custom domain names get the regional target real API Gateway reports; ACM calls are
+    logged by operation."""
+    env.preset()
+    env.plog(clear=True)
+    gw = env.client("apigatewayv2")
+    cfg = [{"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/x",
+            "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}]
+    created = gw.create_domain_name(DomainName="app.example.com",
+                                    DomainNameConfigurations=cfg)
+    c = created["DomainNameConfigurations"][0]
+    assert c["ApiGatewayDomainName"].startswith("d-"), c
+    assert c["ApiGatewayDomainName"].endswith(".execute-api.us-east-1.amazonaws.com"), c
+    assert c["HostedZoneId"] == "Z1UJRXOUMOOFQ8", c
+    got = gw.get_domain_name(DomainName="app.example.com")["DomainNameConfigurations"][0]
+    assert got["ApiGatewayDomainName"] == c["ApiGatewayDomainName"], got
+    listed = gw.get_domain_names()["Items"][0]["DomainNameConfigurations"][0]
+    assert listed["ApiGatewayDomainName"] == c["ApiGatewayDomainName"], listed
+    # raw moto leaves them out (the reason for the fix)
+    raw = env.client("apigatewayv2", direct=True).get_domain_name(DomainName="app.example.com")
+    assert "ApiGatewayDomainName" not in raw["DomainNameConfigurations"][0], raw
+    env.client("acm").list_certificates()
+    ops = [e["operation"] for e in env.plog()]
+    assert "acm:ListCertificates" in ops, ops
+    gw.delete_domain_name(DomainName="app.example.com")
+
+
+@test
+def proxy_acm_issues_once_the_validation_record_exists(env):
+    env.preset()
+    acm = env.client("acm")
+    r53 = env.client("route53")
+    arn = acm.request_certificate(DomainName="*.dv.example.com",
+                                  ValidationMethod="DNS")["CertificateArn"]
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "PENDING_VALIDATION", cert
+    record = cert["DomainValidationOptions"][0]["ResourceRecord"]
+    zone = r53.create_hosted_zone(Name="dv.example.com", CallerReference="dv")["HostedZone"]
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == \
+        "PENDING_VALIDATION"
+    r53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {
+            "Name": record["Name"], "Type": "CNAME", "TTL": 300,
+            "ResourceRecords": [{"Value": record["Value"]}]}}]})
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "ISSUED", cert
+    assert cert["DomainValidationOptions"][0]["ValidationStatus"] == "SUCCESS", cert
+
+
 # ---------------------------------------------------------------------------------------
 # fake_github tests
 # ---------------------------------------------------------------------------------------
@@ -1208,6 +1258,70 @@ def github_oidc_token(env):
     st, _, _ = http("GET", url, headers={"Authorization": f"bearer {GH_TOKEN}"})
     assert st == 401
     assert env.gh_req("GET", "/repos/o/r/deployments", token=OIDC_REQUEST_TOKEN)[0] == 401
+
+
+@test
+def github_releases_assets_and_refs(env):
+    """Issue 21: what release.yml and action/install.sh use."""
+    http("POST", env.gh_url + "/__fake/reset")
+    sha1, sha2 = "1" * 40, "2" * 40
+    assert http("POST", env.gh_url + "/__fake/refs",
+                {"repo": "o/r", "refs": {"refs/tags/v1.0.0": sha1}})[0] == 201
+    st, _, rel = env.gh_req("POST", "/repos/o/r/releases",
+                            {"tag_name": "v1.0.0", "draft": True, "generate_release_notes": True})
+    assert st == 201 and rel["draft"] and rel["upload_url"].endswith("/assets{?name,label}"), rel
+    assert env.gh_req("POST", "/repos/o/r/releases", {"tag_name": "v1.0.0"})[0] == 422
+    upload = rel["upload_url"].split("{")[0]
+    st, _, body = env.gh_req("POST", upload + "?name=a.tar.gz", b"bytes",
+                             headers={"Content-Type": "application/gzip"})
+    assert st == 201 and body["content_type"] == "application/gzip" and body["size"] == 5, body
+    assert env.gh_req("POST", upload + "?name=a.tar.gz", b"again",
+                      headers={"Content-Type": "application/gzip"})[0] == 422
+    assert env.gh_req("POST", upload + "?name=b", b"x", token=None,
+                      headers={"Content-Type": "text/plain"})[0] == 401
+    # a draft is neither found by tag nor downloadable
+    assert env.gh_req("GET", "/repos/o/r/releases/tags/v1.0.0")[0] == 404
+    assert http("GET", env.gh_url + "/o/r/releases/download/v1.0.0/a.tar.gz")[0] == 404
+    st, _, rel = env.gh_req("PATCH", f"/repos/o/r/releases/{rel['id']}", {"draft": False})
+    assert st == 200 and not rel["draft"] and rel["published_at"], rel
+    st, _, got = env.gh_req("GET", "/repos/o/r/releases/tags/v1.0.0")
+    assert st == 200 and [a["name"] for a in got["assets"]] == ["a.tar.gz"], got
+    st, _, raw = http("GET", env.gh_url + "/o/r/releases/download/v1.0.0/a.tar.gz")
+    assert st == 200 and raw == b"bytes", raw
+    assert http("GET", env.gh_url + "/o/r/releases/download/v1.0.0/nope")[0] == 404
+    aid = got["assets"][0]["id"]
+    st, _, raw = env.gh_req("GET", f"/repos/o/r/releases/assets/{aid}",
+                            headers={"Accept": "application/octet-stream"})
+    assert st == 200 and raw == b"bytes"
+    # refs: create, refuse a duplicate, move only with force
+    assert env.gh_req("GET", "/repos/o/r/git/ref/tags/v1")[0] == 404
+    assert env.gh_req("PATCH", "/repos/o/r/git/refs/tags/v1", {"sha": sha1})[0] == 422
+    assert env.gh_req("POST", "/repos/o/r/git/refs",
+                      {"ref": "refs/tags/v1", "sha": sha1})[0] == 201
+    assert env.gh_req("POST", "/repos/o/r/git/refs",
+                      {"ref": "refs/tags/v1", "sha": sha1})[0] == 422
+    assert env.gh_req("PATCH", "/repos/o/r/git/refs/tags/v1", {"sha": sha2})[0] == 422
+    st, _, ref = env.gh_req("PATCH", "/repos/o/r/git/refs/tags/v1", {"sha": sha2, "force": True})
+    assert st == 200 and ref["object"]["sha"] == sha2, ref
+    assert env.gh_req("GET", "/repos/o/r/git/ref/tags/v1")[2]["object"]["sha"] == sha2
+    # attestations keyed by subject digest
+    digest = hashlib.sha256(b"bytes").hexdigest()
+    statement = {"_type": "https://in-toto.io/Statement/v1",
+                 "subject": [{"name": "a.tar.gz", "digest": {"sha256": digest}}],
+                 "predicateType": "https://slsa.dev/provenance/v1", "predicate": {}}
+    bundle = {"dsseEnvelope": {"payload": base64.b64encode(json.dumps(statement).encode()).decode(),
+                               "payloadType": "application/vnd.in-toto+json", "signatures": []}}
+    assert env.gh_req("POST", "/repos/o/r/attestations", {"bundle": bundle})[0] == 201
+    st, _, body = env.gh_req("GET", f"/repos/o/r/attestations/sha256:{digest}")
+    assert st == 200 and len(body["attestations"]) == 1, body
+    assert env.gh_req("GET", f"/repos/o/r/attestations/sha256:{'0' * 64}")[0] == 404
+    state = env.gh_state()
+    assert state["refs"]["o/r"] == {"refs/tags/v1.0.0": sha1, "refs/tags/v1": sha2}
+    assert [(u["method"], u["sha"]) for u in state["ref_updates"]] == [("POST", sha1),
+                                                                     ("PATCH", sha2)]
+    asset = state["releases"]["o/r"][0]["assets"][0]
+    assert asset["sha256"] == digest and asset["downloads"] == 2, asset
+    assert state["attestations"][0]["subjects"] == [{"name": "a.tar.gz", "sha256": digest}]
 
 
 @test

@@ -1,6 +1,7 @@
 """Lambda handler written by deploy-action.
 
-It adapts function URL events (payload format 2.0) to the app's WSGI or ASGI interface:
+It adapts function URL events and API Gateway HTTP API events (both payload format 2.0, the
+same shape) to the app's WSGI or ASGI interface:
 WSGI apps (Flask, Django, ...) through apig_wsgi, ASGI apps (FastAPI, Starlette, Sanic, ...)
 through mangum. Importing the app, choosing the adapter and the ASGI lifespan startup happen
 once, here at import, in Lambda's init phase; a warm invocation only translates the request.

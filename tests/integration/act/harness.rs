@@ -240,47 +240,7 @@ impl ActWorld {
     /// What a checkout of the action holds: the repository's tracked files as they are in the
     /// working tree (never `target/`). Without git (a source tarball), the files the action runs.
     fn export_action(&self) {
-        let root = support::root();
-        let listed = Command::new("git")
-            .args(["ls-files", "-z"])
-            .current_dir(&root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success() && !o.stdout.is_empty());
-        let files: Vec<PathBuf> = match listed {
-            Some(out) => out
-                .stdout
-                .split(|b| *b == 0)
-                .filter(|p| !p.is_empty())
-                .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
-                .collect(),
-            None => {
-                let mut files = vec![PathBuf::from("action.yml"), PathBuf::from("Cargo.toml")];
-                for entry in walkdir::WalkDir::new(root.join("action")) {
-                    let entry = entry.expect("action/");
-                    if entry.file_type().is_file() {
-                        files.push(
-                            entry
-                                .path()
-                                .strip_prefix(&root)
-                                .expect("under root")
-                                .to_path_buf(),
-                        );
-                    }
-                }
-                files
-            }
-        };
-        for file in files {
-            let from = root.join(&file);
-            if !from.is_file() {
-                continue; // deleted in the working tree
-            }
-            let to = self.action.join(&file);
-            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-            std::fs::copy(&from, &to).expect("copy a tracked file");
-        }
-        assert!(self.action.join("action.yml").is_file());
+        export_repository(&self.action);
     }
 
     fn git(&self, args: &[&str]) -> String {
@@ -428,6 +388,52 @@ impl ActWorld {
             .expect("function URL of live");
         out.function_url().to_string()
     }
+}
+
+/// What a checkout of this repository holds: its tracked files as they are in the working tree
+/// (never `target/`). Without git (a source tarball), the files the action runs.
+fn export_repository(dest: &Path) {
+    let root = support::root();
+    let listed = Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success() && !o.stdout.is_empty());
+    let files: Vec<PathBuf> = match listed {
+        Some(out) => out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+            .collect(),
+        None => {
+            let mut files = vec![PathBuf::from("action.yml"), PathBuf::from("Cargo.toml")];
+            for entry in walkdir::WalkDir::new(root.join("action")) {
+                let entry = entry.expect("action/");
+                if entry.file_type().is_file() {
+                    files.push(
+                        entry
+                            .path()
+                            .strip_prefix(&root)
+                            .expect("under root")
+                            .to_path_buf(),
+                    );
+                }
+            }
+            files
+        }
+    };
+    for file in files {
+        let from = root.join(&file);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dest.join(&file);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&from, &to).expect("copy a tracked file");
+    }
+    assert!(dest.join("action.yml").is_file());
 }
 
 /// An act run being prepared.
@@ -732,6 +738,487 @@ pub fn workflow_dispatch(inputs: Value) -> Value {
     p["ref"] = json!("refs/heads/main");
     p["inputs"] = inputs;
     p
+}
+
+// ---- issue 21: .github/workflows/release.yml, and installing from the release it makes -------
+//
+// release.yml runs under act as GitHub runs it, with two differences, both at its edges:
+// - GitHub's own actions it uses (upload/download-artifact, attest-build-provenance) are the
+//   stand-ins in tests/support/act-actions/ (their code and services are not reachable here);
+// - `cargo` is a stand-in that checks the build step asks for exactly the release build and hands
+//   over the binary scripts/release/build.sh built once, outside act (`release_binary`): CI builds
+//   the release binary once per run, not once per scenario (RELEASING.md has the numbers).
+// Only the x86_64 Linux job runs (`--matrix`): the aarch64 asset is proven on demand by
+// scripts/release/prove-aarch64.sh, the macOS ones need macOS runners.
+
+/// The repository the releases are made in, as the action's users name it.
+pub const RELEASE_REPO: &str = "org/deploy-action";
+/// The asset CI builds and the scenario publishes.
+pub const RELEASE_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The glibc the Linux assets link against (scripts/release/build.sh's default).
+pub const GLIBC_FLOOR: &str = "2.17";
+
+fn cargo_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| support::root().join("target"), PathBuf::from)
+}
+
+fn path_with_tools(first: &[&Path]) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut search: Vec<PathBuf> = first.iter().map(|p| p.to_path_buf()).collect();
+    search.push(tools_dir().join("venv/bin"));
+    search.extend(std::env::split_paths(&path));
+    std::env::join_paths(search).expect("PATH")
+}
+
+/// The release binary of `RELEASE_TARGET`, from `scripts/release/build.sh` exactly as release.yml
+/// runs it (cargo finds nothing to do when CI's scripts/test.sh built it already).
+pub fn release_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = support::root();
+            let status = Command::new("bash")
+                .arg(root.join("scripts/release/build.sh"))
+                .arg(RELEASE_TARGET)
+                .arg(cargo_target_dir().join("release-dist"))
+                .env("PATH", path_with_tools(&[]))
+                .current_dir(&root)
+                .status()
+                .expect("bash scripts/release/build.sh");
+            assert!(
+                status.success(),
+                "scripts/release/build.sh {RELEASE_TARGET} failed"
+            );
+            cargo_target_dir()
+                .join(RELEASE_TARGET)
+                .join("release/deploy-action")
+        })
+        .clone()
+}
+
+/// `git` in `dir`, with a fixed identity and no user or system configuration.
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Octo Cat",
+            "-c",
+            "user.email=octocat@example.invalid",
+        ])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The fake GitHub with the repository `RELEASE_REPO`, a clone of this repository to tag, and
+/// act runs of release.yml and of a workflow that installs the action from the release.
+pub struct ReleaseWorld {
+    pub world: World,
+    scenario: String,
+    /// The clone of this repository that is tagged and released.
+    pub repo: PathBuf,
+    artifacts: PathBuf,
+    shim: PathBuf,
+    runs: Cell<u64>,
+}
+
+impl ReleaseWorld {
+    pub fn new(scenario: &str) -> ReleaseWorld {
+        let mut world = World::moto_only();
+        world.start_github();
+        let dir = world.dir().to_path_buf();
+        let rw = ReleaseWorld {
+            scenario: scenario.into(),
+            repo: dir.join("repo"),
+            artifacts: dir.join("artifacts"),
+            shim: dir.join("cargo-stand-in"),
+            runs: Cell::new(0),
+            world,
+        };
+        export_repository(&rw.repo);
+        git_in(&rw.repo, &["init", "-q"]);
+        git_in(
+            &rw.repo,
+            &[
+                "remote",
+                "add",
+                "origin",
+                &format!("https://github.com/{RELEASE_REPO}.git"),
+            ],
+        );
+        git_in(&rw.repo, &["add", "-A"]);
+        git_in(&rw.repo, &["commit", "-q", "-m", "deploy-action"]);
+        std::fs::create_dir_all(&rw.shim).expect("shim dir");
+        let cargo = rw.shim.join("cargo");
+        std::fs::write(
+            &cargo,
+            format!(
+                "#!/bin/sh\n\
+                 # cargo for release.yml under act: see tests/integration/act/harness.rs.\n\
+                 printf '%s\\n' \"$*\" >>\"${{CARGO_STAND_IN_LOG:?}}\"\n\
+                 if [ \"$*\" != 'zigbuild --release --locked --bin deploy-action --target {RELEASE_TARGET}.{GLIBC_FLOOR}' ]; then\n  \
+                 echo \"cargo stand-in: not the release build: cargo $*\" >&2\n  exit 101\nfi\n\
+                 out=\"${{CARGO_TARGET_DIR:-target}}/{RELEASE_TARGET}/release\"\n\
+                 mkdir -p \"$out\" && cp \"${{CARGO_STAND_IN_BINARY:?}}\" \"$out/deploy-action\"\n"
+            ),
+        )
+        .expect("cargo stand-in");
+        std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        rw
+    }
+
+    /// The lines release.yml's build steps passed to cargo, one per call.
+    pub fn cargo_calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.world.dir().join("cargo-calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Tag HEAD (after a commit that sets Cargo.toml's version, when given) and push the tag:
+    /// the fake GitHub learns the ref, as from `git push origin <tag>`. Returns the commit.
+    pub fn tag(&self, tag: &str, version: Option<&str>) -> String {
+        if let Some(version) = version {
+            let manifest = self.repo.join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).expect("Cargo.toml");
+            let current = format!("version = \"{}\"", env!("CARGO_PKG_VERSION"));
+            assert!(text.contains(&current), "Cargo.toml has {current}");
+            std::fs::write(
+                &manifest,
+                text.replacen(&current, &format!("version = \"{version}\""), 1),
+            )
+            .expect("Cargo.toml");
+            git_in(
+                &self.repo,
+                &["commit", "-q", "-am", &format!("Release {version}")],
+            );
+        }
+        git_in(&self.repo, &["tag", tag]);
+        let sha = git_in(&self.repo, &["rev-parse", "HEAD"]);
+        self.world.github().post(
+            "/__fake/refs",
+            json!({"repo": RELEASE_REPO, "refs": {format!("refs/tags/{tag}"): sha}}),
+        );
+        sha
+    }
+
+    /// act runs release.yml for the push of `tag` (the tagged commit is checked out).
+    pub fn release(&self, tag: &str) -> ActRun {
+        let sha = git_in(&self.repo, &["rev-parse", &format!("{tag}^{{commit}}")]);
+        git_in(&self.repo, &["checkout", "-q", tag]);
+        let mut payload = event_json("push.json");
+        payload["ref"] = json!(format!("refs/tags/{tag}"));
+        payload["base_ref"] = Value::Null;
+        payload["before"] = json!("0".repeat(40));
+        payload["after"] = json!(sha);
+        payload["created"] = json!(true);
+        payload["deleted"] = json!(false);
+        payload["head_commit"] = json!({"id": sha, "message": format!("Release {tag}")});
+        payload["repository"]["full_name"] = json!(RELEASE_REPO);
+
+        let workflow = self.repo.join(".github/workflows/release.yml");
+        let mut args: Vec<String> = vec![
+            "--matrix".into(),
+            format!("target:{RELEASE_TARGET}"),
+            "-W".into(),
+            workflow.display().to_string(),
+        ];
+        // Every GitHub action release.yml pins, except checkout (act checks out the workspace
+        // itself), maps to its stand-in.
+        let text = std::fs::read_to_string(&workflow).expect("release.yml");
+        let stand_ins = support::root().join("tests/support/act-actions");
+        for line in text.lines() {
+            let Some(uses) = line.trim().trim_start_matches("- ").strip_prefix("uses: ") else {
+                continue;
+            };
+            let uses = uses.split_whitespace().next().unwrap_or_default();
+            let Some((name, _sha)) = uses.split_once('@') else {
+                continue;
+            };
+            if name == "actions/checkout" {
+                continue;
+            }
+            let dir = stand_ins.join(name.trim_start_matches("actions/"));
+            assert!(
+                dir.is_dir(),
+                "no stand-in for {uses} in {}",
+                stand_ins.display()
+            );
+            args.push("--local-repository".into());
+            args.push(format!("{uses}={}", dir.display()));
+        }
+        let github = self.world.github().url();
+        let env = vec![
+            ("GITHUB_API_URL".into(), github),
+            (
+                "DEPLOY_ACTION_ACT_ARTIFACTS".into(),
+                self.artifacts.display().to_string(),
+            ),
+            ("RELEASE_TARGETS".into(), RELEASE_TARGET.into()),
+            (
+                "CARGO_STAND_IN_LOG".into(),
+                self.world
+                    .dir()
+                    .join("cargo-calls.log")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "CARGO_STAND_IN_BINARY".into(),
+                release_binary().display().to_string(),
+            ),
+        ];
+        let _ = std::fs::remove_dir_all(&self.artifacts);
+        let n = self.runs.get() + 1;
+        let home = self.world.dir().join(format!("release-home-{n}"));
+        let shim = self.shim.clone();
+        self.run_act(
+            "push",
+            &payload,
+            &args,
+            env,
+            &home,
+            &self.repo.clone(),
+            &[&shim],
+        )
+    }
+
+    /// The action as `uses: org/deploy-action@<tag>` checks it out: the tree of `tag`.
+    pub fn action_at(&self, tag: &str) -> PathBuf {
+        let dir = self.world.dir().join(format!("action-{tag}"));
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).expect("action dir");
+            let archive = self.world.dir().join(format!("action-{tag}.tar"));
+            git_in(
+                &self.repo,
+                &["archive", "-o", &archive.display().to_string(), tag],
+            );
+            let status = Command::new("tar")
+                .arg("-xf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(&dir)
+                .status()
+                .expect("tar");
+            assert!(status.success());
+        }
+        dir
+    }
+
+    /// A public download of a release asset, as install.sh makes it.
+    pub fn download(&self, tag: &str, name: &str) -> Vec<u8> {
+        let url = format!(
+            "{}/{RELEASE_REPO}/releases/download/{tag}/{name}",
+            self.world.github().url()
+        );
+        let resp = reqwest::blocking::get(&url).expect("download");
+        assert_eq!(resp.status(), 200, "{url}");
+        resp.bytes().expect("body").to_vec()
+    }
+
+    /// Replace a published release's asset through the API (delete, then upload), as anyone with
+    /// `contents: write` on the repository can.
+    pub fn replace_asset(&self, tag: &str, name: &str, data: Vec<u8>) {
+        let github = self.world.github().url();
+        let client = reqwest::blocking::Client::new();
+        let auth = format!("Bearer {GITHUB_TOKEN}");
+        let release: Value = client
+            .get(format!("{github}/repos/{RELEASE_REPO}/releases/tags/{tag}"))
+            .header("Authorization", &auth)
+            .send()
+            .and_then(reqwest::blocking::Response::json)
+            .expect("release");
+        let asset = release["assets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["name"] == name))
+            .unwrap_or_else(|| panic!("{name} in {release}"));
+        let status = client
+            .delete(asset["url"].as_str().expect("asset url"))
+            .header("Authorization", &auth)
+            .send()
+            .expect("delete")
+            .status();
+        assert_eq!(status, 204);
+        let upload = release["upload_url"].as_str().expect("upload_url");
+        let upload = upload.split('{').next().expect("template");
+        let status = client
+            .post(format!("{upload}?name={name}"))
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/gzip")
+            .body(data)
+            .send()
+            .expect("upload")
+            .status();
+        assert_eq!(status, 201);
+    }
+
+    /// An act run, with HOME `home` (so its tool cache), of a workflow of another repository
+    /// that uses the action at `uses_ref` (mapped to `action`), downloading from the fake's
+    /// releases. Its steps: the action's `policy` command, then `deploy-action --version`.
+    pub fn install(&self, home: &Path, uses_ref: &str, action: &Path) -> ActRun {
+        let user = self.world.dir().join("user-repo");
+        if !user.exists() {
+            std::fs::create_dir_all(user.join(".github/workflows")).expect("user repo");
+            git_in(&user, &["init", "-q"]);
+            git_in(
+                &user,
+                &[
+                    "remote",
+                    "add",
+                    "origin",
+                    "https://github.com/Codertocat/Hello-World.git",
+                ],
+            );
+        }
+        std::fs::write(
+            user.join(".github/workflows/install.yml"),
+            format!(
+                "name: Install\non: push\njobs:\n  install:\n    runs-on: ubuntu-latest\n    steps:\n      \
+                 - id: deploy\n        uses: {RELEASE_REPO}@{uses_ref}\n        with:\n          \
+                 command: policy\n          app: hello\n          s3-bucket: my-deploy-artifacts\n          \
+                 execution-role: arn:aws:iam::{ACCOUNT}:role/deploy-action-lambda\n      \
+                 - name: Show the installed binary\n        \
+                 run: 'echo \"installed: $(deploy-action --version)\"'\n"
+            ),
+        )
+        .expect("install.yml");
+        git_in(&user, &["add", "-A"]);
+        git_in(
+            &user,
+            &["commit", "-q", "--allow-empty", "-m", "use the action"],
+        );
+        let sha = git_in(&user, &["rev-parse", "HEAD"]);
+        let payload = push_main(&sha, &"0".repeat(40));
+        let args = vec![
+            "-W".into(),
+            user.join(".github/workflows/install.yml")
+                .display()
+                .to_string(),
+            "--local-repository".into(),
+            format!("{RELEASE_REPO}@{uses_ref}={}", action.display()),
+        ];
+        let github = self.world.github().url();
+        let env = vec![
+            ("GITHUB_API_URL".into(), github.clone()),
+            (
+                "DEPLOY_ACTION_RELEASE_BASE_URL".into(),
+                format!("{github}/{RELEASE_REPO}/releases/download"),
+            ),
+        ];
+        self.run_act("push", &payload, &args, env, home, &user, &[])
+    }
+
+    /// Where act keeps the runner's tool cache for this HOME.
+    pub fn tool_cache(home: &Path) -> PathBuf {
+        home.join(".cache/act/tool_cache")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_act(
+        &self,
+        event: &str,
+        payload: &Value,
+        args: &[String],
+        env: Vec<(String, String)>,
+        home: &Path,
+        cwd: &Path,
+        path_first: &[&Path],
+    ) -> ActRun {
+        let n = self.runs.get() + 1;
+        self.runs.set(n);
+        let label = format!("{}-{n}-{event}", self.scenario);
+        let dir = self.world.dir();
+        let payload_path = dir.join(format!("{label}.json"));
+        std::fs::write(
+            &payload_path,
+            serde_json::to_vec_pretty(payload).expect("json"),
+        )
+        .expect("payload");
+        std::fs::create_dir_all(home).expect("act home");
+        let mut cmd = Command::new(act_binary());
+        cmd.arg(event)
+            .args(["-P", "ubuntu-latest=-self-hosted", "--no-cache-server"])
+            .arg("--eventpath")
+            .arg(&payload_path)
+            .args(args)
+            .arg("-s")
+            .arg(format!("GITHUB_TOKEN={GITHUB_TOKEN}"));
+        for (k, v) in &env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        // A runner's environment: PATH (with the tools), the Rust toolchains where rustup keeps
+        // them (release.yml only checks that the target is installed), the registry settings.
+        let host_home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+        cmd.env_clear()
+            .env("HOME", home)
+            .env("PATH", path_with_tools(path_first))
+            .env("LANG", "C.UTF-8")
+            .env("DEPLOY_ACTION_TOOLS", tools_dir())
+            .env(
+                "RUSTUP_HOME",
+                std::env::var_os("RUSTUP_HOME").unwrap_or_else(|| host_home.join(".rustup").into()),
+            )
+            .env(
+                "CARGO_HOME",
+                std::env::var_os("CARGO_HOME").unwrap_or_else(|| host_home.join(".cargo").into()),
+            );
+        for key in crate::support::REGISTRY_ENV {
+            if let Some(v) = std::env::var_os(key) {
+                cmd.env(key, v);
+            }
+        }
+        let log_path = dir.join(format!("{label}.log"));
+        let log = std::fs::File::create(&log_path).expect("act log");
+        cmd.current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0);
+        let start = Instant::now();
+        let mut child = cmd.spawn().expect("start act");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for act") {
+                break Some(status);
+            }
+            if start.elapsed() > ACT_TIMEOUT {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let run = ActRun {
+            label,
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            log: std::fs::read_to_string(&log_path).unwrap_or_default(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        run.keep();
+        assert!(
+            status.is_some(),
+            "act did not finish within {ACT_TIMEOUT:?}\n{}",
+            run.log
+        );
+        run.assert_no_secrets(&[GITHUB_TOKEN.to_string()]);
+        run
+    }
 }
 
 #[cfg(test)]
