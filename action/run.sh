@@ -23,7 +23,7 @@ esac
 
 # Boolean inputs: only "true" sets the flag; "false" and "" leave it unset, so the CLI never has to
 # read a falsy string.
-for name in DEPLOY_ADOPT DEPLOY_FORCE DEPLOY_FAIL_ON_FORK DEPLOY_DRY_RUN DEPLOY_KEEP_LOGS DEPLOY_SNAPSTART DEPLOY_CREATE_CERTIFICATE; do
+for name in DEPLOY_ADOPT DEPLOY_FORCE DEPLOY_FAIL_ON_FORK DEPLOY_DRY_RUN DEPLOY_KEEP_LOGS DEPLOY_SNAPSTART DEPLOY_CREATE_CERTIFICATE DEPLOY_NO_COMPILE; do
   case "${!name:-}" in
     true) ;;
     false | '') unset "${name}" ;;

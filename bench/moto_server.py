@@ -4,7 +4,10 @@ moto 5.2.1 numbers a new version `len(versions) + 1`. Once a version has been de
 prunes beyond --keep-versions), the next PublishVersion gets the number of a version that still
 exists, and `live` moved to that number resolves to the old code. Real Lambda numbers versions
 past the highest ever published. This wrapper renumbers a newly published version to one past the
-highest existing one; everything else is moto as it is. Same arguments as `python -m moto.server`.
+highest existing one. And S3's CompleteMultipartUpload answer is rooted at
+<CompleteMultipartUploadResult> (S3 API reference, "Response Syntax"); moto names it
+...Response, which the Rust SDK rejects (tests/support/fault_proxy.py fixes the same for the
+tests). Everything else is moto as it is. Same arguments as `python -m moto.server`.
 """
 
 import sys
@@ -32,6 +35,21 @@ def _publish_version_without_reuse(self, name_or_arn, description=""):
 
 
 LambdaStorage.publish_version = _publish_version_without_reuse
+
+from moto.s3.responses import S3Response  # noqa: E402
+
+_serialized = S3Response.serialized
+
+
+def _serialized_with_s3_root(self, *args, **kwargs):
+    status, headers, body = _serialized(self, *args, **kwargs)
+    if self.data.get("Action") == "CompleteMultipartUpload" and isinstance(body, (str, bytes)):
+        old, new = "CompleteMultipartUploadResponse", "CompleteMultipartUploadResult"
+        body = body.replace(old, new) if isinstance(body, str) else body.replace(old.encode(), new.encode())
+    return status, headers, body
+
+
+S3Response.serialized = _serialized_with_s3_root
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -132,6 +132,10 @@ pub struct BuildArgs {
     /// The Python app object, `module:attr` (default: `app` in app.py, main.py or run.py).
     #[arg(long, env = "DEPLOY_PYTHON_APP")]
     pub python_app: Option<String>,
+    /// Ship no Python bytecode (by default the modules imported at start-up are compiled for
+    /// the runtime's CPython, which shortens cold starts).
+    #[arg(long, env = "DEPLOY_NO_COMPILE")]
+    pub no_compile: bool,
     /// The Rust binary to deploy when the package has several.
     #[arg(long, env = "DEPLOY_BIN")]
     pub bin: Option<String>,

@@ -96,6 +96,9 @@ pub enum ArtifactSource {
     Python {
         source: PathBuf,
         app: Option<String>,
+        /// `--no-compile`: ship no bytecode (left out of the JSON when false).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        no_compile: bool,
     },
 }
 
@@ -380,6 +383,7 @@ pub fn resolve_build(args: &cli::BuildArgs) -> Result<BuildSettings> {
             ArtifactSource::Python {
                 source: args.source.clone(),
                 app: args.python_app.clone(),
+                no_compile: args.no_compile,
             }
         }
         BuildKind::Auto => unreachable!("auto is resolved above"),

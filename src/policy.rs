@@ -413,6 +413,25 @@ pub const OPERATIONS: &[Operation] = &[
     // with `x-amz-bucket-region` even when it denies it (403), which is all we read.
     op("s3", "HeadBucket", &[]),
     op("s3", "PutObject", &[("s3:PutObject", On::Artifact)]),
+    // Artifacts over 16 MiB go up in parts (aws/s3_multipart.rs). Creating, sending and
+    // completing parts is s3:PutObject; aborting a failed upload is its own action (S3 user
+    // guide, "Multipart upload API and permissions").
+    op(
+        "s3",
+        "CreateMultipartUpload",
+        &[("s3:PutObject", On::Artifact)],
+    ),
+    op("s3", "UploadPart", &[("s3:PutObject", On::Artifact)]),
+    op(
+        "s3",
+        "CompleteMultipartUpload",
+        &[("s3:PutObject", On::Artifact)],
+    ),
+    op(
+        "s3",
+        "AbortMultipartUpload",
+        &[("s3:AbortMultipartUpload", On::Artifact)],
+    ),
     // Unsigned: allowed by the role's trust policy, not by its permissions.
     op("sts", "AssumeRoleWithWebIdentity", &[]),
 ];
@@ -1355,7 +1374,10 @@ mod tests {
             artifacts["Resource"],
             "arn:aws:s3:::artifacts/deploy-action/hello/*.zip"
         );
-        assert_eq!(artifacts["Action"], json!(["s3:GetObject", "s3:PutObject"]));
+        assert_eq!(
+            artifacts["Action"],
+            json!(["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"])
+        );
         let pass = statement(&p, "DeployActionPassExecutionRole");
         assert_eq!(pass["Action"], "iam:PassRole");
         assert_eq!(

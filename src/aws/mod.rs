@@ -8,6 +8,7 @@ pub mod errors;
 pub mod lambda;
 pub mod route53;
 pub mod s3;
+pub mod s3_multipart;
 pub mod sts;
 
 use std::time::Duration;

@@ -13,6 +13,10 @@ const STEP: &str = "upload";
 /// blocking-pool round trip per 4 KiB: 7,700 of them for a 30 MiB zip.
 const UPLOAD_BUFFER: usize = 1 << 20;
 
+/// Above this size the artifact goes up in parts, several at once (`s3_multipart`); below it one
+/// PutObject is fewer round trips.
+pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+
 /// Whether `s3://bucket/key` already holds the artifact: an object with that key and size,
 /// and its sha256 as S3's checksum or in the metadata we write with it (an object copied or
 /// uploaded in parts has no whole-object sha256 checksum).
@@ -67,6 +71,9 @@ pub async fn upload(
     key: &str,
     artifact: &Artifact,
 ) -> Result<()> {
+    if artifact.size > MULTIPART_THRESHOLD {
+        return super::s3_multipart::upload(s3, bucket, key, artifact).await;
+    }
     let resource = format!("s3://{bucket}/{key}");
     let body = ByteStream::read_from()
         .path(&artifact.path)

@@ -157,7 +157,11 @@ pub fn build_checked(settings: &BuildSettings, out: Option<&Path>) -> Result<Che
                 &zip_path,
             )?;
         }
-        ArtifactSource::Python { source, app } => {
+        ArtifactSource::Python {
+            source,
+            app,
+            no_compile,
+        } => {
             let staging = temp.path().join("bundle");
             python::build(&python::PythonBuildRequest {
                 source,
@@ -166,6 +170,7 @@ pub fn build_checked(settings: &BuildSettings, out: Option<&Path>) -> Result<Che
                 architecture: settings.architecture,
                 exclude: &exclude,
                 staging: &staging,
+                compile: !no_compile,
             })?;
             zip::write_zip(
                 zip::dir_entries(&staging, &globset::GlobSet::empty())?,

@@ -9,6 +9,7 @@
 //! `--python-app` or found by a static scan of app.py, main.py and run.py. Nothing of the app is
 //! imported here: the target may be another architecture than this machine.
 
+pub mod bytecode;
 pub mod deps;
 pub mod installer;
 
@@ -44,6 +45,8 @@ pub struct PythonBuildRequest<'a> {
     pub exclude: &'a globset::GlobSet,
     /// Where to lay out the bundle (created by `build`).
     pub staging: &'a Path,
+    /// Ship `.pyc` for the modules imported at start-up (`--no-compile` turns it off).
+    pub compile: bool,
 }
 
 /// The interpreter and platform the bundle is for.
@@ -215,6 +218,15 @@ pub fn build(req: &PythonBuildRequest<'_>) -> Result<()> {
     let handler = HANDLER_TEMPLATE.replace(HANDLER_APP_PLACEHOLDER, &app);
     let handler_path = req.staging.join(format!("{HANDLER_MODULE}.py"));
     std::fs::write(&handler_path, handler).at("can't write", &handler_path)?;
+    if req.compile {
+        let app_module = app.split(':').next().unwrap_or_default();
+        bytecode::compile(
+            req.staging,
+            &[HANDLER_MODULE, app_module],
+            &target,
+            work.path(),
+        )?;
+    }
     tracing::info!(
         "bundled {} packages, {} source files, handler {HANDLER_MODULE}.handler for {app}",
         kept.len(),

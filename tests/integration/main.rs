@@ -14,6 +14,7 @@ mod domains;
 mod github;
 mod import;
 mod invoke;
+mod multipart;
 mod ops;
 mod policy;
 mod prodfn;

@@ -633,7 +633,13 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         granted.iter().all(|a| !a.contains('*') && !a.contains('?')),
         "{granted:?}"
     );
-    let unused: Vec<&String> = granted.difference(&used).collect();
+    // Only a failed multipart upload of a big artifact aborts it (multipart.rs records that);
+    // the runs here upload small artifacts that succeed.
+    let failure_only = ["s3:AbortMultipartUpload".to_string()];
+    let unused: Vec<&String> = granted
+        .difference(&used)
+        .filter(|a| !failure_only.contains(a))
+        .collect();
     assert!(
         unused.is_empty(),
         "granted but never used by the recorded runs: {unused:?}"

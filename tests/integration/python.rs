@@ -156,13 +156,23 @@ impl Bundle {
         for gone in ["boto3/", "botocore/", "s3transfer/", "bin/"] {
             assert!(!self.has_prefix(gone), "{gone} in the bundle");
         }
-        assert!(
-            !self
-                .names
-                .iter()
-                .any(|n| n.contains("__pycache__/") || n.ends_with(".pyc")),
-            "bytecode in the bundle"
-        );
+        // Bytecode only as deploy-action writes it: `__pycache__/<module>.cpython-3XY.pyc` next to
+        // its source (the sources stay; an installer's stray bytecode is trimmed).
+        let stray: Vec<&String> = self
+            .names
+            .iter()
+            .filter(|n| n.ends_with(".pyc") || n.ends_with(".pyo"))
+            .filter(|n| {
+                let Some((dir, file)) = n.rsplit_once("__pycache__/") else {
+                    return true;
+                };
+                let Some((stem, _)) = file.split_once(".cpython-3") else {
+                    return true;
+                };
+                !self.has(&format!("{dir}{stem}.py"))
+            })
+            .collect();
+        assert!(stray.is_empty(), "bytecode without its source: {stray:?}");
         assert!(
             self.names
                 .iter()
@@ -844,4 +854,148 @@ fn deploy_of_the_flask_fixture_to_moto_ships_the_packaged_bytes() {
     assert_eq!(stored, std::fs::read(&local).unwrap());
     let bundle = read_bundle(&local);
     bundle.assert_common();
+}
+
+/// The `.pyc` entries of a zip: (name, the 16-byte header).
+fn pyc_headers(zip: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut found = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        if name.ends_with(".pyc") {
+            let mut header = Vec::new();
+            (&mut entry).take(16).read_to_end(&mut header).unwrap();
+            found.push((name, header));
+        }
+    }
+    found
+}
+
+/// Issue 20 §2: a Python bundle ships bytecode for the runtime's CPython (3.13: magic number
+/// 3571, `importlib.util.MAGIC_NUMBER == b'\xf3\r\r\n'`), `unchecked-hash` (PEP 552 flags = 1:
+/// hash-based, source not checked), for the modules imported at start-up, sources kept; the
+/// same from build to build (the size and identity checks of the Flask test above hold with
+/// bytecode); `--no-compile` and DEPLOY_NO_COMPILE ship none and keep the bundle at ≤ 0.75 MiB.
+#[test]
+fn python_bundles_ship_start_up_bytecode_for_the_runtime_unless_no_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("flask.zip");
+    let report = package(&fixture("flask-hello"), &zip, &[]);
+    let size = report["size"].as_u64().unwrap();
+    assert!(
+        size <= 3 * MIB / 2,
+        "Flask hello with bytecode: {size} bytes"
+    );
+    let pycs = pyc_headers(&zip);
+    for (name, header) in &pycs {
+        assert_eq!(
+            &header[..4],
+            b"\xf3\r\r\n",
+            "{name}: not CPython 3.13 bytecode"
+        );
+        assert_eq!(&header[4..8], &[1, 0, 0, 0], "{name}: not unchecked-hash");
+    }
+    let names: Vec<&str> = pycs.iter().map(|(n, _)| n.as_str()).collect();
+    for imported in [
+        "__pycache__/deploy_action_handler.cpython-313.pyc",
+        "__pycache__/run.cpython-313.pyc",
+        "flask/__pycache__/__init__.cpython-313.pyc",
+        "flask/__pycache__/app.cpython-313.pyc",
+        "werkzeug/routing/__pycache__/map.cpython-313.pyc",
+        "jinja2/__pycache__/environment.cpython-313.pyc",
+        "apig_wsgi/__pycache__/__init__.cpython-313.pyc",
+    ] {
+        assert!(names.contains(&imported), "no {imported} in {names:?}");
+    }
+    // Only what start-up imports: a WSGI app's bundle has no bytecode for mangum (ASGI), nor for
+    // modules only imported inside functions (werkzeug's debugger).
+    assert!(!names.iter().any(|n| n.starts_with("mangum/")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("werkzeug/debug/")),
+        "{names:?}"
+    );
+    let bundle = read_bundle(&zip);
+    bundle.assert_common();
+    assert!(
+        bundle.has("run.py") && bundle.has("flask/app.py"),
+        "sources kept"
+    );
+
+    for (extra, env) in [(&["--no-compile"][..], None), (&[][..], Some("true"))] {
+        let out = dir.path().join("plain.zip");
+        let source = fixture("flask-hello");
+        let mut args = vec![
+            "package",
+            "--source",
+            source.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let mut run = Run::new(&args);
+        if let Some(v) = env {
+            run = run.env("DEPLOY_NO_COMPILE", v);
+        }
+        let plain = run.success();
+        assert!(pyc_headers(&out).is_empty(), "{extra:?} {env:?}: bytecode");
+        let size = plain["size"].as_u64().unwrap();
+        assert!(
+            size <= 3 * MIB / 4,
+            "Flask hello without bytecode: {size} bytes"
+        );
+    }
+}
+
+/// An ASGI app's bundle compiles mangum, the adapter its handler imports.
+#[test]
+fn an_asgi_bundle_compiles_its_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("fastapi.zip");
+    package(&fixture("fastapi-hello"), &zip, &[]);
+    let names: Vec<String> = pyc_headers(&zip).into_iter().map(|(n, _)| n).collect();
+    for imported in [
+        "mangum/__pycache__/adapter.cpython-313.pyc",
+        "fastapi/__pycache__/applications.cpython-313.pyc",
+        "pydantic/__pycache__/main.cpython-313.pyc",
+    ] {
+        assert!(
+            names.iter().any(|n| n == imported),
+            "no {imported} in {names:?}"
+        );
+    }
+}
+
+/// Without a CPython of the runtime's version the bundle ships without bytecode, says so, and
+/// still builds.
+#[test]
+fn without_a_matching_python_the_bundle_has_no_bytecode_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("flask.zip");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, stdout, stderr) = Run::new(&[
+        "package",
+        "--source",
+        fixture("flask-hello").to_str().unwrap(),
+        "--out",
+        zip.to_str().unwrap(),
+        "--output",
+        "json",
+        "--runtime",
+        "python3.12",
+    ])
+    .env("PATH", "/usr/bin:/bin")
+    .env("PYENV_ROOT", empty.to_str().unwrap())
+    .env("DEPLOY_ARM64_ROOT", empty.to_str().unwrap())
+    .run();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.matches("no CPython 3.12 found").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(pyc_headers(&zip).is_empty());
 }

@@ -1295,6 +1295,14 @@ class Handler(BaseHTTPRequestHandler):
             if (call.service == "s3" and call.operation == "HeadBucket"
                     and call.bucket in cfg["bucket_regions"]):
                 reply.set_header("x-amz-bucket-region", cfg["bucket_regions"][call.bucket])
+            if (call.service == "s3" and call.operation == "CompleteMultipartUpload"
+                    and reply.status == 200):
+                # moto names the root element CompleteMultipartUploadResponse; S3 answers
+                # <CompleteMultipartUploadResult> (S3 API reference, CompleteMultipartUpload,
+                # "Response Syntax"), and the Rust SDK rejects any other root ("encountered
+                # invalid XML root: expected CompleteMultipartUploadResult").
+                reply.body = reply.body.replace(b"CompleteMultipartUploadResponse",
+                                                b"CompleteMultipartUploadResult")
         if fail_after:
             return self.error_500(call), None, "error5xx_after"
         return reply, head_len, None

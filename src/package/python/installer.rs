@@ -33,7 +33,7 @@ pub fn tools_dir() -> PathBuf {
 }
 
 /// An executable called `name` on `path`.
-fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+pub(crate) fn which(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
     std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .find(|p| is_executable(p))

@@ -559,6 +559,11 @@ impl World {
         &self.lambda
     }
 
+    #[must_use]
+    pub fn s3_client(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
     /// The version `live` points at, if the alias exists.
     #[must_use]
     pub fn alias_version(&self, function: &str) -> Option<String> {
