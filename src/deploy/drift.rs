@@ -5,8 +5,8 @@
 use aws_sdk_lambda::types::SnapStartApplyOn;
 
 use crate::aws::lambda::{FunctionConfig, snap_start};
-use crate::production::DEFAULT_DESCRIPTION;
 use crate::config::FunctionSettings;
+use crate::production::DEFAULT_DESCRIPTION;
 
 impl FunctionConfig {
     /// The configuration fields that differ from `want` (names of the flags).
@@ -66,5 +66,4 @@ impl FunctionConfig {
         }
         d
     }
-
 }
