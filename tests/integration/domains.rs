@@ -206,7 +206,8 @@ fn deploy(world: &World, artifact: &Path, stage: &str, extra: &[&str]) -> Value 
 }
 
 /// Requests that change something: every non-GET of the REST services (API Gateway,
-/// Route 53, S3, Lambda), and ACM's writes.
+/// Route 53, S3, Lambda), and the writes of the JSON-protocol services (ACM, CloudWatch Logs),
+/// where every call is a POST.
 fn writes(world: &World) -> Vec<String> {
     world
         .proxy()
@@ -217,7 +218,10 @@ fn writes(world: &World) -> Vec<String> {
             let method = e["method"].as_str().unwrap_or_default();
             let op = e["operation"].as_str().unwrap_or_default();
             let write = match service {
-                "acm" => !op.starts_with("acm:Describe") && !op.starts_with("acm:List"),
+                "acm" | "logs" => {
+                    let name = op.split(':').nth(1).unwrap_or_default();
+                    !name.starts_with("Describe") && !name.starts_with("List")
+                }
                 "sts" => false,
                 _ => !matches!(method, "GET" | "HEAD"),
             };

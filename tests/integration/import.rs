@@ -344,6 +344,16 @@ fn an_imported_flask_project_deploys_with_zappas_settings() {
     let world = World::new();
     let dir = flask_project();
     Run::new(dir.path(), &["import", "zappa", "--output", "json"]).json();
+    // staging's zappa domain names a certificate of zappa's account, which moto doesn't have:
+    // the domain itself is covered by domains::. Deploy the stage without its front door.
+    let settings = dir.path().join("deploy-action.toml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    let without_domain: String = text
+        .lines()
+        .filter(|l| !l.starts_with("domain =") && !l.starts_with("certificate-arn ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&settings, without_domain).unwrap();
     let source = dir.path().display().to_string();
     for (stage, memory, timeout, greeting, log_level) in [
         ("dev", 256, 20, "hello from dev", "DEBUG"),
