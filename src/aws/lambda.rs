@@ -172,11 +172,12 @@ fn role_budget() -> Duration {
 
 /// Run a write that names the execution role (CreateFunction, UpdateFunctionConfiguration),
 /// waiting out "The role defined for the function cannot be assumed by Lambda" while a new
-/// role propagates (`errors::is_role_not_assumable`), and busy 409s as `retry_busy` does.
-/// After `role_budget()` the last answer is returned: then the trust policy is the problem.
+/// role propagates (`errors::is_role_not_assumable`), and busy 409s as `retry_busy` does when `busy`
+/// says to. After `role_budget()` the last answer is returned: then the trust policy is the problem.
 async fn retry_role<T, E, F, Fut>(
     function: &str,
     role: Option<&str>,
+    busy: Busy,
     mut op: F,
 ) -> std::result::Result<T, SdkError<E, HttpResponse>>
 where
@@ -187,7 +188,11 @@ where
     let start = Instant::now();
     let mut delay = Duration::from_secs(1);
     loop {
-        match retry_busy(function, &mut op).await {
+        let answer = match busy {
+            Busy::Wait => retry_busy(function, &mut op).await,
+            Busy::Answer => op().await,
+        };
+        match answer {
             Err(e) if is_role_not_assumable(&e) && start.elapsed() + delay <= role_budget() => {
                 tracing::info!(
                     "{function}: Lambda can't assume the execution role {} yet (a new IAM role takes seconds to propagate); retrying in {delay:?} ({} s of {} s)",
@@ -201,6 +206,15 @@ where
             other => return other,
         }
     }
+}
+
+/// What a 409 ResourceConflictException means to a write.
+#[derive(Clone, Copy)]
+enum Busy {
+    /// The function is busy (Pending, an update InProgress): wait it out.
+    Wait,
+    /// An answer the caller handles (CreateFunction: the function exists already).
+    Answer,
 }
 
 /// The error for a role Lambda still can't assume after `role_budget()`.
@@ -469,7 +483,7 @@ impl<'a> Function<'a> {
         for (k, v) in tags {
             req = req.tags(*k, *v);
         }
-        match retry_role(self.name, Some(role), || req.clone().send()).await {
+        match retry_role(self.name, Some(role), Busy::Answer, || req.clone().send()).await {
             Ok(out) => Ok(Some(config_from_create(&out))),
             // 409 after the busy retries: the function exists (another run created it).
             Err(e) if is_conflict(&e) => Ok(None),
@@ -484,7 +498,7 @@ impl<'a> Function<'a> {
     /// (usually still updating).
     pub async fn update_configuration(&self, want: &FunctionSettings) -> Result<FunctionConfig> {
         let role = want.execution_role.as_deref();
-        let out = retry_role(self.name, role, || {
+        let out = retry_role(self.name, role, Busy::Wait, || {
             self.client
                 .update_function_configuration()
                 .function_name(self.name)
