@@ -77,7 +77,8 @@ errors += [f"{k} is set in the run step but is no input" for k in sorted(extra)]
 outputs_part = text.split("\noutputs:", 1)[1].split("\nruns:", 1)[0]
 outputs = dict(re.findall(r"^  ([a-z0-9-]+):\n    description:.*\n    value: (.*)$", outputs_part, re.M))
 expected = ["url", "version", "previous-version", "function-name", "function-arn", "alias",
-            "code-sha256", "artifact", "changed", "superseded", "stage", "app"]
+            "code-sha256", "artifact", "changed", "superseded", "stage", "app",
+            "function-url", "domain", "api-endpoint", "dns"]
 for name in expected:
     if outputs.get(name) != "${{ steps.run.outputs.%s }}" % name:
         errors.append(f"output {name}: expected steps.run.outputs.{name}, found {outputs.get(name)!r}")
