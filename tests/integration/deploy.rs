@@ -240,36 +240,7 @@ fn an_untagged_function_is_refused_unless_adopted() {
     let world = World::new();
     let app = world.python_app("app", "mine");
     // Someone else's function with the same name.
-    let zip = world.dir().join("other.zip");
-    world
-        .cmd(&[
-            "package",
-            "--artifact",
-            app.to_str().unwrap(),
-            "--out",
-            zip.to_str().unwrap(),
-        ])
-        .run()
-        .success();
-    world
-        .block_on(
-            world
-                .lambda_client()
-                .create_function()
-                .function_name("hello-main")
-                .runtime(aws_sdk_lambda::types::Runtime::Python313)
-                .role(World::exec_role())
-                .handler("app.handler")
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(aws_sdk_lambda::primitives::Blob::new(
-                            std::fs::read(&zip).unwrap(),
-                        ))
-                        .build(),
-                )
-                .send(),
-        )
-        .unwrap();
+    world.create_untagged_function("hello-main");
     let role = World::exec_role();
     let path = app.display().to_string();
     let refused = world.cmd(&deploy_args(&path, &role)).run().failure(2);

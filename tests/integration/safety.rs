@@ -124,45 +124,11 @@ fn deploy_to_a_colliding_name_is_refused_even_with_adopt() {
     );
 }
 
-fn create_untagged(world: &World, name: &str) {
-    let dir = world.python_app("untagged", "someone else's");
-    let zip = world.dir().join("untagged.zip");
-    world
-        .cmd(&[
-            "package",
-            "--artifact",
-            dir.to_str().unwrap(),
-            "--out",
-            zip.to_str().unwrap(),
-        ])
-        .run()
-        .success();
-    world
-        .block_on(
-            world
-                .lambda_client()
-                .create_function()
-                .function_name(name)
-                .runtime(aws_sdk_lambda::types::Runtime::Python313)
-                .role(World::exec_role())
-                .handler("app.handler")
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(aws_sdk_lambda::primitives::Blob::new(
-                            std::fs::read(&zip).unwrap(),
-                        ))
-                        .build(),
-                )
-                .send(),
-        )
-        .expect("create an untagged function");
-}
-
 /// `--adopt` writes our tags, so every later command treats the function as ours without it.
 #[test]
 fn adopt_takes_a_function_over_for_good() {
     let world = World::new();
-    create_untagged(&world, "hello-main");
+    world.create_untagged_function("hello-main");
     deploy(&world, "hello", "main", "adopted", &["--adopt"], 1);
     let t = tags(&world, "hello-main");
     assert_eq!(t["deploy-action:app"], "hello");
@@ -184,7 +150,7 @@ fn adopt_takes_a_function_over_for_good() {
 #[test]
 fn teardown_of_an_untagged_function_needs_adopt() {
     let world = World::new();
-    create_untagged(&world, "hello-main");
+    world.create_untagged_function("hello-main");
     let out = world
         .cmd(&["teardown", "--app", "hello", "--stage", "main"])
         .run()

@@ -524,6 +524,38 @@ impl World {
         )
     }
 
+    /// Someone else's function named `name`: created directly in Lambda, without our tags.
+    pub fn create_untagged_function(&self, name: &str) {
+        let dir = self.python_app(&format!("untagged-{name}"), "someone else's");
+        let zip = self.dir().join(format!("untagged-{name}.zip"));
+        self.cmd(&[
+            "package",
+            "--artifact",
+            dir.to_str().unwrap(),
+            "--out",
+            zip.to_str().unwrap(),
+        ])
+        .run()
+        .success();
+        self.block_on(
+            self.lambda_client()
+                .create_function()
+                .function_name(name)
+                .runtime(aws_sdk_lambda::types::Runtime::Python313)
+                .role(World::exec_role())
+                .handler("app.handler")
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                            std::fs::read(&zip).unwrap(),
+                        ))
+                        .build(),
+                )
+                .send(),
+        )
+        .expect("create an untagged function");
+    }
+
     /// `deploy-action` with a sealed environment pointing at this world.
     pub fn cmd(&self, args: &[&str]) -> Cmd {
         let mut env = host_env();
