@@ -213,10 +213,23 @@ pub async fn execute(
     if plan.adopt {
         adopt(&function, cfg, &observed).await?;
     }
-    upload(aws, artifact, plan, &observed).await?;
-    // The log group, with its retention, before the function can first run.
-    crate::production::prepare(aws, cfg).await?;
-    let published = match function_and_version(&function, cfg, artifact, plan, &observed).await? {
+    // The log group, with its retention, before the function can first run. It needs nothing
+    // of the upload, so both at once; both run to their end (an upload is never cut off).
+    let (uploaded, prepared) = tokio::join!(
+        upload(aws, artifact, plan, &observed),
+        crate::production::prepare(aws, cfg)
+    );
+    uploaded?;
+    prepared?;
+    // While Lambda applies the update (about a second on AWS), the reads that don't depend on
+    // it: reserved concurrency for `finish`, and the listings for pruning.
+    let live_version = observed.alias.as_ref().map(|a| a.version.as_str());
+    let (published, production_seen, listings) = tokio::join!(
+        function_and_version(&function, cfg, artifact, plan, &observed),
+        crate::production::look_ahead(aws, cfg, production_seen),
+        prune::read_ahead(&function, cfg.function.keep_versions, live_version),
+    );
+    let published = match published? {
         Published::Version(v) => *v,
         Published::Superseded {
             live_run,
@@ -229,7 +242,7 @@ pub async fn execute(
     };
     // Function-level settings (reserved concurrency) before live moves: a refusal (say, the
     // account's unreserved minimum) fails the deploy with live where it was.
-    crate::production::finish(aws, cfg, production_seen, false).await?;
+    crate::production::finish(aws, cfg, production_seen?, false).await?;
     if cfg.function.production.snapstart {
         let _s = Step::start("SnapStart");
         crate::production::snapstart::wait_ready(aws, &cfg.function_name, &published.version)
@@ -243,7 +256,7 @@ pub async fn execute(
         let _s = Step::start("smoke check");
         canary::gate(&function, cfg, &published).await?;
     }
-    let report = go_live(&function, cfg, &published, &observed, report).await?;
+    let report = go_live(&function, cfg, &published, &observed, listings, report).await?;
     // Schedules target `live` and need its resource policy: now that it exists.
     if !report.superseded
         && let Err(e) =
@@ -433,6 +446,7 @@ async fn go_live(
     cfg: &DeployConfig,
     published: &FunctionConfig,
     observed: &Observed,
+    listings: Option<prune::Listings>,
     mut report: DeployReport,
 ) -> Result<DeployReport> {
     let _s = Step::start("alias, function URL, old versions");
@@ -444,7 +458,7 @@ async fn go_live(
     let url_mode = cfg.function.function_url;
     let keep = cfg.function.keep_versions;
     let moving = move_live(function, cfg, published, seen);
-    let pruning = prune::prune(function, keep, Some(&published.version));
+    let pruning = prune::prune(function, keep, Some(&published.version), listings);
     let (moved, url, pruned) = if observed.alias.is_some() {
         tokio::join!(moving, url::keep(function, url_mode), pruning)
     } else {
@@ -455,6 +469,10 @@ async fn go_live(
             Err(_) => Ok(None),
         };
         (moved, url, pruned)
+    };
+    let moved_off = match &moved {
+        Ok(LiveMove::Moved { previous, .. }) => previous.clone(),
+        _ => None,
     };
     match moved? {
         LiveMove::Moved { previous, arn } => {
@@ -480,6 +498,10 @@ async fn go_live(
     report.url = match url {
         Ok(url) => url,
         Err(e) => return Err(after_live(report, "function URL", e)),
+    };
+    let pruned = match pruned {
+        Ok(p) => prune::after_move(function, p, moved_off.as_deref()).await,
+        Err(e) => Err(e),
     };
     match pruned {
         Ok(deleted) if !deleted.is_empty() => {

@@ -18,25 +18,7 @@ pub async fn sync(
     let client = &aws.lambda;
     let current = match seen {
         Some(c) => c,
-        // GetFunction with a qualifier (the deploy's read of `live`) answers only what
-        // belongs to the version; reserved concurrency belongs to the function.
-        None => match client
-            .get_function_concurrency()
-            .function_name(function)
-            .send()
-            .await
-            .map_err(|e| wrap("concurrency", "GetFunctionConcurrency", function, e))
-        {
-            Ok(c) => c.reserved_concurrent_executions(),
-            // A deploy role from an older `policy` can't read it: fine when nothing is asked.
-            Err(e) if want.is_none() && super::denied(&e) => {
-                crate::github::workflow::warning(&format!(
-                    "the deploy role may not read the reserved concurrency of {function}: regenerate its policy with `deploy-action policy` ({e})"
-                ));
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        },
+        None => current(aws, function, want).await?,
     };
     if current == want {
         return Ok(());
@@ -63,6 +45,30 @@ pub async fn sync(
         }
     }
     Ok(())
+}
+
+/// The reserved concurrency now. A deploy role from an older `policy` can't read it: fine
+/// when nothing is asked (warned, and answered as wanted so that nothing is written).
+pub(crate) async fn current(aws: &Aws, function: &str, want: Option<i32>) -> Result<Option<i32>> {
+    // GetFunction with a qualifier (the deploy's read of `live`) answers only what belongs to
+    // the version; reserved concurrency belongs to the function.
+    match aws
+        .lambda
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| wrap("concurrency", "GetFunctionConcurrency", function, e))
+    {
+        Ok(c) => Ok(c.reserved_concurrent_executions()),
+        Err(e) if want.is_none() && super::denied(&e) => {
+            crate::github::workflow::warning(&format!(
+                "the deploy role may not read the reserved concurrency of {function}: regenerate its policy with `deploy-action policy` ({e})"
+            ));
+            Ok(want)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The $LATEST description, when `--description` is given and nothing else changed (a

@@ -293,6 +293,25 @@ pub fn seen(observed: &Observed) -> Seen {
     }
 }
 
+/// Fill in what `seen` lacks with reads (a deploy makes them while Lambda applies its update,
+/// so that `finish` needs no round trip of its own when nothing differs).
+pub async fn look_ahead(aws: &Aws, cfg: &DeployConfig, seen: Seen) -> Result<Seen> {
+    let reserved_concurrency = match seen.reserved_concurrency {
+        Some(known) => known,
+        None => {
+            concurrency::current(
+                aws,
+                &cfg.function_name,
+                cfg.function.production.reserved_concurrency,
+            )
+            .await?
+        }
+    };
+    Ok(Seen {
+        reserved_concurrency: Some(reserved_concurrency),
+    })
+}
+
 /// Before the function is created or written: its log group, with the retention, so that
 /// Lambda never makes one that keeps logs forever.
 pub async fn prepare(aws: &Aws, cfg: &DeployConfig) -> Result<()> {
