@@ -27,3 +27,4 @@ mod scale;
 mod serve;
 mod settings;
 mod snapshots;
+mod update_window;

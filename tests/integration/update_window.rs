@@ -1,0 +1,167 @@
+//! Issue 20: a deploy looks at its code update tightly once it may be done, and makes the
+//! reads that don't depend on it while it runs. What must hold whatever the timing: a
+//! version holds exactly the code of the run its description names, and `live` moves only
+//! to such a version.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{BUCKET, World};
+
+fn deploy_cmd(world: &World, dir: &Path, run: u64) -> crate::support::Cmd {
+    let role = World::exec_role();
+    world
+        .cmd(&[
+            "deploy",
+            "--app",
+            "hello",
+            "--stage",
+            "main",
+            "--artifact",
+            dir.to_str().unwrap(),
+            "--handler",
+            "app.handler",
+            "--s3-bucket",
+            BUCKET,
+            "--execution-role",
+            &role,
+            "--output",
+            "json",
+        ])
+        .env("GITHUB_RUN_ID", run.to_string())
+}
+
+/// A zip of `dir` (as `package` makes it) and its CodeSha256.
+fn package(world: &World, dir: &Path) -> (Vec<u8>, String) {
+    let out = world.dir().join(format!(
+        "{}.zip",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let report = world
+        .cmd(&[
+            "package",
+            "--artifact",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--output",
+            "json",
+        ])
+        .run()
+        .success()
+        .json();
+    (
+        std::fs::read(&out).unwrap(),
+        report["code_sha256"].as_str().unwrap().to_string(),
+    )
+}
+
+fn statuses(log: &[Value], operation: &str) -> Vec<u64> {
+    log.iter()
+        .filter(|e| e["operation"] == operation)
+        .filter_map(|e| e["status"].as_u64())
+        .collect()
+}
+
+/// Another writer (a script, or a tool without our preconditions) waits out our update window
+/// with its own code update, retrying its 409s, and lands right after the window ends, while
+/// our PublishVersion is on its way (held 0.5 s by the proxy). Our publish must then be
+/// refused (the update in progress, then CodeSha256) and the deploy go again: no version
+/// under run 2 may hold the other code, and `live` ends on run 2's code.
+#[test]
+fn an_update_landing_after_our_window_is_never_published_as_ours() {
+    let world = World::new();
+    let one = world.python_app("one", "one");
+    let two = world.python_app("two", "two");
+    let other = world.python_app("other", "someone else's");
+    let (_, sha_two) = package(&world, &two);
+    let (other_zip, sha_other) = package(&world, &other);
+    deploy_cmd(&world, &one, 1).run().success();
+
+    world.proxy().configure(json!({
+        "busy_seconds": 1.0,
+        "publish_delay": 0.5,
+        "enforce_code_sha256": true,
+        "enforce_revision_id": true,
+    }));
+    world.proxy().clear_log();
+    let mut child = deploy_cmd(&world, &two, 2).spawn();
+
+    // Our code update is in: its window runs for a second from now.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while statuses(&world.proxy().log(), "lambda:UpdateFunctionCode") != [200] {
+        assert!(
+            Instant::now() < deadline,
+            "the deploy never updated the code"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the deploy ended early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The other writer tries every 20 ms until the window lets it in.
+    let lambda = world.lambda_client();
+    loop {
+        let sent = world.block_on(
+            lambda
+                .update_function_code()
+                .function_name("hello-main")
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(other_zip.clone()))
+                .send(),
+        );
+        match sent {
+            Ok(_) => break,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_conflict_exception()) =>
+            {
+                assert!(Instant::now() < deadline, "the window never ended");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("the other update failed: {e:?}"),
+        }
+    }
+
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = world.proxy().log();
+    let publishes = statuses(&log, "lambda:PublishVersion");
+    assert!(
+        publishes.iter().any(|s| *s >= 400),
+        "the other update got in before our publish (the case under test): {publishes:?}"
+    );
+    for (version, sha, desc) in world.versions("hello-main") {
+        if desc.split_whitespace().any(|w| w == "run=2") {
+            assert_eq!(
+                sha, sha_two,
+                "version {version} ({desc}) holds run 2's code"
+            );
+        }
+        assert!(
+            !(sha == sha_other && desc.contains("run=")),
+            "version {version} holds the other writer's code under a run: {desc}"
+        );
+    }
+    // Every alias write pointed at a version of run 2's code.
+    for e in log
+        .iter()
+        .filter(|e| e["operation"] == "lambda:UpdateAlias")
+    {
+        let version = e["request"]["FunctionVersion"].as_str().unwrap_or_default();
+        let c = world.config("hello-main", Some(version));
+        assert_eq!(
+            c.code_sha256(),
+            Some(sha_two.as_str()),
+            "live was moved to version {version}"
+        );
+    }
+    let live = world.config("hello-main", Some("live"));
+    assert_eq!(live.code_sha256(), Some(sha_two.as_str()), "run 2 is live");
+}
