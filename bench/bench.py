@@ -516,36 +516,104 @@ class Bench:
                     lambda: self.check_live(got["r"][1], got["r"][2]))
             self.last_payload[case] = p
 
-    def section_latency(self) -> None:
-        """Not a measurement of AWS: the same warm update (1 MiB) with the proxy adding a fixed
-        delay to every request and holding each function InProgress for a while after a code
-        update (409 to PublishVersion meanwhile), as Lambda does. Shows how the request count
-        and the waits weigh once requests cost what they cost over the internet."""
-        ops = sorted({e[0] for k, v in self.results.get("requests", {}).items()
-                      if k.startswith("warm") for e in v["timeline"]})
-        delay, busy = 0.03, 1.0
-        cfg = {"op_delay": {op: delay for op in ops}, "busy_seconds": busy}
+    # The simulated-latency matrix (issue 20 §1): (latency per request, update window).
+    LATENCY_CONFIGS = ((0.03, 0.5), (0.03, 1.0), (0.03, 3.0), (0.08, 1.0))
+    # The configuration the issue's goals are set for, and the goals.
+    LATENCY_GOAL_CONFIG = (0.03, 1.0)
+    LATENCY_GOAL_SECONDS = 1.25
+    LATENCY_GOAL_RATIO = 0.8
+    # Requests any safe warm update makes one after the other: upload, code update, (the
+    # update window), publish, move the alias. deploy-action adds its two reads before the
+    # upload (live and its version; $LATEST and whether the object is stored).
+    FLOOR_ROUND_TRIPS = 4
+    DA_FLOOR_ROUND_TRIPS = 6
+    # Operations every tool's warm update may send; the ones a warm-up deploy shows are added.
+    LATENCY_OPS = (
+        "lambda:GetAlias", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+        "lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:UpdateAlias",
+        "lambda:GetFunctionUrlConfig", "lambda:GetPolicy", "lambda:ListVersionsByFunction",
+        "lambda:ListAliases", "lambda:DeleteFunction", "lambda:GetFunctionConcurrency",
+        "s3:HeadObject", "s3:PutObject", "logs:DescribeLogGroups",
+    )
+
+    @staticmethod
+    def latency_case(delay: float, busy: float) -> str:
+        return f"{delay * 1000:.0f} ms, {busy:g} s window"
+
+    def proxy_config(self, cfg: dict) -> None:
         req = urllib.request.Request(
             self.servers.proxy + "/__proxy/config", data=json.dumps(cfg).encode(),
             headers={"Content-Type": "application/json"}, method="POST")
         urllib.request.urlopen(req, timeout=10).read()
-        self.results["latency"] = {"delay": delay, "busy": busy}
+
+    def proxy_reset(self) -> None:
+        req = urllib.request.Request(self.servers.proxy + "/__proxy/reset", data=b"",
+                                     method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def section_latency(self) -> None:
+        """Not a measurement of AWS: the same warm update (1 MiB) with the proxy adding a fixed
+        delay to every request and holding each function InProgress for a while after a code
+        update (409 to writes meanwhile), as Lambda does, for each (latency, window) of
+        LATENCY_CONFIGS. Shows how the request count and the waits weigh once requests cost
+        what they cost over the internet. Its own functions, so it runs on its own too."""
+        proxy = self.servers.proxy
+        rounds = max(3, min(self.rounds, 5))
+        stage = "lat1m"
+        p = self.make_payload("latency-setup", 1 * MiB)
+        fns = {}
+        for tool in TOOLS:
+            _, fns[tool], sha = self.deploy(tool, stage, p, self.servers.moto, create=True)
+            self.check_live(fns[tool], sha)
+        # A warm-up update through the proxy shows which operations each tool sends.
+        p = self.make_payload("latency-warmup", 1 * MiB)
+        self.servers.clear_proxy_log()
+        for tool in TOOLS:
+            _, fn, sha = self.deploy(tool, stage, p, proxy)
+            self.check_live(fn, sha)
+        ops = sorted(set(self.LATENCY_OPS) | {e["operation"] for e in self.servers.proxy_log()
+                                               if e.get("operation")})
+        out = self.results["latency"] = {
+            "configs": [], "rounds": rounds,
+            # This section may be re-rendered into the results of an earlier full run.
+            "run": {"command": self.args.command,
+                    "started": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
+                    "deploy-action": first_line([self.da, "--version"]),
+                    "load": " / ".join(f"{x:.1f}" for x in os.getloadavg())},
+        }
         try:
-            for r in range(3):
-                p = self.make_payload(f"latency-{r}", 1 * MiB)
-                for tool in self.order(r):
-                    dt, fn, sha = self.deploy(tool, self.warm_names["1 MiB"], p,
-                                              self.servers.proxy)
-                    self.check_live(fn, sha)
-                    self.sample("latency", tool, "1 MiB", dt, round=r)
-                    time.sleep(busy)  # the next deploy starts outside the update window
-                self.last_payload["1 MiB"] = p
+            for delay, busy in self.LATENCY_CONFIGS:
+                case = self.latency_case(delay, busy)
+                self.proxy_config({"op_delay": {op: delay for op in ops}, "busy_seconds": busy})
+                entry = {"delay": delay, "busy": busy, "case": case}
+                for r in range(rounds):
+                    p = self.make_payload(f"latency-{delay}-{busy}-{r}", 1 * MiB)
+                    for tool in self.order(r):
+                        got = {}
+
+                        def go(endpoint, tool=tool, p=p):
+                            got["r"] = self.deploy(tool, stage, p, endpoint)
+
+                        if tool == "deploy-action":
+                            # Where its time goes, with the proxy's log of this deploy.
+                            reqs = self.count_requests(f"{case}, round {r + 1}", go)
+                            dt = got["r"][0]
+                            entry.setdefault("timelines", []).append(reqs)
+                        else:
+                            go(proxy)
+                            dt = got["r"][0]
+                        self.check_live(got["r"][1], got["r"][2])
+                        self.sample("latency", tool, case, dt, round=r)
+                        time.sleep(busy)  # the next deploy starts outside the update window
+                # Keep the timeline of the median deploy only.
+                tls = sorted(entry.pop("timelines", []), key=lambda t: t["wall"])
+                if tls:
+                    entry["timeline"] = tls[len(tls) // 2]
+                out["configs"].append(entry)
+                log(f"simulated latency {case}: " + ", ".join(
+                    f"{t} {fmt_s(median(self.times('latency', t, case)))}" for t in TOOLS))
         finally:
-            req = urllib.request.Request(self.servers.proxy + "/__proxy/reset", data=b"",
-                                         method="POST")
-            urllib.request.urlopen(req, timeout=10).read()
-        log("simulated latency: " + ", ".join(
-            f"{t} {fmt_s(median(self.times('latency', t, '1 MiB')))}" for t in TOOLS))
+            self.proxy_reset()
 
     def section_noop(self) -> None:
         """Redeploy what is live: no upload, no publish."""
@@ -941,18 +1009,7 @@ class Bench:
 
         lat = R.get("latency")
         if lat:
-            w("## Warm update with simulated AWS latency (not a measurement of AWS)\n")
-            w(f"The same 1 MiB warm update, through the fault proxy set to delay every request "
-              f"by {lat['delay'] * 1000:.0f} ms and to keep a function's update InProgress for "
-              f"{lat['busy']:.0f} s after a code update (PublishVersion answered 409 meanwhile), "
-              f"as Lambda does. 3 rounds. Sequential requests and waits, not local work, decide "
-              f"the time here.\n")
-            w("| tool | median | min | max | deploy-action ÷ tool |\n|---|---|---|---|---|")
-            da = median(self.times("latency", "deploy-action", "1 MiB"))
-            for t in TOOLS:
-                xs = self.times("latency", t, "1 MiB")
-                w(f"| {t} | {stat_cells(xs)} | {fmt_ratio(ratio(da, median(xs)))} |")
-            w("")
+            w(self.render_latency(lat))
 
         # -- noop
         noop = self.times("noop", "deploy-action", "1 MiB")
@@ -1069,6 +1126,80 @@ class Bench:
                 w(f.read())
         return "\n".join(L)
 
+    def render_latency(self, lat: dict) -> str:
+        L = []
+        w = L.append
+        w("## Warm update with simulated AWS latency (not a measurement of AWS)\n")
+        configs = lat.get("configs") or [{"delay": lat["delay"], "busy": lat["busy"],
+                                          "case": "1 MiB"}]
+        w("The same 1 MiB warm update, through the fault proxy set to delay every request by a "
+          "fixed latency and to keep a function's update InProgress for a window after each "
+          "code update (writes such as PublishVersion are answered 409 meanwhile), as Lambda "
+          "does (issue 20 §1). Each tool updates its own function; "
+          f"{lat.get('rounds', 3)} interleaved rounds per configuration, and each deploy starts "
+          "after the previous one's window. Sequential requests and waits, not local work, "
+          "decide the time here.\n")
+        if lat.get("run"):
+            r = lat["run"]
+            w(f"This section: `{r['command']}` on {r['started']} UTC, {r['deploy-action']}, "
+              f"load average at its start {r['load']}.\n")
+        w("The floor is the window plus the requests that must go one after the other: for "
+          f"any safe warm update {self.FLOOR_ROUND_TRIPS} (upload, code update, publish, move "
+          f"the alias); deploy-action reads first ({self.DA_FLOOR_ROUND_TRIPS} round trips: "
+          "`live` and its version; `$LATEST` and whether the object is stored).\n")
+        w("| latency, window | deploy-action | boto3 | aws-cli | cargo-lambda | "
+          "deploy-action ÷ boto3 | floor (any tool) | deploy-action's floor | "
+          "deploy-action − its floor |\n|---|---|---|---|---|---|---|---|---|")
+        for c in configs:
+            case = c["case"]
+            m = {t: median(self.times("latency", t, case))
+                 for t in ("deploy-action", "boto3", "aws-cli", "cargo-lambda")}
+            floor = c["busy"] + self.FLOOR_ROUND_TRIPS * c["delay"]
+            da_floor = c["busy"] + self.DA_FLOOR_ROUND_TRIPS * c["delay"]
+            over = fmt_s(m["deploy-action"] - da_floor) if m["deploy-action"] else "n/a"
+            w(f"| {case} | {fmt_s(m['deploy-action'])} | {fmt_s(m['boto3'])} | "
+              f"{fmt_s(m['aws-cli'])} | {fmt_s(m['cargo-lambda'])} | "
+              f"{fmt_ratio(ratio(m['deploy-action'], m['boto3']))} | {fmt_s(floor)} | "
+              f"{fmt_s(da_floor)} | {over} |")
+        w("")
+        w("Goals (issue 20 §1), from this run:\n")
+        w("| goal | measured | |\n|---|---|---|")
+        for c in configs:
+            case = c["case"]
+            da = median(self.times("latency", "deploy-action", case))
+            b3 = median(self.times("latency", "boto3", case))
+            r = ratio(da, b3)
+            if (c["delay"], c["busy"]) == self.LATENCY_GOAL_CONFIG:
+                w(f"| {case}: ≤ {self.LATENCY_GOAL_SECONDS:.2f} s | {fmt_s(da)} | "
+                  f"{'met' if da is not None and da <= self.LATENCY_GOAL_SECONDS else '**missed**'} |")
+                w(f"| {case}: ≤ {self.LATENCY_GOAL_RATIO}× boto3 | {fmt_ratio(r)} "
+                  f"({fmt_s(da)} vs {fmt_s(b3)}) | "
+                  f"{'met' if r is not None and r <= self.LATENCY_GOAL_RATIO else '**missed**'} |")
+            else:
+                w(f"| {case}: faster than boto3 | {fmt_ratio(r)} ({fmt_s(da)} vs {fmt_s(b3)}) | "
+                  f"{'met' if r is not None and r < 1.0 else '**missed**'} |")
+        w("")
+        w("Every sample (median, min, max):\n")
+        w("| latency, window | tool | median | min | max |\n|---|---|---|---|---|")
+        for c in configs:
+            for t in TOOLS:
+                w(f"| {c['case']} | {t} | {stat_cells(self.times('latency', t, c['case']))} |")
+        w("")
+        for c in configs:
+            tl = c.get("timeline")
+            if not tl or (c["delay"], c["busy"]) != self.LATENCY_GOAL_CONFIG:
+                continue
+            w(f"deploy-action's median deploy at {c['case']}, request by request (when each "
+              "arrived at the proxy, counted from the process start, and how long the proxy, "
+              "with its added latency, and moto took to answer; the GetFunction requests after "
+              "the code update are the looks at the update's state):\n")
+            w("| # | request | at | took |\n|---|---|---|---|")
+            for i, (op, at, took) in enumerate(tl["timeline"], 1):
+                w(f"| {i} | {op} | {at * 1000:.0f} ms | {took * 1000:.1f} ms |")
+            w(f"| | process exit | {tl['wall'] * 1000:.0f} ms | |")
+            w("")
+        return "\n".join(L)
+
     def missed_analysis(self, rows) -> list[str]:
         """For a missed target against the AWS CLI, what dominates, from this run's numbers."""
         out = []
@@ -1154,11 +1285,12 @@ class Bench:
         try:
             if want("startup"):
                 section("startup", self.section_startup)
-            if any(want(s) for s in ("warm", "noop", "first", "rss")):
+            if any(want(s) for s in ("warm", "noop", "first", "rss", "latency")):
                 self.setup_moto()
             if want("warm") or want("noop"):
                 section("warm", self.section_warm)
                 section("requests", self.section_requests)
+            if want("warm") or want("latency"):
                 section("latency", self.section_latency)
             if want("noop"):
                 section("noop", self.section_noop)
@@ -1204,7 +1336,7 @@ def main() -> int:
     ap.add_argument("--out", required=True, help="Markdown file to write")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", help="comma-separated sections: "
-                    "startup,warm,noop,first,rss,package,rust")
+                    "startup,warm,noop,first,rss,package,rust,latency")
     ap.add_argument("--command", default="bench/run.sh", help="recorded in the results")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--render", metavar="JSON",

@@ -545,7 +545,8 @@ class ProxyState:
         if ra is not None and not isinstance(ra, str):
             raise ConfigError("throttle_retry_after must be a string (header value) or null")
         for op, delay in cfg["op_delay"].items():
-            self._check_op(op, "op_delay")
+            # Any service: a deploy's CloudWatch Logs and STS requests cost a round trip too.
+            self._check_op(op, "op_delay", allow_any_service=True)
             if not isinstance(delay, (int, float)) or delay < 0:
                 raise ConfigError(f"op_delay[{op}] must be seconds >= 0")
         for op, rule in cfg["fail_ops"].items():
