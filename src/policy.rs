@@ -224,6 +224,12 @@ pub const OPERATIONS: &[Operation] = &[
         "DeleteFunctionConcurrency",
         &[("lambda:DeleteFunctionConcurrency", On::Function)],
     ),
+    // --snapstart reads provisioned concurrency (SnapStart excludes it).
+    op(
+        "lambda",
+        "ListProvisionedConcurrencyConfigs",
+        &[("lambda:ListProvisionedConcurrencyConfigs", On::Function)],
+    ),
     // The function's log group with its retention. Tags on create need logs:TagResource
     // (and the older logs:TagLogGroup).
     op(

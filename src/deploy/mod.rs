@@ -150,6 +150,11 @@ pub async fn plan_from(
 ) -> Result<(DeployPlan, Observed)> {
     let observed = observe(aws, cfg, artifact, first).await?;
     let ownership = plan::check_ownership(cfg, &observed)?;
+    // SnapStart excludes provisioned concurrency: refused here, before any write.
+    if cfg.function.production.snapstart && observed.exists {
+        crate::production::snapstart::refuse_provisioned_concurrency(aws, &cfg.function_name)
+            .await?;
+    }
     if !observed.exists && cfg.function.execution_role.is_none() {
         return Err(Error::missing(
             "--execution-role",

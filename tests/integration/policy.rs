@@ -517,8 +517,8 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
         )
         .run()
         .success();
-    // 2. New code and configuration drift, with reserved concurrency and a schedule (both
-    // dropped in 3).
+    // 2. New code and configuration drift, with reserved concurrency, a schedule and SnapStart
+    // (which reads provisioned concurrency first; all dropped in 3).
     deploy(
         &world,
         "main",
@@ -530,6 +530,7 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
             "2",
             "--schedule",
             "nightly=rate(1 day)=app:handler",
+            "--snapstart",
         ],
         101,
     );

@@ -422,6 +422,8 @@ class FunctionState:
         self.version_extra: dict[str, dict] = {}
         # Versions published with SnapStart: Pending until this monotonic time.
         self.snapshot_until: dict[str, float] = {}
+        # Provisioned concurrency per qualifier (see provisioned_concurrency()).
+        self.provisioned: dict[str, dict] = {}
 
     def busy(self, now):
         if self.busy_kind and now < self.busy_until:
@@ -1483,6 +1485,8 @@ class Handler(BaseHTTPRequestHandler):
         """Real Lambda refuses these; moto accepts them. Answer as Lambda does."""
         opn = call.operation
         name = call.function
+        if opn in PROVISIONED_CONCURRENCY_OPS:
+            return provisioned_concurrency(self, call, fst, body)
         if call.qualifier and call.qualifier in fst.deleted_versions and opn != "Invoke":
             arn = function_arn(call, fst, name)
             return aws_error(call, 404, "ResourceNotFoundException",
@@ -2244,6 +2248,59 @@ def main(argv=None):
         pass
     finally:
         server.server_close()
+
+
+# -- issue 18: provisioned concurrency, which moto has no routes for (moto/awslambda/urls.py
+# of 5.2.1 and of getmoto/moto 0af643a have no /2019-09-30/.../provisioned-concurrency).
+# deploy-action never sets it, but reads it before enabling SnapStart: "SnapStart does not
+# support provisioned concurrency" (AWS "Improving startup performance with Lambda SnapStart",
+# Supported features and limitations,
+# https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html). Modelled: Put (tests set it up
+# through the proxy) and List, with the shapes of the Lambda API reference
+# (https://docs.aws.amazon.com/lambda/latest/api/API_PutProvisionedConcurrencyConfig.html: 202,
+# Status IN_PROGRESS; .../API_ListProvisionedConcurrencyConfigs.html: FunctionArn qualified).
+# Configs go with the function (DeleteFunction drops the proxy's state of it). Not modelled: Get
+# and Delete, the allocation delay, the account's concurrency limits.
+PROVISIONED_CONCURRENCY_OPS = ("PutProvisionedConcurrencyConfig",
+                               "ListProvisionedConcurrencyConfigs")
+
+
+def provisioned_concurrency(handler, call, fst, body):
+    name = call.function
+    latest = handler.lookup(call, f"/2015-03-31/functions/{q(name)}/configuration")
+    if not latest.ok:
+        return latest  # moto's own answer for a function that doesn't exist
+    arn = (latest.json() or {}).get("FunctionArn") or function_arn(call, fst, name)
+    if call.operation == "ListProvisionedConcurrencyConfigs":
+        configs = [
+            {"FunctionArn": f"{arn}:{qualifier}",
+             "RequestedProvisionedConcurrentExecutions": c["n"],
+             "AvailableProvisionedConcurrentExecutions": c["n"],
+             "AllocatedProvisionedConcurrentExecutions": c["n"],
+             "Status": "READY", "LastModified": c["modified"]}
+            for qualifier, c in sorted(fst.provisioned.items())
+        ]
+        reply = Reply(200, [("Content-Type", "application/json")])
+        reply.set_json({"ProvisionedConcurrencyConfigs": configs})
+        return reply
+    qualifier = call.qualifier
+    if qualifier.isdigit():
+        found = handler.lookup(call, f"/2015-03-31/functions/{q(name)}/configuration"
+                                     f"?Qualifier={q(qualifier)}")
+    else:
+        found = handler.lookup(call, f"/2015-03-31/functions/{q(name)}/aliases/{q(qualifier)}")
+    if not found.ok:
+        return aws_error(call, 404, "ResourceNotFoundException",
+                         f"Function not found: {arn}:{qualifier}")
+    n = int(body.get("ProvisionedConcurrentExecutions") or 0)
+    modified = time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())
+    fst.provisioned[qualifier] = {"n": n, "modified": modified}
+    reply = Reply(202, [("Content-Type", "application/json")])
+    reply.set_json({"RequestedProvisionedConcurrentExecutions": n,
+                    "AvailableProvisionedConcurrentExecutions": 0,
+                    "AllocatedProvisionedConcurrentExecutions": 0,
+                    "Status": "IN_PROGRESS", "LastModified": modified})
+    return reply
 
 
 if __name__ == "__main__":
