@@ -3,7 +3,7 @@
 //! every cold start (24.3 s → 9.5 s for the Flask hello under the emulated CPython 3.13 when all
 //! of it is compiled). Bytecode is platform-independent but not version-independent, so it is
 //! made by a CPython of the runtime's minor version: `python3.X` on PATH, a pyenv one, else the
-//! aarch64 root's (scripts/install-arm64-toolchain.sh) under qemu-user. Without one the bundle
+//! aarch64 roots' (scripts/install-arm64-toolchain.sh: 3.13, and 3.14) under qemu-user. Without one the bundle
 //! ships without bytecode, and the build says so. What gets compiled, and how, is
 //! `compile_bytecode.py`'s business (the modules imported at start-up, `unchecked-hash`,
 //! reproducible).
@@ -106,26 +106,32 @@ fn candidates(minor: u32) -> Vec<Interpreter> {
             }
         }
     }
-    // The aarch64 root's CPython under qemu-user (on an aarch64 host it needs no emulator, but
-    // its libraries are the root's: still run through qemu's -L).
-    let root = std::env::var_os("DEPLOY_ARM64_ROOT")
-        .filter(|r| !r.is_empty())
-        .map_or_else(|| tools_dir().join("arm64-root"), PathBuf::from);
-    let python = root.join("usr/bin").join(&exe);
-    if python.is_file()
-        && let Some(qemu) = ["qemu-aarch64-static", "qemu-aarch64"]
-            .iter()
-            .find_map(|q| which(q, &path))
-    {
-        found.push(Interpreter {
-            describe: format!(
-                "{} under {}",
-                python.display(),
-                qemu.file_name().unwrap_or_default().to_string_lossy()
-            ),
-            program: qemu,
-            args: vec!["-L".into(), root.into_os_string(), python.into_os_string()],
-        });
+    // The aarch64 roots' CPython under qemu-user (on an aarch64 host it needs no emulator, but
+    // its libraries are the root's: still run through qemu's -L): Debian trixie's python3.13,
+    // and Debian forky's python3.14 in a root of its own (issue 18).
+    for (var, default) in [
+        ("DEPLOY_ARM64_ROOT", "arm64-root"),
+        ("DEPLOY_ARM64_ROOT_PY314", "arm64-root-py314"),
+    ] {
+        let root = std::env::var_os(var)
+            .filter(|r| !r.is_empty())
+            .map_or_else(|| tools_dir().join(default), PathBuf::from);
+        let python = root.join("usr/bin").join(&exe);
+        if python.is_file()
+            && let Some(qemu) = ["qemu-aarch64-static", "qemu-aarch64"]
+                .iter()
+                .find_map(|q| which(q, &path))
+        {
+            found.push(Interpreter {
+                describe: format!(
+                    "{} under {}",
+                    python.display(),
+                    qemu.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                program: qemu,
+                args: vec!["-L".into(), root.into_os_string(), python.into_os_string()],
+            });
+        }
     }
     found
 }
@@ -143,7 +149,7 @@ pub fn find(target: &Target) -> Option<Interpreter> {
 pub fn compile(staging: &Path, roots: &[&str], target: &Target, work: &Path) -> Result<usize> {
     let Some(python) = find(target) else {
         tracing::warn!(
-            "no CPython {} found (python3.{} on PATH, pyenv, or the aarch64 root of scripts/install-arm64-toolchain.sh): the bundle ships without bytecode, so each cold start compiles the modules it imports; install python3.{} here to ship it, or pass --no-compile to silence this",
+            "no CPython {} found (python3.{} on PATH, pyenv, or the aarch64 roots of scripts/install-arm64-toolchain.sh): the bundle ships without bytecode, so each cold start compiles the modules it imports; install python3.{} here to ship it, or pass --no-compile to silence this",
             target.python_version(),
             target.minor,
             target.minor
