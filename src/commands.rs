@@ -191,6 +191,8 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
     );
     // Local validation and the build first: bad input (exit 2) leaves no GitHub deployment.
     let checked = build_checked(&cfg)?;
+    // Waited for only after the report reached GitHub (when this goes out of scope).
+    let _staging = checked.discard_staging();
     let report = reported(reporter, build_and_deploy(&cfg, checked)).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))
