@@ -29,11 +29,16 @@ TOOLS="$DEPLOY_ACTION_TOOLS"
 
 # The scale section (issue #19): `bench/run.sh --scale [--stages N]` seeds N tagged stages on moto
 # and measures `status` and `gc --dry-run` (requests and time; bench/scale.py). No peers involved.
+# DEPLOY_BENCH_BIN=path takes a release binary built already (e.g. scripts/release/build.sh's).
 if [[ "${1:-}" == "--scale" ]]; then
   shift
-  log "cargo build --release --locked"
-  cargo build --release --locked
-  exec "$TOOLS/venv/bin/python" bench/scale.py --bin "${CARGO_TARGET_DIR:-$REPO/target}/release/deploy-action" "$@"
+  BIN="${DEPLOY_BENCH_BIN:-}"
+  if [[ -z "$BIN" ]]; then
+    log "cargo build --release --locked"
+    cargo build --release --locked
+    BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/deploy-action"
+  fi
+  exec "$TOOLS/venv/bin/python" bench/scale.py --bin "$BIN" "$@"
 fi
 
 # The preview-URL section (issue #20 §4): bench/preview_url.sh (its own binary and fixtures).
