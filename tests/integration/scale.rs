@@ -585,56 +585,179 @@ fn logs_of_a_stage_never_invoked_say_so() {
     assert!(run.stdout.trim().is_empty());
 }
 
+/// `logs --follow --output json` running in the background, its lines read as they come.
+struct Follow {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    got: Vec<String>,
+}
+
+impl Follow {
+    fn start(world: &World, page: Option<&str>) -> Follow {
+        let mut cmd = world.cmd(&[
+            "logs", "--app", "hello", "--stage", "main", "--follow", "--output", "json",
+        ]);
+        if let Some(page) = page {
+            cmd = cmd.env("DEPLOY_ACTION_TEST_LOG_PAGE", page);
+        }
+        let mut child = cmd.spawn();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Follow {
+            child,
+            lines: rx,
+            got: Vec::new(),
+        }
+    }
+
+    /// Wait (at most 30 s) until `n` lines were printed.
+    fn wait(&mut self, n: usize) {
+        while self.got.len() < n {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(l) => self.got.push(l),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Let it run a little longer (a few polls or live tail updates), stop it; the messages
+    /// printed and its stderr.
+    fn finish(mut self, settle: Duration) -> (Vec<String>, String) {
+        std::thread::sleep(settle);
+        while let Ok(l) = self.lines.try_recv() {
+            self.got.push(l);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        let messages = self
+            .got
+            .iter()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["message"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        (messages, stderr)
+    }
+}
+
+fn count_op(world: &World, op: &str) -> usize {
+    world
+        .proxy()
+        .log()
+        .iter()
+        .filter(|e| e["operation"] == op)
+        .count()
+}
+
 #[test]
 fn logs_follow_prints_new_events_once() {
+    // moto has no StartLiveTail (its server answers 500): `--follow` says so once and polls.
     let world = World::new();
     let group = "/aws/lambda/hello-main";
     let t = now_ms() - 5_000;
     put_events(&world, group, "s1", &[(t, "one"), (t + 1, "two")]);
-    let mut child = world
-        .cmd(&[
-            "logs", "--app", "hello", "--stage", "main", "--follow", "--output", "json",
-        ])
-        .env("DEPLOY_ACTION_TEST_LOG_PAGE", "1")
-        .spawn();
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut got = Vec::new();
-    let wait = |got: &mut Vec<String>, n: usize| {
-        while got.len() < n {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(l) => got.push(l),
-                Err(_) => break,
-            }
-        }
-    };
-    wait(&mut got, 2);
+    let mut follow = Follow::start(&world, Some("1"));
+    follow.wait(2);
     put_events(&world, group, "s2", &[(t + 2, "three")]);
-    wait(&mut got, 3);
+    follow.wait(3);
     // A few more polls: nothing is printed twice.
-    std::thread::sleep(Duration::from_millis(2500));
-    while let Ok(l) = rx.try_recv() {
-        got.push(l);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let messages: Vec<String> = got
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["message"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let (messages, stderr) = follow.finish(Duration::from_millis(2500));
     assert_eq!(messages, ["one", "two", "three"]);
+    assert_eq!(
+        stderr
+            .matches("live tail unavailable (the endpoint does not support StartLiveTail)")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(count_op(&world, "logs:StartLiveTail") == 1);
+}
+
+#[test]
+fn logs_follow_uses_live_tail_without_gaps_or_duplicates() {
+    let world = World::new();
+    // Sessions of 3 s, so that this test also sees a session end (SessionTimeoutException)
+    // and the next one start.
+    world
+        .proxy()
+        .configure(json!({"live_tail": true, "live_tail_session_seconds": 3}));
+    let group = "/aws/lambda/hello-main";
+    let t = now_ms() - 5_000;
+    put_events(&world, group, "s1", &[(t, "one"), (t + 1, "two")]);
+    let mut follow = Follow::start(&world, None);
+    follow.wait(2);
+    // Ingested while the session runs: Live Tail brings these (the catch-up read may too).
+    put_events(
+        &world,
+        group,
+        "s2",
+        &[(t + 2, "three"), (t + 3, "same"), (t + 3, "same")],
+    );
+    follow.wait(5);
+    // After the first session timed out (3 s) and the next one started (1 s later, then its
+    // catch-up read): Live Tail alone brings this.
+    std::thread::sleep(Duration::from_secs(5));
+    put_events(&world, group, "s1", &[(now_ms(), "four")]);
+    follow.wait(6);
+    let last: Value = serde_json::from_str(follow.got.last().unwrap()).unwrap();
+    assert_eq!(last["message"], "four");
+    assert!(last.get("event_id").is_none(), "came by Live Tail: {last}");
+    assert_eq!(last["stream"], "s1");
+    let (messages, stderr) = follow.finish(Duration::from_millis(2500));
+    assert_eq!(
+        messages,
+        ["one", "two", "three", "same", "same", "four"],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("live tail unavailable"), "{stderr}");
+    assert!(
+        count_op(&world, "logs:StartLiveTail") >= 2,
+        "a new session after the timeout"
+    );
+    // History, then one catch-up per session: no polling every second.
+    let filters = count_op(&world, "logs:FilterLogEvents");
+    assert!(filters <= 4, "{filters} FilterLogEvents: it polled");
+}
+
+#[test]
+fn logs_follow_without_live_tail_permission_says_which_and_polls() {
+    let world = World::new();
+    // What CloudWatch Logs answers a role without the permission (AccessDeniedException, 400;
+    // StartLiveTail "Errors").
+    world.proxy().configure(json!({
+        "live_tail": true,
+        "fail_ops": {"logs:StartLiveTail": {"status": 400, "type": "AccessDeniedException",
+            "message": "User is not authorized to perform: logs:StartLiveTail"}}
+    }));
+    let group = "/aws/lambda/hello-main";
+    let t = now_ms() - 5_000;
+    put_events(&world, group, "s1", &[(t, "one")]);
+    let mut follow = Follow::start(&world, None);
+    follow.wait(1);
+    put_events(&world, group, "s1", &[(t + 1, "two")]);
+    follow.wait(2);
+    let (messages, stderr) = follow.finish(Duration::from_millis(1500));
+    assert_eq!(messages, ["one", "two"]);
+    assert!(
+        stderr.contains("may not call logs:StartLiveTail on arn:aws:logs:us-east-1:")
+            && stderr.contains(":log-group:/aws/lambda/hello-main")
+            && stderr.contains("policy --operate"),
+        "{stderr}"
+    );
 }
 
 #[test]
