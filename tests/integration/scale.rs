@@ -846,3 +846,129 @@ fn cost_matches_hand_computed_numbers() {
         "{text}"
     );
 }
+
+#[test]
+fn cost_counts_http_api_requests_of_stages_behind_one() {
+    let world = World::new();
+    // main's front door is an HTTP API (what a deploy with `--front-door http-api` leaves: the
+    // function tagged deploy-action:front-door, the API tagged with app and stage); pr-1 has a
+    // function URL only.
+    let tags = [
+        (TAG_APP, "hello"),
+        (TAG_STAGE, "main"),
+        ("deploy-action:front-door", "http-api"),
+    ];
+    seed_function(&world, "hello-main", Some(&tags), "# main\n");
+    seed_stage(&world, "hello", "pr-1", Some("none"));
+    let apis = aws_sdk_apigatewayv2::Client::new(&moto_config(&world));
+    let api = |app: &str, stage: &str| {
+        world
+            .block_on(
+                apis.create_api()
+                    .name(format!("{app}-{stage}"))
+                    .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Http)
+                    .tags(TAG_APP, app)
+                    .tags(TAG_STAGE, stage)
+                    .send(),
+            )
+            .expect("create api")
+            .api_id()
+            .unwrap()
+            .to_string()
+    };
+    let other_app = api("other", "main");
+    let ours = api("hello", "main");
+    let cw = aws_sdk_cloudwatch::Client::new(&moto_config(&world));
+    let at = SystemTime::now() - Duration::from_secs(3600);
+    let datum = |name: &str, dim: &str, value: &str, v: f64| {
+        aws_sdk_cloudwatch::types::MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(
+                aws_sdk_cloudwatch::types::Dimension::builder()
+                    .name(dim)
+                    .value(value)
+                    .build(),
+            )
+            .timestamp(at.into())
+            .value(v)
+            .build()
+    };
+    // main: 3,000,000 requests of 100 ms (300,000,000 ms), all through its API; another
+    // app's API had traffic too, which is not ours.
+    world
+        .block_on(
+            cw.put_metric_data()
+                .namespace("AWS/Lambda")
+                .metric_data(datum("Invocations", "FunctionName", "hello-main", 3e6))
+                .metric_data(datum("Duration", "FunctionName", "hello-main", 3e8))
+                .send(),
+        )
+        .expect("put metrics");
+    world
+        .block_on(
+            cw.put_metric_data()
+                .namespace("AWS/ApiGateway")
+                .metric_data(datum("Count", "ApiId", &ours, 3e6))
+                .metric_data(datum("Count", "ApiId", &other_app, 7e6))
+                .send(),
+        )
+        .expect("put metrics");
+    world.proxy().clear_log();
+    let report = world
+        .cmd(&["cost", "--app", "hello", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let f = |v: &Value| v.as_f64().unwrap();
+    let main = &report["stages"][0];
+    assert_eq!(main["stage"], "main");
+    assert_eq!(main["front_door"], "http-api");
+    assert_eq!(f(&main["http_api_requests"]), 3e6);
+    // 3M × $1.00 per million = $3.00.
+    assert!((f(&main["http_api"]) - 3.0).abs() < 1e-9, "{main}");
+    // 300,000 s × 0.5 GB = 150,000 GB-s × $0.0000133334 = $2.00001; requests $0.60.
+    assert!(
+        (f(&main["lambda_compute"]) - 2.000_01).abs() < 1e-9,
+        "{main}"
+    );
+    assert!((f(&main["total"]) - 5.600_01).abs() < 1e-9, "{main}");
+    let pr = &report["stages"][1];
+    assert_eq!(pr["front_door"], "url");
+    assert_eq!(f(&pr["http_api"]), 0.0);
+    // HTTP API free tier apart: 1M calls ($1.00), not in `free_tier` (Lambda: 1M requests
+    // $0.20 + 150,000 GB-s $2.00001).
+    assert!(
+        (f(&report["http_api_free_tier"]) - 1.0).abs() < 1e-9,
+        "{report}"
+    );
+    assert!(
+        (f(&report["free_tier"]) - 2.200_01).abs() < 1e-9,
+        "{report}"
+    );
+    // Fargate with an ALB, the HTTP API's counterpart: (0.009875 + 0.0225 + 0.008) × 720.
+    assert_eq!(report["fargate"]["alb"], true);
+    assert!((f(&report["fargate"]["cost"]) - 29.07).abs() < 1e-9);
+    // Per request: $0.0000002 + 0.1 s × 0.5 GB × $0.0000133334 + $0.000001 (HTTP API).
+    let per_request = 0.000_000_2 + 0.05 * 0.000_013_333_4 + 0.000_001;
+    let breakeven = 29.07 / 2_592_000.0 / per_request;
+    assert!(
+        (f(&main["fargate_breakeven_rps"]) - breakeven).abs() < 1e-9,
+        "{main}"
+    );
+    // Every metric, the API's included, in one GetMetricData; one GetApis listing.
+    let log = world.proxy().log();
+    let count = |suffix: &str| {
+        log.iter()
+            .filter(|e| e["operation"].as_str().is_some_and(|o| o.ends_with(suffix)))
+            .count()
+    };
+    assert_eq!(count("GetMetricData"), 1, "{:?}", ops_of(&log));
+    let text = world
+        .cmd(&["cost", "--app", "hello"])
+        .run()
+        .success()
+        .stdout;
+    assert!(text.contains("HTTP API"), "{text}");
+    assert!(text.contains("$3.00"), "{text}");
+    assert!(text.contains("first 12 months"), "{text}");
+}
