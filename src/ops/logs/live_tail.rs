@@ -167,7 +167,8 @@ fn print_frame(frame: Frame, tail: &mut Tail, printer: &mut Printer) {
 /// GetCallerIdentity, which needs no permission ("No permissions are required to perform this
 /// operation", STS API Reference, GetCallerIdentity).
 async fn group_arn(aws: &Aws, group: &str) -> std::result::Result<String, String> {
-    let me = aws_sdk_sts::Client::new(&aws.config)
+    let sts = aws_sdk_sts::Client::new(&aws.config);
+    let me = sts
         .get_caller_identity()
         .send()
         .await
