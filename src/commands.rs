@@ -16,7 +16,7 @@ use crate::{aws, deploy, domain, ops, package, policy};
 
 /// The output format a command was asked for (errors use it too).
 #[must_use]
-pub fn output_format(command: &Command) -> OutputFormat {
+pub(crate) fn output_format(command: &Command) -> OutputFormat {
     match command {
         Command::Deploy(a) => a.target.output,
         Command::Package(a) => a.output,
@@ -37,7 +37,7 @@ pub fn output_format(command: &Command) -> OutputFormat {
     }
 }
 
-pub async fn dispatch(command: Command) -> Result<Report> {
+pub(crate) async fn dispatch(command: Command) -> Result<Report> {
     mask_secrets(&command);
     match command {
         Command::Deploy(args) => deploy_command(&args).await,

@@ -26,7 +26,7 @@ use crate::naming;
 
 /// What an IAM action is granted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum On {
+pub(crate) enum On {
     /// A stage function, its versions and aliases: `function:<app>-*` and `function:<app>-*:*`.
     Function,
     /// Every resource: only for actions IAM can't scope.
@@ -63,9 +63,15 @@ pub enum On {
 
 /// One AWS API operation the tool calls, and the IAM actions it needs.
 #[derive(Debug, Clone, Copy)]
-pub struct Operation {
+pub(crate) struct Operation {
+    /// The service and API operation name: what a reader of the table looks for, and what the
+    /// test that keeps this table in step with the SDK calls in the code compares.
+    #[allow(
+        dead_code,
+        reason = "names the row; the policy itself is built from `needs`"
+    )]
     pub service: &'static str,
-    /// The API operation name.
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the in-step test"))]
     pub name: &'static str,
     /// IAM actions it needs (empty: governed by the trust policy, not by permissions).
     pub needs: &'static [(&'static str, On)],
@@ -84,7 +90,7 @@ const fn op(
 }
 
 /// Every AWS operation deploy-action calls (kept in step with the code by a unit test).
-pub const OPERATIONS: &[Operation] = &[
+pub(crate) const OPERATIONS: &[Operation] = &[
     // `logs` (granted with `--operate`): the history, and Live Tail with `--follow`.
     op(
         "logs",
@@ -467,7 +473,7 @@ pub const OPERATIONS: &[Operation] = &[
 
 /// The checked inputs of `policy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyInput {
+pub(crate) struct PolicyInput {
     pub app: String,
     pub bucket: String,
     pub prefix: String,
@@ -500,11 +506,11 @@ pub struct PolicyInput {
 
 /// The action only `--invoke` grants: running code in the app's functions is more than
 /// deploying them (`invoke --python` is a shell in the function, with its role).
-pub const INVOKE_ACTION: &str = "lambda:InvokeFunction";
+pub(crate) const INVOKE_ACTION: &str = "lambda:InvokeFunction";
 
 /// The report of `policy`.
 #[derive(Debug, Clone, Serialize)]
-pub struct PolicyReport {
+pub(crate) struct PolicyReport {
     pub role_name: String,
     /// The deploy role's permissions (`policy.json`).
     pub permissions: Value,
@@ -516,7 +522,7 @@ pub struct PolicyReport {
 }
 
 /// Check the flags (exit 2 before anything else).
-pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput> {
+pub(crate) fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput> {
     let app = args.app.clone().ok_or_else(|| {
         Error::missing(
             "--app",
@@ -884,13 +890,13 @@ impl PolicyInput {
 
     /// The role's name in the set-up commands.
     #[must_use]
-    pub fn role_name(&self) -> String {
+    pub(crate) fn role_name(&self) -> String {
         format!("deploy-action-{}", self.app)
     }
 
     /// The `sub` claims GitHub issues to the workflows allowed to deploy.
     #[must_use]
-    pub fn subjects(&self) -> Vec<String> {
+    pub(crate) fn subjects(&self) -> Vec<String> {
         let prefix = match self.ids {
             Some((owner_id, repo_id)) => {
                 format!("repo:{}@{owner_id}/{}@{repo_id}", self.owner, self.repo)
@@ -917,7 +923,7 @@ impl PolicyInput {
 
 /// The IAM actions the tool needs on `on`, sorted.
 #[must_use]
-pub fn actions(on: On) -> Vec<&'static str> {
+pub(crate) fn actions(on: On) -> Vec<&'static str> {
     let set: BTreeSet<&'static str> = OPERATIONS
         .iter()
         .flat_map(|o| o.needs.iter())
@@ -1030,7 +1036,7 @@ fn function_statements(input: &PolicyInput) -> Vec<Value> {
 
 /// The deploy role's permissions.
 #[must_use]
-pub fn permissions(input: &PolicyInput) -> Value {
+pub(crate) fn permissions(input: &PolicyInput) -> Value {
     let mut statements = function_statements(input);
     statements.extend([
         json!({
@@ -1184,7 +1190,7 @@ fn is_pattern(s: &str) -> bool {
 
 /// The trust policy: GitHub's OIDC provider, audience `sts.amazonaws.com`, the subjects.
 #[must_use]
-pub fn trust(input: &PolicyInput) -> Value {
+pub(crate) fn trust(input: &PolicyInput) -> Value {
     const ISSUER: &str = "token.actions.githubusercontent.com";
     let subjects = input.subjects();
     let aud = json!({format!("{ISSUER}:aud"): "sts.amazonaws.com"});
@@ -1210,7 +1216,7 @@ pub fn trust(input: &PolicyInput) -> Value {
 
 /// Both documents, the set-up commands and what to know about them.
 #[must_use]
-pub fn report(input: &PolicyInput) -> PolicyReport {
+pub(crate) fn report(input: &PolicyInput) -> PolicyReport {
     let role = input.role_name();
     let commands = vec![
         format!(
@@ -1287,7 +1293,7 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
 impl PolicyReport {
     /// Text for humans: both documents, ready to save, and the commands.
     #[must_use]
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
         let mut out = String::new();
         let _ = writeln!(

@@ -33,12 +33,12 @@ use crate::ops::logs::log_group;
 use crate::output::Report;
 
 /// GetMetricData takes at most 500 queries per request.
-pub const QUERIES_PER_REQUEST: usize = 500;
+pub(crate) const QUERIES_PER_REQUEST: usize = 500;
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Prices in USD. Field names are the keys of `--prices`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prices {
+pub(crate) struct Prices {
     /// When the built-in numbers were taken, and the region they are for.
     pub taken: String,
     pub region: String,
@@ -77,7 +77,7 @@ pub struct Prices {
 
 impl Prices {
     #[must_use]
-    pub fn builtin() -> Prices {
+    pub(crate) fn builtin() -> Prices {
         Prices {
             taken: "2026-12-03".into(),
             region: "us-east-1".into(),
@@ -123,7 +123,7 @@ impl Prices {
     }
 
     /// The built-in table with the keys of a JSON or TOML file applied.
-    pub fn from_file(path: &Path) -> Result<Prices> {
+    pub(crate) fn from_file(path: &Path) -> Result<Prices> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("can't read --prices {}", path.display()), e))?;
         let bad = |m: String| {
@@ -167,7 +167,7 @@ impl Prices {
 
 /// What one stage used over the period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub requests: f64,
     /// Sum of Duration (ms).
     pub duration_ms: f64,
@@ -181,7 +181,7 @@ pub struct Usage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StageCost {
+pub(crate) struct StageCost {
     pub stage: String,
     pub function_name: String,
     pub memory_mb: f64,
@@ -207,7 +207,7 @@ pub struct StageCost {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Fargate {
+pub(crate) struct Fargate {
     pub cpu: f64,
     pub memory_gb: f64,
     pub alb: bool,
@@ -216,7 +216,7 @@ pub struct Fargate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CostReport {
+pub(crate) struct CostReport {
     pub app: String,
     pub days: u32,
     pub stages: Vec<StageCost>,
@@ -237,7 +237,7 @@ pub struct CostReport {
 
 /// The cost of one stage over `days`.
 #[must_use]
-pub fn stage_cost(
+pub(crate) fn stage_cost(
     stage: &StageRef,
     u: &Usage,
     days: u32,
@@ -299,14 +299,14 @@ pub fn stage_cost(
 
 /// The most the HTTP API free tier (1M calls a month, first 12 months only) could take off.
 #[must_use]
-pub fn http_api_free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
+pub(crate) fn http_api_free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
     let requests: f64 = stages.iter().map(|s| s.http_api_requests).sum();
     requests.min(p.http_api_free_requests * f64::from(days) / 30.0) * p.http_api_request
 }
 
 /// An always-on Fargate arm64 task (and optionally an ALB with one LCU) over `days`.
 #[must_use]
-pub fn fargate_cost(cpu: f64, memory_gb: f64, alb: bool, days: u32, p: &Prices) -> Fargate {
+pub(crate) fn fargate_cost(cpu: f64, memory_gb: f64, alb: bool, days: u32, p: &Prices) -> Fargate {
     let hours = f64::from(days) * 24.0;
     let mut hourly = cpu * p.fargate_arm64_vcpu_hour + memory_gb * p.fargate_arm64_gb_hour;
     if alb {
@@ -323,7 +323,7 @@ pub fn fargate_cost(cpu: f64, memory_gb: f64, alb: bool, days: u32, p: &Prices) 
 /// The free tier's most: Lambda requests and GB-s, and log GBs, over the period (the monthly
 /// allowance scaled to `days`).
 #[must_use]
-pub fn free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
+pub(crate) fn free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
     let scale = f64::from(days) / 30.0;
     let requests: f64 = stages.iter().map(|s| s.requests).sum();
     let req_credit = requests.min(p.lambda_free_requests * scale) * p.lambda_request;
@@ -342,7 +342,7 @@ pub fn free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
     req_credit + gbs_credit + log_credit
 }
 
-pub async fn command(args: &CostArgs) -> Result<Report> {
+pub(crate) async fn command(args: &CostArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     let target = fleet::app_target(&args.target, &github, "cost adds up the stages of one app")?;
     if !(1..=455).contains(&args.days) {
@@ -729,7 +729,7 @@ fn usd(v: f64) -> String {
 
 impl CostReport {
     #[must_use]
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = format!("{}: cost of the last {} days\n", self.app, self.days);
         if self.stages.is_empty() {
             let _ = writeln!(out, "no stages found");

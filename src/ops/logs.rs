@@ -40,7 +40,7 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// One log event as printed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// RFC 3339, milliseconds, UTC.
     pub timestamp: String,
     pub timestamp_ms: i64,
@@ -54,11 +54,11 @@ pub struct LogLine {
 
 /// The log group Lambda writes a function's output to.
 #[must_use]
-pub fn log_group(function_name: &str) -> String {
+pub(crate) fn log_group(function_name: &str) -> String {
     format!("/aws/lambda/{function_name}")
 }
 
-pub async fn command(args: &LogsArgs) -> Result<Report> {
+pub(crate) async fn command(args: &LogsArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     let target = config::resolve_target(&args.target, &github)?;
     let start_ms = since_ms(&args.since, OffsetDateTime::now_utc())?;
@@ -119,7 +119,7 @@ pub async fn command(args: &LogsArgs) -> Result<Report> {
 }
 
 /// `--since`: a duration back from `now` (`10m`) or a time (RFC 3339).
-pub fn since_ms(text: &str, now: OffsetDateTime) -> Result<i64> {
+pub(crate) fn since_ms(text: &str, now: OffsetDateTime) -> Result<i64> {
     if let Some(t) = fleet::parse_aws_time(text) {
         return Ok(millis(t));
     }
@@ -145,7 +145,7 @@ use FetchError::{Failed, Missing};
 
 /// A raw event of FilterLogEvents.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEvent {
+pub(crate) struct RawEvent {
     pub event_id: String,
     pub timestamp: i64,
     pub stream: String,
@@ -213,7 +213,7 @@ type EventKey = (i64, String, String);
 
 /// What has been printed: event ids within the overlap window, the newest timestamp, and each
 /// stream's current request.
-pub struct Tail {
+pub(crate) struct Tail {
     start_ms: i64,
     newest_ms: Option<i64>,
     printed: HashMap<String, i64>,
@@ -227,7 +227,7 @@ pub struct Tail {
 
 impl Tail {
     #[must_use]
-    pub fn new(start_ms: i64, request_id: Option<String>) -> Tail {
+    pub(crate) fn new(start_ms: i64, request_id: Option<String>) -> Tail {
         Tail {
             start_ms,
             newest_ms: None,
@@ -241,14 +241,14 @@ impl Tail {
 
     /// Where the next query starts.
     #[must_use]
-    pub fn query_start(&self) -> i64 {
+    pub(crate) fn query_start(&self) -> i64 {
         self.newest_ms.map_or(self.start_ms, |n| {
             (n - FOLLOW_OVERLAP_MS).max(self.start_ms)
         })
     }
 
     /// The events of one query not printed yet, in time order, with their request ids.
-    pub fn take(&mut self, events: Vec<RawEvent>) -> Vec<LogLine> {
+    pub(crate) fn take(&mut self, events: Vec<RawEvent>) -> Vec<LogLine> {
         self.take_from(Source::Filter, events)
     }
 
@@ -323,7 +323,7 @@ impl Tail {
 
 /// The first UUID in a message (Lambda request ids are UUIDs).
 #[must_use]
-pub fn request_id_in(message: &str) -> Option<String> {
+pub(crate) fn request_id_in(message: &str) -> Option<String> {
     let b = message.as_bytes();
     let shape = [8, 4, 4, 4, 12];
     let total = 36;

@@ -2,11 +2,11 @@
 //! deterministically, check it against Lambda's limits and the target architecture, and hash
 //! it (docs/contract.md, "Build").
 
-pub mod checks;
-pub mod files;
-pub mod python;
-pub mod rust;
-pub mod zip;
+pub(crate) mod checks;
+pub(crate) mod files;
+pub(crate) mod python;
+pub(crate) mod rust;
+pub(crate) mod zip;
 
 use std::path::{Path, PathBuf};
 
@@ -17,12 +17,10 @@ use crate::error::{Error, IoContext, Result};
 
 /// A zip ready to upload.
 #[derive(Debug)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     pub path: PathBuf,
     /// Size of the zip in bytes.
     pub size: u64,
-    /// Unzipped size of its files.
-    pub unzipped_size: u64,
     /// Hex sha256 of the zip: the S3 key.
     pub sha256_hex: String,
     /// Base64 sha256 of the zip: what Lambda reports as CodeSha256.
@@ -35,11 +33,11 @@ pub struct Artifact {
     _temp: Option<tempfile::TempDir>,
 }
 
-pub use crate::output::PackageReport;
+pub(crate) use crate::output::PackageReport;
 
 impl Artifact {
     #[must_use]
-    pub fn report(&self) -> PackageReport {
+    pub(crate) fn report(&self) -> PackageReport {
         PackageReport {
             path: self.path.clone(),
             size: self.size,
@@ -71,14 +69,14 @@ fn out_inside_source(out: &Path, source: &ArtifactSource) -> Option<String> {
 
 /// Build (or take) the artifact, zip it deterministically into `out` (a temporary file when
 /// `None`), check it and hash it. Nothing remote happens here.
-pub fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
+pub(crate) fn build(settings: &BuildSettings, out: Option<&Path>) -> Result<Artifact> {
     build_checked(settings, out)?.hash()
 }
 
 /// A zip that passed the checks, not hashed yet: hashing is the one slow step left (tens of
 /// milliseconds for tens of MiB), and `deploy` does it while its first requests are out.
 #[derive(Debug)]
-pub struct Checked {
+pub(crate) struct Checked {
     path: PathBuf,
     summary: checks::Summary,
     settings: BuildSettings,
@@ -87,7 +85,7 @@ pub struct Checked {
 
 impl Checked {
     /// Hash the zip (blocking I/O).
-    pub fn hash(self) -> Result<Artifact> {
+    pub(crate) fn hash(self) -> Result<Artifact> {
         let digest = zip::sha256_file(&self.path)?;
         let size = std::fs::metadata(&self.path)
             .at("can't stat", &self.path)?
@@ -95,7 +93,6 @@ impl Checked {
         Ok(Artifact {
             path: self.path,
             size,
-            unzipped_size: self.summary.unzipped_size,
             sha256_hex: hex::encode(digest),
             code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
             files: self.summary.files,
@@ -108,7 +105,7 @@ impl Checked {
 }
 
 /// `build` up to the checks: every local error is found here.
-pub fn build_checked(settings: &BuildSettings, out: Option<&Path>) -> Result<Checked> {
+pub(crate) fn build_checked(settings: &BuildSettings, out: Option<&Path>) -> Result<Checked> {
     let mut excludes = settings.exclude.clone();
     // `package --out` inside the tree being packaged must not end up in the next build.
     if let Some(rel) = out.and_then(|o| out_inside_source(o, &settings.source)) {

@@ -20,7 +20,7 @@ const HELPER: &str = include_str!("compile_bytecode.py");
 
 /// A CPython that can be run here: `program args... script...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpreter {
+pub(crate) struct Interpreter {
     program: PathBuf,
     args: Vec<OsString>,
     describe: String,
@@ -132,7 +132,7 @@ fn candidates(minor: u32) -> Vec<Interpreter> {
 
 /// The first CPython 3.`minor` that runs here.
 #[must_use]
-pub fn find(target: &Target) -> Option<Interpreter> {
+pub(crate) fn find(target: &Target) -> Option<Interpreter> {
     candidates(target.minor)
         .into_iter()
         .find(|i| i.is_minor(target.minor))
@@ -140,7 +140,12 @@ pub fn find(target: &Target) -> Option<Interpreter> {
 
 /// Compile what the bundle in `staging` imports at start-up from `roots` (module names); the
 /// number of `.pyc` written, or 0 (and one log line) when there is no CPython 3.X to do it.
-pub fn compile(staging: &Path, roots: &[&str], target: &Target, work: &Path) -> Result<usize> {
+pub(crate) fn compile(
+    staging: &Path,
+    roots: &[&str],
+    target: &Target,
+    work: &Path,
+) -> Result<usize> {
     let Some(python) = find(target) else {
         tracing::warn!(
             "no CPython {} found (python3.{} on PATH, pyenv, or the aarch64 root of scripts/install-arm64-toolchain.sh): the bundle ships without bytecode, so each cold start compiles the modules it imports; install python3.{} here to ship it, or pass --no-compile to silence this",
