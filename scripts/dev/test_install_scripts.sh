@@ -67,9 +67,12 @@ debs="$tmp/debs"; mkdir -p "$debs"; fakedeb python3.14 3.14.8-1 "$debs"
 TOOLS="$tmp/tools"; export TOOLS
 check "pinned version accepted" "0" "$( (DEPLOY_DEBIAN_MIRROR=http://m.example make_root "$tmp/tools/r1" forky python3.14 sid 3.14.8-1 2>/dev/null); echo $?)"
 check "root made" "yes" "$([[ -x "$tmp/tools/r1/usr/bin/python3.14" ]] && echo yes)"
-out="$( (DEPLOY_DEBIAN_MIRROR=http://m.example make_root "$tmp/tools/r2" forky python3.14 sid 3.14.9-1) 2>&1)"
-check "another version refused" "1" "$([[ "$out" == *"forky now has python3.14 3.14.8-1, this script pins 3.14.9-1"* ]] && echo 1)"
-check "no root left on refusal" "no" "$([[ -e "$tmp/tools/r2" ]] && echo yes || echo no)"
+out="$( (DEPLOY_DEBIAN_MIRROR=http://m.example make_root "$tmp/tools/r2" forky python3.14 sid 3.14.7-2) 2>&1)"
+check "a newer revision of the minor used, and said" "1" "$([[ "$out" == *"forky now has python3.14 3.14.8-1 (this script was written against 3.14.7-2)"* ]] && echo 1)"
+check "root made with it" "yes" "$([[ -x "$tmp/tools/r2/usr/bin/python3.14" ]] && echo yes)"
+out="$( (DEPLOY_DEBIAN_MIRROR=http://m.example make_root "$tmp/tools/r3" forky python3.14 sid 3.15.0-1) 2>&1)"
+check "another minor refused" "1" "$([[ "$out" == *"forky now has python3.14 3.14.8-1, this script pins 3.15.0-1"* ]] && echo 1)"
+check "no root left on refusal" "no" "$([[ -e "$tmp/tools/r3" ]] && echo yes || echo no)"
 
 echo "$pass passed, $fail failed"
 [[ $fail == 0 ]]
