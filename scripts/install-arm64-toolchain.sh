@@ -4,8 +4,11 @@
 #     aarch64-unknown-linux-gnu std (rustup here cannot download one);
 #   - the aarch64 cross gcc and libc (for crates with C parts), qemu-user-static;
 #   - a debootstrapped Debian 13 (trixie) arm64 minbase root with python3.13, the CPython version of
-#     Lambda's default Python runtime, to run aarch64 programs and bundles under qemu-user.
-# Idempotent: a stamp records the recipe; a second run only checks that the pieces are still there.
+#     Lambda's default Python runtime, to run aarch64 programs and bundles under qemu-user;
+#   - a second arm64 root from Debian testing (forky) with python3.14 (issue 18: the proof that a
+#     cp314 bundle runs), apart from the first so that the 3.13 root stays as it is.
+# Idempotent: a stamp per part records its recipe; a second run only checks that the pieces are
+# still there.
 # Needs root (apt, dpkg). The root lives in ${DEPLOY_ACTION_TOOLS:-$HOME/.cache/deploy-action}.
 set -euo pipefail
 
@@ -18,6 +21,20 @@ PACKAGES=(rustc-web cargo-web libstd-rust-web-dev libstd-rust-web-dev:arm64 gcc-
   libc6-dev-arm64-cross qemu-user-static debootstrap)
 # Changing anything here re-runs the slow parts once.
 RECIPE="v1 suite=$SUITE python=$PYTHON packages=${PACKAGES[*]}"
+
+# The python3.14 root. Debian has python3.14 in testing (forky) and unstable (sid), not in a
+# release; testing is the steadier of the two. Pinned: the suite, and the python3.14 version it
+# had when this was written (checked after debootstrap). Debian's archive keeps only the current
+# version of testing, so a newer 3.14 revision is accepted with a note (a fresh machine could not
+# get the pinned one at all); another minor version fails with the fix.
+PY314_ROOT="$TOOLS/arm64-root-py314"
+PY314_STAMP="$TOOLS/arm64-root-py314.stamp"
+PY314_SUITE=forky
+PY314=python3.14
+PY314_VERSION=3.14.8-1
+# debootstrap 1.0.128 (Debian 12) has no script named forky; testing's is sid's.
+PY314_SCRIPT=sid
+PY314_RECIPE="v1 suite=$PY314_SUITE python=$PY314=$PY314_VERSION"
 
 log() { printf '[install-arm64-toolchain] %s\n' "$*" >&2; }
 die() { printf '[install-arm64-toolchain] error: %s\n' "$*" >&2; exit 1; }
@@ -105,28 +122,49 @@ install_packages() {
   log "Debian packages installed in $(took "$t")"
 }
 
+# make_root ROOT SUITE PYTHON [SCRIPT [VERSION]]: debootstrap an arm64 minbase root with PYTHON;
+# SCRIPT is debootstrap's script for SUITE when it has none of that name, VERSION the version the
+# PYTHON package must have.
 make_root() {
-  if [[ -x "$ROOT/usr/bin/$PYTHON" ]]; then log "arm64 root: present at $ROOT"; return; fi
-  local t mirror tmp; t="$(now)"
+  local root="$1" suite="$2" python="$3" script="${4:-}" version="${5:-}"
+  if [[ -x "$root/usr/bin/$python" ]]; then log "arm64 root: present at $root"; return; fi
+  local t mirror tmp name; t="$(now)"
   mirror="$(debian_mirror)"
-  tmp="$ROOT.tmp"
+  tmp="$root.tmp"
+  name="$(basename "$root")"
   rm -rf "$tmp"
   mkdir -p "$TOOLS"
-  log "debootstrap $SUITE arm64 minbase + $PYTHON from $mirror"
+  log "debootstrap $suite arm64 minbase + $python from $mirror"
   # --foreign: only download and unpack, run nothing inside (the host cannot chroot into aarch64
   # without binfmt); dpkg -x below completes what the second stage would have unpacked.
-  if ! debootstrap --foreign --arch=arm64 --variant=minbase --include="$PYTHON" \
-      "$SUITE" "$tmp" "$mirror" >"$TOOLS/debootstrap.log" 2>&1; then
-    tail -n 20 "$TOOLS/debootstrap.log" >&2
-    die "debootstrap failed (full log: $TOOLS/debootstrap.log)"
+  local extra=()
+  if [[ -n "$script" ]]; then extra=("/usr/share/debootstrap/scripts/$script"); fi
+  if ! nice -n 10 debootstrap --foreign --arch=arm64 --variant=minbase --include="$python" \
+      "$suite" "$tmp" "$mirror" "${extra[@]}" >"$TOOLS/debootstrap-$name.log" 2>&1; then
+    tail -n 20 "$TOOLS/debootstrap-$name.log" >&2
+    die "debootstrap failed (full log: $TOOLS/debootstrap-$name.log)"
   fi
-  local deb
+  local deb got
+  if [[ -n "$version" ]]; then
+    local debs=("$tmp"/var/cache/apt/archives/"${python}"_*_arm64.deb)
+    deb="${debs[0]}"
+    [[ -f "$deb" ]] || die "debootstrap fetched no ${python} package for arm64 from $suite"
+    got="$(dpkg-deb -f "$deb" Version)"
+    # The interpreter's minor version is what the proof is about (cp314 wheels and bytecode), so
+    # a different minor fails; a newer Debian revision of it (testing keeps only the current
+    # one, so a fresh machine can't get the pinned build) is used and said.
+    [[ "${got%%.*}.$(cut -d. -f2 <<<"$got")" == "${version%%.*}.$(cut -d. -f2 <<<"$version")" ]] ||
+      die "$suite now has $python $got, this script pins $version: \
+check that version, then set it in ${BASH_SOURCE[0]} (the stamp makes the next run rebuild $root)"
+    [[ "$got" == "$version" ]] ||
+      log "note: $suite now has $python $got (this script was written against $version); proving with $got"
+  fi
   for deb in "$tmp"/var/cache/apt/archives/*.deb; do dpkg -x "$deb" "$tmp"; done
   # The .debs are not needed once unpacked; they would only double the root's size.
   rm -f "$tmp"/var/cache/apt/archives/*.deb
-  [[ -x "$tmp/usr/bin/$PYTHON" ]] || die "debootstrap finished but $tmp/usr/bin/$PYTHON is missing"
-  rm -rf "$ROOT"
-  mv "$tmp" "$ROOT"
+  [[ -x "$tmp/usr/bin/$python" ]] || die "debootstrap finished but $tmp/usr/bin/$python is missing"
+  rm -rf "$root"
+  mv "$tmp" "$root"
   log "arm64 root ready in $(took "$t")"
 }
 
@@ -141,14 +179,37 @@ verify() {
   log "verified: $PYTHON under qemu reports aarch64; $(/usr/bin/rustc --version) has aarch64 and x86_64 std"
 }
 
+# The python3.14 root: its own stamp, so a run that fails here keeps the 3.13 part done.
+py314_ok() {
+  [[ -f "$PY314_STAMP" && "$(cat "$PY314_STAMP")" == "$PY314_RECIPE" && -x "$PY314_ROOT/usr/bin/$PY314" ]]
+}
+
+make_py314_root() {
+  # A root from an older recipe (another pin) is rebuilt.
+  [[ -f "$PY314_STAMP" ]] && rm -rf "$PY314_ROOT"
+  make_root "$PY314_ROOT" "$PY314_SUITE" "$PY314" "$PY314_SCRIPT" "$PY314_VERSION"
+  local version
+  version="$(qemu-aarch64-static -L "$PY314_ROOT" "$PY314_ROOT/usr/bin/$PY314" -c \
+    'import sys,platform;print(platform.machine(), "%d.%d" % sys.version_info[:2])')"
+  [[ "$version" == "aarch64 3.14" ]] || die "emulated $PY314 reports '$version', expected 'aarch64 3.14'"
+  log "verified: $PY314 $PY314_VERSION ($PY314_SUITE) under qemu reports $version"
+  printf '%s' "$PY314_RECIPE" >"$PY314_STAMP"
+}
+
 main() {
-  if installed_ok; then log "up to date ($ROOT)"; return; fi
-  [[ "$(id -u)" == 0 ]] || die "run as root (apt-get, dpkg --add-architecture and debootstrap need it)"
-  [[ "$(dpkg --print-architecture)" == amd64 ]] || die "this recipe is for an amd64 Debian host"
-  install_packages
-  make_root
-  verify
-  printf '%s' "$RECIPE" >"$STAMP"
+  if installed_ok; then
+    log "up to date ($ROOT)"
+  else
+    [[ "$(id -u)" == 0 ]] || die "run as root (apt-get, dpkg --add-architecture and debootstrap need it)"
+    [[ "$(dpkg --print-architecture)" == amd64 ]] || die "this recipe is for an amd64 Debian host"
+    install_packages
+    make_root "$ROOT" "$SUITE" "$PYTHON"
+    verify
+    printf '%s' "$RECIPE" >"$STAMP"
+  fi
+  py314_ok && { log "python3.14 root: up to date ($PY314_ROOT)"; return; }
+  [[ "$(id -u)" == 0 ]] || die "run as root (debootstrap needs it) to make the python3.14 root"
+  make_py314_root
 }
 
 # Sourcing the file (for its tests) defines the functions without running anything.

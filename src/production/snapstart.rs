@@ -20,7 +20,11 @@ use crate::error::{Error, Result};
 const SUPPORTED: &[&str] = &["python3.12", "python3.13", "python3.14"];
 
 /// Refuse SnapStart where Lambda would (exit 2, before any request).
-pub fn check(runtime: &str, _architecture: Architecture, ephemeral_storage: i32) -> Result<()> {
+pub(crate) fn check(
+    runtime: &str,
+    _architecture: Architecture,
+    ephemeral_storage: i32,
+) -> Result<()> {
     if !SUPPORTED.contains(&runtime) {
         return Err(Error::invalid(
             "--snapstart",
@@ -40,10 +44,64 @@ pub fn check(runtime: &str, _architecture: Architecture, ephemeral_storage: i32)
     Ok(())
 }
 
+/// Refuse SnapStart on a function that has provisioned concurrency (exit 2, before any write).
+/// AWS "Improving startup performance with Lambda SnapStart", Supported features and limitations
+/// (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html#snapstart-runtimes): "SnapStart
+/// does not support provisioned concurrency". deploy-action never sets provisioned concurrency,
+/// but someone may have put it on `live` or a version; a deploy that enabled SnapStart anyway
+/// would publish a version Lambda can't use with it. Read during the plan, and only when
+/// `--snapstart` is asked for (a deploy without it makes no extra request). One page is
+/// enough: the question is whether there is any.
+pub(crate) async fn refuse_provisioned_concurrency(aws: &Aws, function: &str) -> Result<()> {
+    let listed = aws
+        .lambda
+        .list_provisioned_concurrency_configs()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| {
+            wrap(
+                "snapstart",
+                "ListProvisionedConcurrencyConfigs",
+                function,
+                e,
+            )
+        })?;
+    let configs = listed.provisioned_concurrency_configs();
+    if configs.is_empty() {
+        return Ok(());
+    }
+    // FunctionArn is qualified: arn:aws:lambda:<region>:<account>:function:<name>:<qualifier>.
+    let on: Vec<String> = configs
+        .iter()
+        .map(|c| {
+            let qualifier = c
+                .function_arn()
+                .and_then(|arn| arn.split(':').nth(7))
+                .unwrap_or("?");
+            match c.requested_provisioned_concurrent_executions() {
+                Some(n) => format!("{qualifier} ({n})"),
+                None => qualifier.to_string(),
+            }
+        })
+        .collect();
+    let first = on[0].split(' ').next().unwrap_or("live").to_string();
+    Err(Error::invalid(
+        "--snapstart",
+        format!(
+            "{function} has provisioned concurrency on {}, and SnapStart can't be used with provisioned concurrency",
+            on.join(", ")
+        ),
+        format!(
+            "drop --snapstart, or remove the provisioned concurrency first (aws lambda delete-provisioned-concurrency-config --function-name {function} --qualifier {first})"
+        ),
+    ))
+}
+
 /// Wait until a version published with SnapStart is ready (Lambda keeps it Pending while it
 /// takes the snapshot; invoking it before then fails). A Failed version fails the deploy,
 /// and `live` stays where it was.
-pub async fn wait_ready(aws: &Aws, function: &str, version: &str) -> Result<()> {
+pub(crate) async fn wait_ready(aws: &Aws, function: &str, version: &str) -> Result<()> {
     let started = Instant::now();
     let budget = Duration::from_secs(
         std::env::var("DEPLOY_ACTION_TEST_BUSY_BUDGET_S")

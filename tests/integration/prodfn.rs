@@ -757,6 +757,14 @@ fn snapstart_waits_for_the_snapshot_before_moving_live() {
     let out = run(&world, &app, &["--snapstart"], 2).success();
     let report = out.json();
     assert_eq!(report["changed"], true);
+    // Allowed: the plan read the (absent) provisioned concurrency once, for --snapstart only.
+    let pc_reads = world
+        .proxy()
+        .operations()
+        .iter()
+        .filter(|op| *op == "lambda:ListProvisionedConcurrencyConfigs")
+        .count();
+    assert_eq!(pc_reads, 1);
     assert_eq!(report["version"], "2");
     assert!(out.stderr.contains("SnapStart snapshot"), "{}", out.stderr);
     let live = world.config("hello-main", Some("live"));
@@ -797,14 +805,90 @@ fn snapstart_waits_for_the_snapshot_before_moving_live() {
         Some("None")
     );
 
-    // Refused where Lambda can't: a custom runtime, more /tmp than 512 MB.
-    for bad in [
-        vec!["--snapstart", "--runtime", "provided.al2023"],
-        vec!["--snapstart", "--ephemeral-storage", "1024"],
+    // Refused where Lambda can't: a custom runtime, more /tmp than 512 MB; locally, before
+    // any request.
+    world.proxy().clear_log();
+    for (bad, why) in [
+        (
+            vec!["--snapstart", "--runtime", "provided.al2023"],
+            "doesn't support the runtime provided.al2023",
+        ),
+        (
+            vec!["--snapstart", "--ephemeral-storage", "1024"],
+            "ephemeral storage above 512 MB",
+        ),
     ] {
         let out = run(&world, &app, &bad, 5).failure(2);
-        assert!(out.stderr.contains("--snapstart"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("--snapstart") && out.stderr.contains(why),
+            "{}",
+            out.stderr
+        );
     }
+    assert_eq!(world.proxy().operations(), Vec::<String>::new());
+}
+
+/// SnapStart can't be used with provisioned concurrency (AWS "Improving startup performance
+/// with Lambda SnapStart", Supported features and limitations). deploy-action never sets it,
+/// but someone may have: with `--snapstart` the plan reads the function's provisioned
+/// concurrency configs and refuses (exit 2) before any write; a deploy without `--snapstart`
+/// never reads them.
+#[test]
+fn snapstart_is_refused_up_front_on_a_function_with_provisioned_concurrency() {
+    let world = World::new();
+    let app = world.python_app("app", "x");
+    deploy(&world, &app, &[], 1);
+    let noop = deploy(&world, &app, &[], 2);
+    assert_eq!(noop["changed"], false);
+    assert!(
+        !world
+            .proxy()
+            .operations()
+            .contains(&"lambda:ListProvisionedConcurrencyConfigs".to_string()),
+        "read without --snapstart"
+    );
+
+    // Provisioned concurrency on live, set outside deploy-action.
+    world
+        .block_on(
+            world
+                .lambda_client()
+                .put_provisioned_concurrency_config()
+                .function_name("hello-main")
+                .qualifier("live")
+                .provisioned_concurrent_executions(2)
+                .send(),
+        )
+        .expect("PutProvisionedConcurrencyConfig");
+    let live = world.alias_version("hello-main");
+    let versions = world.versions("hello-main").len();
+
+    // New code and --snapstart: refused after the plan's reads, nothing written.
+    let changed = world.python_app("app2", "y");
+    world.proxy().clear_log();
+    let out = run(&world, &changed, &["--snapstart"], 3).failure(2);
+    assert!(
+        out.stderr.contains("--snapstart")
+            && out.stderr.contains("provisioned concurrency on live (2)")
+            && out.stderr.contains(
+                "delete-provisioned-concurrency-config --function-name hello-main --qualifier live"
+            ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        world
+            .proxy()
+            .operations()
+            .contains(&"lambda:ListProvisionedConcurrencyConfigs".to_string())
+    );
+    assert_eq!(writes(&world), Vec::<String>::new());
+    assert_eq!(world.alias_version("hello-main"), live, "live stays");
+    assert_eq!(world.versions("hello-main").len(), versions);
+
+    // Without --snapstart the same code deploys (provisioned concurrency is not ours to judge).
+    let report = deploy(&world, &changed, &[], 4);
+    assert_eq!(report["changed"], true);
 }
 
 /// The generated adapter, run on the host for a Flask and a FastAPI app: schedule events go

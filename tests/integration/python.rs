@@ -1000,3 +1000,112 @@ fn without_a_matching_python_the_bundle_has_no_bytecode_and_says_so() {
     );
     assert!(pyc_headers(&zip).is_empty());
 }
+
+/// The emulated CPython 3.14 (issue 18): qemu-user with the second aarch64 root of
+/// scripts/install-arm64-toolchain.sh (Debian forky's python3.14; scripts/env.sh exports
+/// DEPLOY_ARM64_ROOT_PY314). Never skipped: the script makes it.
+fn qemu_python314(pycache: &Path) -> Vec<String> {
+    let root = std::env::var_os("DEPLOY_ARM64_ROOT_PY314")
+        .filter(|r| !r.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tools_dir().join("arm64-root-py314"));
+    let python = root.join("usr/bin/python3.14");
+    assert!(
+        python.exists(),
+        "no aarch64 CPython 3.14 at {}: run scripts/install-arm64-toolchain.sh (it makes the root; scripts/env.sh exports DEPLOY_ARM64_ROOT_PY314)",
+        python.display()
+    );
+    vec![
+        "qemu-aarch64-static".into(),
+        "-L".into(),
+        root.display().to_string(),
+        python.display().to_string(),
+        "-X".into(),
+        format!("pycache_prefix={}", pycache.display()),
+    ]
+}
+
+/// Issue 18: `--runtime python3.14` end to end on arm64. The bundle is packaged the real way
+/// (cp314 manylinux aarch64 wheels, the adapter, the ELF check, start-up bytecode made by the
+/// emulated 3.14), then its routes are answered by the handler in the emulated CPython 3.14,
+/// whose interpreter, bytecode magic and loaded native extension are checked too.
+fn arm64_py314_fixture(name: &str, native: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join(format!("{name}-arm64-py314.zip"));
+    let report = package(&fixture(name), &zip, &["--runtime", "python3.14"]);
+    assert_eq!(report["runtime"], "python3.14");
+    assert_eq!(report["architecture"], "arm64");
+    let bundle = read_bundle(&zip);
+    bundle.assert_common();
+    bundle.assert_elfs(0xB7, &[native]);
+    let extension = bundle
+        .elfs
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .find(|n| n.starts_with(native) && n.contains(".cpython-314-aarch64-linux-gnu."))
+        .unwrap_or_else(|| {
+            panic!(
+                "no cp314 aarch64 extension under {native}: {:?}",
+                bundle.elfs
+            )
+        })
+        .to_string();
+    let pycs = pyc_headers(&zip);
+    assert!(!pycs.is_empty(), "{name}: no start-up bytecode");
+    assert!(
+        pycs.iter().all(|(n, _)| n.ends_with(".cpython-314.pyc")),
+        "{name}: bytecode for another CPython: {:?}",
+        pycs.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+
+    let unpacked = unpack_once(&zip, report["sha256"].as_str().unwrap());
+    let pycache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-pycache-aarch64-py314");
+    let python = qemu_python314(&pycache);
+    let python: Vec<&str> = python.iter().map(String::as_str).collect();
+
+    // The interpreter is CPython 3.14 on aarch64, the bundle's bytecode is its, and the
+    // bundle's cp314 extension loads in it (an optional speed-up would otherwise fall back).
+    let module = extension
+        .trim_end_matches(".so")
+        .split(".cpython-")
+        .next()
+        .unwrap()
+        .replace('/', ".");
+    let probe = format!(
+        "import sys, platform, importlib, importlib.util\n\
+         sys.path.insert(0, {bundle:?})\n\
+         m = importlib.import_module({module:?})\n\
+         print(platform.machine(), '%d.%d' % sys.version_info[:2], importlib.util.MAGIC_NUMBER.hex(), m.__file__)",
+        bundle = unpacked.display().to_string(),
+    );
+    let out = Command::new(python[0])
+        .args(&python[1..])
+        .args(["-I", "-S", "-c", &probe])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the emulated CPython 3.14");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fields: Vec<&str> = stdout.split_whitespace().collect();
+    assert_eq!(fields[..2], ["aarch64", "3.14"], "{stdout}");
+    let magic = hex::encode(&pycs[0].1[..4]);
+    assert_eq!(fields[2], magic, "{name}: the bytecode's magic number");
+    assert!(fields[3].ends_with(&extension), "{stdout}");
+
+    let responses = invoke(&python, &unpacked, &route_events());
+    assert_routes(name, &responses);
+}
+
+#[test]
+fn flask_python314_arm64_answers_under_qemu_in_cpython_314() {
+    arm64_py314_fixture("flask-hello", "markupsafe/");
+}
+
+#[test]
+fn fastapi_python314_arm64_answers_under_qemu_in_cpython_314() {
+    arm64_py314_fixture("fastapi-hello", "pydantic_core/");
+}

@@ -58,6 +58,7 @@ pub const HOST_ENV: &[&str] = &[
     "LANG",
     "DEPLOY_ACTION_TOOLS",
     "DEPLOY_ARM64_ROOT",
+    "DEPLOY_ARM64_ROOT_PY314",
     "CARGO_HOME",
     "RUSTUP_HOME",
     "RUSTUP_TOOLCHAIN",
