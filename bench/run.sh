@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [--rounds N] [--only startup,warm,noop,first,rss,package,rust] [--keep]
 #   bench/run.sh --scale [--stages 2000]     (issue #19: status and gc over many stages)
+#   bench/run.sh --preview-url [--rounds 3]  (issue #20 §4: event to PR comment through act)
 #
 # It installs what it needs (the project's tools via scripts/install-tools.sh, then pinned peers
 # in their own venvs under ${DEPLOY_ACTION_TOOLS:-$HOME/.cache/deploy-action}/bench-*, and
@@ -28,11 +29,22 @@ TOOLS="$DEPLOY_ACTION_TOOLS"
 
 # The scale section (issue #19): `bench/run.sh --scale [--stages N]` seeds N tagged stages on moto
 # and measures `status` and `gc --dry-run` (requests and time; bench/scale.py). No peers involved.
+# DEPLOY_BENCH_BIN=path takes a release binary built already (e.g. scripts/release/build.sh's).
 if [[ "${1:-}" == "--scale" ]]; then
   shift
-  log "cargo build --release --locked"
-  cargo build --release --locked
-  exec "$TOOLS/venv/bin/python" bench/scale.py --bin "${CARGO_TARGET_DIR:-$REPO/target}/release/deploy-action" "$@"
+  BIN="${DEPLOY_BENCH_BIN:-}"
+  if [[ -z "$BIN" ]]; then
+    log "cargo build --release --locked"
+    cargo build --release --locked
+    BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/deploy-action"
+  fi
+  exec "$TOOLS/venv/bin/python" bench/scale.py --bin "$BIN" "$@"
+fi
+
+# The preview-URL section (issue #20 §4): bench/preview_url.sh (its own binary and fixtures).
+if [[ "${1:-}" == "--preview-url" ]]; then
+  shift
+  PREVIEW_URL_COMMAND="$COMMAND" exec bash bench/preview_url.sh "$@"
 fi
 
 # A venv per peer, built from its pinned requirement files; a stamp records what it was built

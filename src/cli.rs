@@ -432,6 +432,10 @@ pub struct PolicyArgs {
     /// `--release-command` and smoke checks (`--smoke-path`, `--canary`).
     #[arg(long, env = "DEPLOY_INVOKE")]
     pub invoke: bool,
+    /// Also allow what `logs`, `cost` and `gc` read and delete: the app's log events (with
+    /// Live Tail), CloudWatch metrics, its HTTP APIs, listing and deleting its artifacts.
+    #[arg(long, env = "DEPLOY_OPERATE")]
+    pub operate: bool,
     /// Output format on stdout.
     #[arg(long, env = "DEPLOY_OUTPUT", value_enum, default_value = "text")]
     pub output: OutputFormat,

@@ -16,7 +16,7 @@ use crate::{aws, deploy, domain, ops, package, policy};
 
 /// The output format a command was asked for (errors use it too).
 #[must_use]
-pub fn output_format(command: &Command) -> OutputFormat {
+pub(crate) fn output_format(command: &Command) -> OutputFormat {
     match command {
         Command::Deploy(a) => a.target.output,
         Command::Package(a) => a.output,
@@ -37,7 +37,7 @@ pub fn output_format(command: &Command) -> OutputFormat {
     }
 }
 
-pub async fn dispatch(command: Command) -> Result<Report> {
+pub(crate) async fn dispatch(command: Command) -> Result<Report> {
     mask_secrets(&command);
     match command {
         Command::Deploy(args) => deploy_command(&args).await,
@@ -191,6 +191,8 @@ async fn deploy_command(args: &DeployArgs) -> Result<Report> {
     );
     // Local validation and the build first: bad input (exit 2) leaves no GitHub deployment.
     let checked = build_checked(&cfg)?;
+    // Waited for only after the report reached GitHub (when this goes out of scope).
+    let _staging = checked.discard_staging();
     let report = reported(reporter, build_and_deploy(&cfg, checked)).await?;
     workflow::append_summary(&report.summary_markdown())?;
     Ok(Report::Deploy(report))

@@ -65,7 +65,7 @@ impl From<ArchitectureArg> for Architecture {
 /// Function URL mode on the `live` alias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum UrlMode {
+pub(crate) enum UrlMode {
     Public,
     Iam,
     None,
@@ -84,7 +84,7 @@ impl From<FunctionUrlArg> for UrlMode {
 /// What the artifact is made from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ArtifactSource {
+pub(crate) enum ArtifactSource {
     /// A prebuilt zip or directory, packaged as is (deterministically).
     Prebuilt { path: PathBuf },
     /// A Rust package built with cargo-lambda.
@@ -104,7 +104,7 @@ pub enum ArtifactSource {
 
 /// How to make the artifact.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BuildSettings {
+pub(crate) struct BuildSettings {
     pub source: ArtifactSource,
     pub architecture: Architecture,
     pub runtime: String,
@@ -114,7 +114,7 @@ pub struct BuildSettings {
 
 /// The function's configuration as we want it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FunctionSettings {
+pub(crate) struct FunctionSettings {
     pub runtime: String,
     pub handler: String,
     pub architecture: Architecture,
@@ -133,14 +133,14 @@ pub struct FunctionSettings {
 
 /// Where artifacts live.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Store {
+pub(crate) struct Store {
     pub bucket: String,
     pub prefix: String,
 }
 
 /// AWS access.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AwsSettings {
+pub(crate) struct AwsSettings {
     pub region: Option<String>,
     pub role_to_assume: Option<String>,
     /// How long the `--role-to-assume` session must last (`None`: an hour): long enough for
@@ -151,14 +151,14 @@ pub struct AwsSettings {
 /// An STS role session lasts at most 12 hours (AssumeRoleWithWebIdentity, DurationSeconds:
 /// "from 900 seconds (15 minutes) up to the maximum session duration setting for the role",
 /// which is at most 43200 seconds).
-pub const MAX_SESSION_SECONDS: i32 = 43_200;
+pub(crate) const MAX_SESSION_SECONDS: i32 = 43_200;
 /// What a session needs besides the canary's hold: build, upload, the function's updates,
 /// the smoke checks and the report.
 const SESSION_MARGIN_SECONDS: i32 = 1800;
 
 /// The session a deploy with a canary held `canary_minutes` needs: at least an hour (the
 /// default, which every role allows), else the hold plus a margin. Too long for STS: exit 2.
-pub fn session_seconds(canary_minutes: u32) -> Result<i32> {
+pub(crate) fn session_seconds(canary_minutes: u32) -> Result<i32> {
     let needed = i64::from(canary_minutes) * 60 + i64::from(SESSION_MARGIN_SECONDS);
     if needed > i64::from(MAX_SESSION_SECONDS) {
         return Err(Error::invalid(
@@ -180,7 +180,7 @@ pub fn session_seconds(canary_minutes: u32) -> Result<i32> {
 
 /// Canary and smoke-check settings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Rollout {
+pub(crate) struct Rollout {
     pub canary_percent: Option<u8>,
     pub canary_minutes: u32,
     pub smoke_path: Option<String>,
@@ -189,7 +189,7 @@ pub struct Rollout {
 
 /// Everything a deploy needs, checked.
 #[derive(Debug, Clone)]
-pub struct DeployConfig {
+pub(crate) struct DeployConfig {
     pub app: String,
     pub stage: String,
     pub function_name: String,
@@ -204,7 +204,6 @@ pub struct DeployConfig {
     pub fail_on_fork: bool,
     pub comment: CommentMode,
     pub github_token: Option<String>,
-    pub output: OutputFormat,
     pub rollout: Rollout,
     /// Function URL or HTTP API, and the custom domain (`crate::domain`).
     pub front_door: crate::domain::FrontDoor,
@@ -214,7 +213,7 @@ pub struct DeployConfig {
 
 /// App, stage and function of a command that targets one stage.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub app: String,
     pub stage: String,
     pub function_name: String,
@@ -257,7 +256,7 @@ const RESERVED_ENV: &[&str] = &[
 ];
 
 /// Resolve app and stage (explicit, else from the event) and the function name.
-pub fn resolve_target(args: &cli::TargetArgs, github: &GitHubContext) -> Result<Target> {
+pub(crate) fn resolve_target(args: &cli::TargetArgs, github: &GitHubContext) -> Result<Target> {
     let app = args.app.clone().ok_or_else(|| {
         Error::missing(
             "--app",
@@ -302,7 +301,7 @@ fn aws_settings(args: &cli::TargetArgs) -> Result<AwsSettings> {
     })
 }
 
-pub fn validate_region(region: &str) -> Result<()> {
+pub(crate) fn validate_region(region: &str) -> Result<()> {
     let ok = region.split('-').count() >= 3
         && region
             .chars()
@@ -318,7 +317,7 @@ pub fn validate_region(region: &str) -> Result<()> {
     }
 }
 
-pub fn validate_role_arn(flag: &'static str, arn: &str) -> Result<()> {
+pub(crate) fn validate_role_arn(flag: &'static str, arn: &str) -> Result<()> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = parts.len() == 6
         && parts[0] == "arn"
@@ -341,7 +340,7 @@ pub fn validate_role_arn(flag: &'static str, arn: &str) -> Result<()> {
 
 /// Resolve how the artifact is built (detecting the kind for `--build auto`) and the runtime
 /// and handler that go with it.
-pub fn resolve_build(args: &cli::BuildArgs) -> Result<BuildSettings> {
+pub(crate) fn resolve_build(args: &cli::BuildArgs) -> Result<BuildSettings> {
     let architecture: Architecture = args.architecture.into();
     let kind = match (&args.artifact, args.build) {
         (Some(_), BuildKind::Rust | BuildKind::Python) => {
@@ -544,7 +543,7 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-pub fn validate_runtime(runtime: &str) -> Result<()> {
+pub(crate) fn validate_runtime(runtime: &str) -> Result<()> {
     if RUNTIMES.contains(&runtime) {
         Ok(())
     } else {
@@ -557,7 +556,7 @@ pub fn validate_runtime(runtime: &str) -> Result<()> {
 }
 
 /// Check function settings (memory, timeout, env, role, ...).
-pub fn resolve_function(
+pub(crate) fn resolve_function(
     args: &cli::FunctionArgs,
     runtime: String,
     handler: String,
@@ -606,7 +605,7 @@ pub fn resolve_function(
 }
 
 /// Parse `KEY=VALUE` pairs, checking names as Lambda does.
-pub fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_env(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     let mut env = BTreeMap::new();
     let mut total = 0;
     for pair in pairs.iter().filter(|p| !p.trim().is_empty()) {
@@ -670,7 +669,7 @@ fn validate_bucket(bucket: &str) -> Result<()> {
     }
 }
 
-pub fn resolve_store(args: &cli::StoreArgs) -> Result<Store> {
+pub(crate) fn resolve_store(args: &cli::StoreArgs) -> Result<Store> {
     let bucket = args.s3_bucket.clone().ok_or_else(|| {
         Error::missing(
             "--s3-bucket",
@@ -694,7 +693,7 @@ pub fn resolve_store(args: &cli::StoreArgs) -> Result<Store> {
 
 /// Provenance of this run, from the GitHub context.
 #[must_use]
-pub fn provenance(github: &GitHubContext) -> Provenance {
+pub(crate) fn provenance(github: &GitHubContext) -> Provenance {
     Provenance {
         sha: github.commit_sha(),
         run_id: github.run_id,
@@ -706,7 +705,7 @@ pub fn provenance(github: &GitHubContext) -> Provenance {
     }
 }
 
-pub fn resolve_rollout(args: &cli::DeployArgs) -> Result<Rollout> {
+pub(crate) fn resolve_rollout(args: &cli::DeployArgs) -> Result<Rollout> {
     if let Some(p) = args.canary
         && !(1..=99).contains(&p)
     {
@@ -741,7 +740,10 @@ pub fn resolve_rollout(args: &cli::DeployArgs) -> Result<Rollout> {
 }
 
 /// Validate a whole deploy.
-pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<DeployConfig> {
+pub(crate) fn resolve_deploy(
+    args: &cli::DeployArgs,
+    github: &GitHubContext,
+) -> Result<DeployConfig> {
     let target = resolve_target(&args.target, github)?;
     let build = resolve_build(&args.build)?;
     let function = resolve_function(
@@ -787,7 +789,6 @@ pub fn resolve_deploy(args: &cli::DeployArgs, github: &GitHubContext) -> Result<
         fail_on_fork: args.fail_on_fork,
         comment: args.comment,
         github_token: target.github_token,
-        output: target.output,
         rollout,
         front_door,
         release_command,

@@ -31,17 +31,17 @@ use crate::naming::LIVE_ALIAS;
 use crate::output::DeployReport;
 
 /// Tag on the HTTP API naming the custom domain it serves (teardown reads it).
-pub const TAG_DOMAIN: &str = "deploy-action:domain";
+pub(crate) const TAG_DOMAIN: &str = "deploy-action:domain";
 /// Tag on the function of a stage with an HTTP API: teardown, rollback and promote look for
 /// the API only then, so stages without one (and deploy roles without API Gateway
 /// permissions) never see an API Gateway call.
-pub const TAG_FRONT_DOOR: &str = "deploy-action:front-door";
+pub(crate) const TAG_FRONT_DOOR: &str = "deploy-action:front-door";
 /// Statement id of the permission that lets the stage's API invoke `live`.
-pub const SID_HTTP_API: &str = "deploy-action-http-api";
+pub(crate) const SID_HTTP_API: &str = "deploy-action-http-api";
 
 /// What HTTP APIs cost, for the step summary: $1.00 per million requests for the first 300
 /// million a month (https://aws.amazon.com/api-gateway/pricing/, HTTP APIs, US East).
-pub const HTTP_API_PRICE: &str = "$1.00 per million requests (first 300 million a month)";
+pub(crate) const HTTP_API_PRICE: &str = "$1.00 per million requests (first 300 million a month)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,13 +74,13 @@ pub struct DomainArgs {
 
 /// The front door as validated config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct FrontDoor {
+pub(crate) struct FrontDoor {
     pub http_api: bool,
     pub domain: Option<DomainSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DomainSettings {
+pub(crate) struct DomainSettings {
     /// The hostname, template filled in.
     pub name: String,
     /// The template it came from, when it had placeholders.
@@ -95,7 +95,7 @@ impl DomainSettings {
     /// placeholder (`{stage}.preview.example.com`), the wildcard `*.preview.example.com`,
     /// so every preview shares one certificate.
     #[must_use]
-    pub fn certificate_name(&self) -> String {
+    pub(crate) fn certificate_name(&self) -> String {
         match &self.template {
             Some(t) if t.split('.').next().is_some_and(|l| l.contains('{')) => {
                 let rest = self.name.split_once('.').map_or("", |(_, r)| r);
@@ -107,7 +107,7 @@ impl DomainSettings {
 }
 
 /// Validate the front-door flags and fill in the domain template (no network).
-pub fn resolve(
+pub(crate) fn resolve(
     args: &DomainArgs,
     stage: &str,
     pr: Option<u64>,
@@ -175,7 +175,7 @@ pub fn resolve(
 }
 
 /// `{stage}` → the stage, `{pr}` → the pull request number; any other `{...}` is an error.
-pub fn fill_template(template: &str, stage: &str, pr: Option<u64>) -> Result<String> {
+pub(crate) fn fill_template(template: &str, stage: &str, pr: Option<u64>) -> Result<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -217,7 +217,7 @@ pub fn fill_template(template: &str, stage: &str, pr: Option<u64>) -> Result<Str
 /// A DNS hostname a certificate can cover: lowercase letters, digits and `-` in labels of
 /// 1-63 characters that don't start or end with `-`, at least two labels, at most 253
 /// characters, a top-level label that is not all digits.
-pub fn validate_hostname(name: &str, given: &str) -> Result<()> {
+pub(crate) fn validate_hostname(name: &str, given: &str) -> Result<()> {
     let from = if name == given {
         String::new()
     } else {
@@ -330,7 +330,7 @@ fn check_certificate_region(arn: &str, region: &str) -> Result<()> {
 
 /// What the front door needs, worked out before any write.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct FrontDoorPlan {
+pub(crate) struct FrontDoorPlan {
     pub http_api: bool,
     /// The stage's API, when it exists already.
     pub api_id: Option<String>,
@@ -340,7 +340,7 @@ pub struct FrontDoorPlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct DomainPlan {
+pub(crate) struct DomainPlan {
     pub name: String,
     pub certificate: CertificatePlan,
     /// The hosted zone, or none: the record is printed for manual creation.
@@ -356,7 +356,7 @@ pub struct DomainPlan {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum CertificatePlan {
+pub(crate) enum CertificatePlan {
     /// An ISSUED certificate that covers the name.
     Use { arn: String },
     /// A certificate we requested before that is still being validated: finish it.
@@ -370,7 +370,7 @@ fn stage_tags<'a>(app: &'a str, stage: &'a str) -> [(&'static str, &'a str); 2] 
 }
 
 /// Look at what is there and check it fits; change nothing.
-pub async fn plan(aws: &Aws, cfg: &DeployConfig) -> Result<FrontDoorPlan> {
+pub(crate) async fn plan(aws: &Aws, cfg: &DeployConfig) -> Result<FrontDoorPlan> {
     let fd = &cfg.front_door;
     if !fd.http_api {
         return Ok(FrontDoorPlan::default());
@@ -583,7 +583,7 @@ fn check_certificate(cert: &Certificate, name: &str) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 
 /// Bring the front door to the plan, and fill the report's front-door fields.
-pub async fn sync(
+pub(crate) async fn sync(
     aws: &Aws,
     cfg: &DeployConfig,
     plan: &FrontDoorPlan,
@@ -899,7 +899,12 @@ impl Drop for Group {
 
 /// Fill the front-door fields of a rollback's (or promote's) report from what the stage has:
 /// its API and the domain it serves (reads only).
-pub async fn attach(aws: &Aws, app: &str, stage: &str, report: &mut DeployReport) -> Result<()> {
+pub(crate) async fn attach(
+    aws: &Aws,
+    app: &str,
+    stage: &str,
+    report: &mut DeployReport,
+) -> Result<()> {
     report.front_door.function_url = report.url.clone();
     if !has_front_door(aws, &report.function_name).await? {
         return Ok(());
@@ -918,7 +923,7 @@ pub async fn attach(aws: &Aws, app: &str, stage: &str, report: &mut DeployReport
 }
 
 /// For reports that no front-door step touched: the function URL is the raw URL.
-pub fn finish_report(report: &mut DeployReport) {
+pub(crate) fn finish_report(report: &mut DeployReport) {
     let fd = &report.front_door;
     if fd.function_url.is_none() && fd.api_endpoint.is_none() && fd.domain.is_none() {
         report.front_door.function_url.clone_from(&report.url);
@@ -927,7 +932,7 @@ pub fn finish_report(report: &mut DeployReport) {
 
 /// What teardown removed of the front door.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Removed {
+pub(crate) struct Removed {
     pub api: Option<String>,
     pub domains: Vec<String>,
 }
@@ -936,7 +941,7 @@ pub struct Removed {
 /// has checked that the function is the stage's): DNS records of its domain names, their
 /// mappings, the domain names, the API. Domain names that aren't the stage's keep everything
 /// but the mapping to the stage's API; certificates and hosted zones are never deleted.
-pub async fn teardown(
+pub(crate) async fn teardown(
     aws: &Aws,
     app: &str,
     stage: &str,
@@ -1006,7 +1011,7 @@ pub async fn teardown(
 
 /// The step-summary lines about the front door and its cost.
 #[must_use]
-pub fn summary_lines(report: &DeployReport) -> String {
+pub(crate) fn summary_lines(report: &DeployReport) -> String {
     let fd = &report.front_door;
     let mut md = String::new();
     if fd.api_endpoint.is_some() {
@@ -1024,15 +1029,6 @@ pub fn summary_lines(report: &DeployReport) -> String {
         ));
     }
     md
-}
-
-/// Tags as a map (for tests and callers that compare).
-#[must_use]
-pub fn tag_map(app: &str, stage: &str) -> HashMap<String, String> {
-    stage_tags(app, stage)
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-        .collect()
 }
 
 #[cfg(test)]

@@ -2,25 +2,26 @@
 //!
 //! raw args (`cli`) → validated config (`config`) → plan (`plan`) → execute (`deploy`, ...)
 //! → one report (`output`). `run` is the whole program; `main` only exits with its code.
+#![warn(unreachable_pub)]
 
-pub mod aws;
+pub(crate) mod aws;
 pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod deploy;
-pub mod domain;
-pub mod error;
-pub mod github;
-pub mod import;
+pub(crate) mod commands;
+pub(crate) mod config;
+pub(crate) mod deploy;
+pub(crate) mod domain;
+pub(crate) mod error;
+pub(crate) mod github;
+pub(crate) mod import;
 pub mod naming;
-pub mod ops;
-pub mod output;
-pub mod ownership;
-pub mod package;
-pub mod plan;
-pub mod policy;
-pub mod production;
-pub mod serve;
+pub(crate) mod ops;
+pub(crate) mod output;
+pub(crate) mod ownership;
+pub(crate) mod package;
+pub(crate) mod plan;
+pub(crate) mod policy;
+pub(crate) mod production;
+pub(crate) mod serve;
 pub mod settings;
 
 use std::ffi::OsString;

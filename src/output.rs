@@ -196,7 +196,7 @@ impl DeployReport {
 
 /// `key: value` JSON → dashed output names with string values.
 #[must_use]
-pub fn json_outputs(value: &serde_json::Value) -> Vec<(String, String)> {
+pub(crate) fn json_outputs(value: &serde_json::Value) -> Vec<(String, String)> {
     let Some(map) = value.as_object() else {
         return Vec::new();
     };
@@ -307,7 +307,7 @@ impl Report {
 
 /// Print an error: on stderr for humans (with help), and as one JSON object on stdout with
 /// `--output json` (`run` adds the `::error::` annotation inside Actions).
-pub fn print_error(err: &Error, format: OutputFormat) {
+pub(crate) fn print_error(err: &Error, format: OutputFormat) {
     let help = err.help_text();
     eprintln!("error: {err}");
     if let Some(h) = &help {

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use crate::error::{Error, Result};
 
 /// Tag keys on functions deploy-action manages.
-pub const TAG_APP: &str = "deploy-action:app";
-pub const TAG_STAGE: &str = "deploy-action:stage";
+pub(crate) const TAG_APP: &str = "deploy-action:app";
+pub(crate) const TAG_STAGE: &str = "deploy-action:stage";
 
 /// What the tags say about a function we are about to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
+pub(crate) enum Ownership {
     /// Tagged for this app and stage.
     Ours,
     /// Untagged, and `--adopt` was given: the caller writes our tags before anything else,
@@ -28,7 +28,7 @@ pub enum Ownership {
 /// - no tags of ours (someone else's function with that name): refused unless `adopt`;
 /// - tagged for another app or stage: refused always, even with `--adopt`: it is another
 ///   stage's function, and changing it would break that stage.
-pub fn check(
+pub(crate) fn check(
     function: &str,
     app: &str,
     stage: &str,
@@ -54,7 +54,7 @@ pub fn check(
 
 /// The tags that make a function ours.
 #[must_use]
-pub fn tags<'a>(app: &'a str, stage: &'a str) -> [(&'static str, &'a str); 2] {
+pub(crate) fn tags<'a>(app: &'a str, stage: &'a str) -> [(&'static str, &'a str); 2] {
     [(TAG_APP, app), (TAG_STAGE, stage)]
 }
 

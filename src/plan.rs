@@ -11,7 +11,7 @@ use crate::ownership::{self, Ownership};
 
 /// What is there now.
 #[derive(Debug, Clone, Default)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// $LATEST, when the function exists (read lazily: a no-op doesn't need it).
     pub latest: Option<FunctionConfig>,
     /// The version `live` points at.
@@ -26,7 +26,7 @@ pub struct Observed {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     /// Live already runs this code and configuration.
     Noop,
     /// A newer run is live: change nothing.
@@ -42,7 +42,7 @@ pub enum Action {
 
 /// The plan (printed by `--dry-run`).
 #[derive(Debug, Clone, Serialize)]
-pub struct DeployPlan {
+pub(crate) struct DeployPlan {
     pub function_name: String,
     pub artifact: String,
     pub code_sha256: String,
@@ -62,7 +62,10 @@ pub struct DeployPlan {
 
 /// Check that the function is ours to change (tags; `--adopt` takes an untagged one over).
 /// `None` when there is no function yet.
-pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<Option<Ownership>> {
+pub(crate) fn check_ownership(
+    cfg: &DeployConfig,
+    observed: &Observed,
+) -> Result<Option<Ownership>> {
     if !observed.exists {
         return Ok(None);
     }
@@ -78,7 +81,7 @@ pub fn check_ownership(cfg: &DeployConfig, observed: &Observed) -> Result<Option
 
 /// Whether `ours` is older than the run that is live (docs/contract.md, "Move live").
 #[must_use]
-pub fn superseded_by(ours: &Provenance, live_description: &str) -> Option<u64> {
+pub(crate) fn superseded_by(ours: &Provenance, live_description: &str) -> Option<u64> {
     let live = Provenance::parse(live_description).run_id?;
     let mine = ours.run_id?;
     (mine < live).then_some(live)
@@ -86,7 +89,7 @@ pub fn superseded_by(ours: &Provenance, live_description: &str) -> Option<u64> {
 
 /// Decide the action from what is there.
 #[must_use]
-pub fn decide(
+pub(crate) fn decide(
     cfg: &DeployConfig,
     want: &FunctionSettings,
     code_sha256: &str,

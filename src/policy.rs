@@ -9,7 +9,8 @@
 //! Resources: Lambda actions on the app's functions `function:<app>-*` and their versions and
 //! aliases (`:*`); `tag:GetResources` and `lambda:GetAccountSettings` on `*` (IAM can't scope
 //! them; only `status` without `--stage` uses them); the artifact objects `<bucket>/<prefix>/<app>/*.zip`; `iam:PassRole`
-//! on the execution role only, and only towards Lambda.
+//! on the execution role only, and only towards Lambda. `--operate` adds what `logs`, `cost` and
+//! `gc` need beyond that (see [`operate_statements`]).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -25,7 +26,7 @@ use crate::naming;
 
 /// What an IAM action is granted on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum On {
+pub(crate) enum On {
     /// A stage function, its versions and aliases: `function:<app>-*` and `function:<app>-*:*`.
     Function,
     /// Every resource: only for actions IAM can't scope.
@@ -50,13 +51,27 @@ pub enum On {
     Zone,
     /// `--domain` only: calls IAM can't scope (listing zones and certificates, requesting one).
     DomainAny,
+    /// `--operate` only: reading the stage functions' log groups (`logs`).
+    OperateLogGroup,
+    /// `--operate` only: CloudWatch metrics, which IAM can't scope (`cost`).
+    OperateMetrics,
+    /// `--operate` only: listing the bucket under the app's prefix (`cost`, `gc`).
+    OperateListArtifacts,
+    /// `--operate` only: deleting the app's artifacts (`gc`).
+    OperateArtifact,
 }
 
 /// One AWS API operation the tool calls, and the IAM actions it needs.
 #[derive(Debug, Clone, Copy)]
-pub struct Operation {
+pub(crate) struct Operation {
+    /// The service and API operation name: what a reader of the table looks for, and what the
+    /// test that keeps this table in step with the SDK calls in the code compares.
+    #[allow(
+        dead_code,
+        reason = "names the row; the policy itself is built from `needs`"
+    )]
     pub service: &'static str,
-    /// The API operation name.
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the in-step test"))]
     pub name: &'static str,
     /// IAM actions it needs (empty: governed by the trust policy, not by permissions).
     pub needs: &'static [(&'static str, On)],
@@ -75,18 +90,38 @@ const fn op(
 }
 
 /// Every AWS operation deploy-action calls (kept in step with the code by a unit test).
-/// Operations of `gc`, `logs` and `cost` (issue #19) that the generated policy does not grant
-/// yet: their commands run with a role that has them (`logs:FilterLogEvents`,
-/// `logs:DescribeLogGroups`, `cloudwatch:GetMetricData`, `s3:ListBucket`, `s3:DeleteObject`).
-pub const NOT_GRANTED_YET: &[&str] = &[
-    "FilterLogEvents",
-    "DescribeLogGroups",
-    "GetMetricData",
-    "ListObjectsV2",
-    "DeleteObject",
-];
-
-pub const OPERATIONS: &[Operation] = &[
+pub(crate) const OPERATIONS: &[Operation] = &[
+    // `logs` (granted with `--operate`): the history, and Live Tail with `--follow`.
+    op(
+        "logs",
+        "FilterLogEvents",
+        &[("logs:FilterLogEvents", On::OperateLogGroup)],
+    ),
+    op(
+        "logs",
+        "StartLiveTail",
+        &[("logs:StartLiveTail", On::OperateLogGroup)],
+    ),
+    // The account id for Live Tail's log group ARN: "No permissions are required to perform
+    // this operation" (STS API Reference, GetCallerIdentity).
+    op("sts", "GetCallerIdentity", &[]),
+    // `cost` (granted with `--operate`).
+    op(
+        "cloudwatch",
+        "GetMetricData",
+        &[("cloudwatch:GetMetricData", On::OperateMetrics)],
+    ),
+    // `cost` and `gc` (granted with `--operate`): the app's artifacts, and deleting unused ones.
+    op(
+        "s3",
+        "ListObjectsV2",
+        &[("s3:ListBucket", On::OperateListArtifacts)],
+    ),
+    op(
+        "s3",
+        "DeleteObject",
+        &[("s3:DeleteObject", On::OperateArtifact)],
+    ),
     // GetFunction returns the function's tags, which IAM guards with lambda:ListTags.
     op(
         "lambda",
@@ -438,7 +473,7 @@ pub const OPERATIONS: &[Operation] = &[
 
 /// The checked inputs of `policy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyInput {
+pub(crate) struct PolicyInput {
     pub app: String,
     pub bucket: String,
     pub prefix: String,
@@ -465,15 +500,17 @@ pub struct PolicyInput {
     pub vpc: bool,
     /// `--invoke`: grant `lambda:InvokeFunction` (invoke, --release-command, smoke checks).
     pub invoke: bool,
+    /// `--operate`: grant what `logs`, `cost` and `gc` need (see [`operate_statements`]).
+    pub operate: bool,
 }
 
 /// The action only `--invoke` grants: running code in the app's functions is more than
 /// deploying them (`invoke --python` is a shell in the function, with its role).
-pub const INVOKE_ACTION: &str = "lambda:InvokeFunction";
+pub(crate) const INVOKE_ACTION: &str = "lambda:InvokeFunction";
 
 /// The report of `policy`.
 #[derive(Debug, Clone, Serialize)]
-pub struct PolicyReport {
+pub(crate) struct PolicyReport {
     pub role_name: String,
     /// The deploy role's permissions (`policy.json`).
     pub permissions: Value,
@@ -485,7 +522,7 @@ pub struct PolicyReport {
 }
 
 /// Check the flags (exit 2 before anything else).
-pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput> {
+pub(crate) fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput> {
     let app = args.app.clone().ok_or_else(|| {
         Error::missing(
             "--app",
@@ -618,6 +655,7 @@ pub fn resolve(args: &PolicyArgs, github: &GitHubContext) -> Result<PolicyInput>
         secrets,
         vpc: args.vpc_subnets.iter().any(|s| !s.trim().is_empty()),
         invoke: args.invoke,
+        operate: args.operate,
     })
 }
 
@@ -852,13 +890,13 @@ impl PolicyInput {
 
     /// The role's name in the set-up commands.
     #[must_use]
-    pub fn role_name(&self) -> String {
+    pub(crate) fn role_name(&self) -> String {
         format!("deploy-action-{}", self.app)
     }
 
     /// The `sub` claims GitHub issues to the workflows allowed to deploy.
     #[must_use]
-    pub fn subjects(&self) -> Vec<String> {
+    pub(crate) fn subjects(&self) -> Vec<String> {
         let prefix = match self.ids {
             Some((owner_id, repo_id)) => {
                 format!("repo:{}@{owner_id}/{}@{repo_id}", self.owner, self.repo)
@@ -885,7 +923,7 @@ impl PolicyInput {
 
 /// The IAM actions the tool needs on `on`, sorted.
 #[must_use]
-pub fn actions(on: On) -> Vec<&'static str> {
+pub(crate) fn actions(on: On) -> Vec<&'static str> {
     let set: BTreeSet<&'static str> = OPERATIONS
         .iter()
         .flat_map(|o| o.needs.iter())
@@ -998,7 +1036,7 @@ fn function_statements(input: &PolicyInput) -> Vec<Value> {
 
 /// The deploy role's permissions.
 #[must_use]
-pub fn permissions(input: &PolicyInput) -> Value {
+pub(crate) fn permissions(input: &PolicyInput) -> Value {
     let mut statements = function_statements(input);
     statements.extend([
         json!({
@@ -1074,6 +1112,9 @@ pub fn permissions(input: &PolicyInput) -> Value {
             "Resource": one_or_many(&secrets),
         }));
     }
+    if input.operate {
+        statements.extend(operate_statements(input));
+    }
     // Secrets encrypted with a customer key: `--kms-key`'s statement grants kms:Decrypt on it.
     if input.vpc {
         statements.push(json!({
@@ -1086,6 +1127,62 @@ pub fn permissions(input: &PolicyInput) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// What `logs`, `cost` and `gc` need beyond the deploy's statements (`--operate`), each scoped
+/// as far as IAM allows (Service Authorization Reference,
+/// https://docs.aws.amazon.com/service-authorization/latest/reference/):
+/// - `logs:FilterLogEvents` and `logs:StartLiveTail` on the stage functions' log groups: both
+///   take the `log-group` resource type (list_amazoncloudwatchlogs.html). DescribeLogGroups
+///   (cost's stored bytes) is already the deploy's, on the account's log groups, the finest
+///   IAM scopes it.
+/// - `cloudwatch:GetMetricData` on `*`: the action has no resource types
+///   (list_amazoncloudwatch.html), so no ARN can narrow it; it only reads metrics.
+/// - `s3:ListBucket` on the bucket, only for listings under `<prefix>/<app>/`: the `s3:prefix`
+///   condition key (list_amazons3.html; S3 user guide, "Limit the list to a folder").
+/// - `s3:DeleteObject` on the app's artifacts `<prefix>/<app>/*.zip` only.
+/// - `apigateway:GET` on the region's `/apis`: cost's GetApis, to find the HTTP API of a stage
+///   with one (list_amazonapigatewaymanagementv2.html: resource type `Apis`).
+///
+/// `tag:GetResources` and `lambda:GetAccountSettings` (finding stages) are the deploy's
+/// DeployActionListStages already; `gc`'s teardown uses the deploy's function statements.
+fn operate_statements(input: &PolicyInput) -> Vec<Value> {
+    let app_prefix = naming::artifact_key(&input.prefix, &input.app, "x");
+    let app_prefix = app_prefix.trim_end_matches("x.zip");
+    let region = input.region.as_deref().unwrap_or("*");
+    vec![
+        json!({
+            "Sid": "DeployActionOperateLogs",
+            "Effect": "Allow",
+            "Action": actions(On::OperateLogGroup),
+            "Resource": input.log_group_arns(),
+        }),
+        json!({
+            "Sid": "DeployActionOperateMetrics",
+            "Effect": "Allow",
+            "Action": one_or_many(&actions(On::OperateMetrics).iter().map(ToString::to_string).collect::<Vec<_>>()),
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "DeployActionOperateListArtifacts",
+            "Effect": "Allow",
+            "Action": one_or_many(&actions(On::OperateListArtifacts).iter().map(ToString::to_string).collect::<Vec<_>>()),
+            "Resource": format!("arn:{}:s3:::{}", input.partition, input.bucket),
+            "Condition": {"StringLike": {"s3:prefix": [app_prefix, format!("{app_prefix}*")]}},
+        }),
+        json!({
+            "Sid": "DeployActionOperateDeleteArtifacts",
+            "Effect": "Allow",
+            "Action": one_or_many(&actions(On::OperateArtifact).iter().map(ToString::to_string).collect::<Vec<_>>()),
+            "Resource": input.artifact_arn(),
+        }),
+        json!({
+            "Sid": "DeployActionOperateFindApis",
+            "Effect": "Allow",
+            "Action": "apigateway:GET",
+            "Resource": format!("arn:{}:apigateway:{region}::/apis", input.partition),
+        }),
+    ]
+}
+
 /// Whether a trust-policy value is a pattern (then it needs `StringLike`).
 fn is_pattern(s: &str) -> bool {
     s.contains(['*', '?'])
@@ -1093,7 +1190,7 @@ fn is_pattern(s: &str) -> bool {
 
 /// The trust policy: GitHub's OIDC provider, audience `sts.amazonaws.com`, the subjects.
 #[must_use]
-pub fn trust(input: &PolicyInput) -> Value {
+pub(crate) fn trust(input: &PolicyInput) -> Value {
     const ISSUER: &str = "token.actions.githubusercontent.com";
     let subjects = input.subjects();
     let aud = json!({format!("{ISSUER}:aud"): "sts.amazonaws.com"});
@@ -1119,7 +1216,7 @@ pub fn trust(input: &PolicyInput) -> Value {
 
 /// Both documents, the set-up commands and what to know about them.
 #[must_use]
-pub fn report(input: &PolicyInput) -> PolicyReport {
+pub(crate) fn report(input: &PolicyInput) -> PolicyReport {
     let role = input.role_name();
     let commands = vec![
         format!(
@@ -1152,9 +1249,18 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
         "the OIDC provider token.actions.githubusercontent.com (audience sts.amazonaws.com) must exist in the account: aws iam create-open-id-connect-provider --url https://token.actions.githubusercontent.com --client-id-list sts.amazonaws.com".into(),
     );
     notes.push(format!(
-        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; only `status` without --stage uses them (drop DeployActionListStages if you don't need that). `gc`, `logs` and `cost` need more than this policy grants (logs:FilterLogEvents, cloudwatch:GetMetricData, s3:ListBucket, s3:DeleteObject). `function:{}-*` also matches another app whose name starts with `{}-`",
+        "tag:GetResources and lambda:GetAccountSettings can't be scoped to functions; `status`, `gc` and `cost` use them to find the app's stages (drop DeployActionListStages if you don't need that). `function:{}-*` also matches another app whose name starts with `{}-`",
         input.app, input.app
     ));
+    if input.operate {
+        notes.push(
+            "--operate: `logs` reads the app's log groups (FilterLogEvents, and StartLiveTail for --follow; Live Tail is billed per session minute), `cost` reads metrics (cloudwatch:GetMetricData, which IAM can't scope: it reads only), `gc` lists the bucket under the app's prefix only and deletes only the app's artifacts; consider a separate role for them".into(),
+        );
+    } else {
+        notes.push(
+            "`logs`, `cost` and `gc` need more (log events, metrics, listing and deleting artifacts): pass --operate".into(),
+        );
+    }
     if input.execution_role.is_none() {
         notes.push(
             "no --execution-role: the role can't pass one to Lambda, so it can update existing functions but not create new stages".into(),
@@ -1187,7 +1293,7 @@ pub fn report(input: &PolicyInput) -> PolicyReport {
 impl PolicyReport {
     /// Text for humans: both documents, ready to save, and the commands.
     #[must_use]
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
         let mut out = String::new();
         let _ = writeln!(
@@ -1237,6 +1343,7 @@ mod tests {
             secrets: Vec::new(),
             vpc: false,
             invoke: true,
+            operate: false,
         }
     }
 
@@ -1321,11 +1428,7 @@ mod tests {
                 }
             }
         }
-        let listed: BTreeSet<String> = OPERATIONS
-            .iter()
-            .map(|o| o.name.to_string())
-            .chain(NOT_GRANTED_YET.iter().map(ToString::to_string))
-            .collect();
+        let listed: BTreeSet<String> = OPERATIONS.iter().map(|o| o.name.to_string()).collect();
         let unlisted: Vec<_> = called.difference(&listed).collect();
         let uncalled: Vec<_> = listed.difference(&called).collect();
         assert!(
@@ -1348,6 +1451,66 @@ mod tests {
                 assert_eq!(s["Action"], json!(any), "{s}");
             }
         }
+    }
+
+    #[test]
+    fn operate_grants_logs_metrics_and_artifact_cleanup_scoped() {
+        let plain = permissions(&input()).to_string();
+        for absent in [
+            "logs:FilterLogEvents",
+            "cloudwatch:GetMetricData",
+            "s3:DeleteObject",
+        ] {
+            assert!(
+                !plain.contains(absent),
+                "{absent} without --operate: {plain}"
+            );
+        }
+        let mut with = input();
+        with.operate = true;
+        let p = permissions(&with);
+        let logs = statement(&p, "DeployActionOperateLogs");
+        assert_eq!(
+            logs["Action"],
+            json!(["logs:FilterLogEvents", "logs:StartLiveTail"])
+        );
+        assert_eq!(
+            logs["Resource"][0],
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/hello-*"
+        );
+        let metrics = statement(&p, "DeployActionOperateMetrics");
+        assert_eq!(metrics["Action"], "cloudwatch:GetMetricData");
+        assert_eq!(metrics["Resource"], "*");
+        let list = statement(&p, "DeployActionOperateListArtifacts");
+        assert_eq!(list["Action"], "s3:ListBucket");
+        assert_eq!(list["Resource"], "arn:aws:s3:::artifacts");
+        assert_eq!(
+            list["Condition"]["StringLike"]["s3:prefix"],
+            json!(["deploy-action/hello/", "deploy-action/hello/*"])
+        );
+        let delete = statement(&p, "DeployActionOperateDeleteArtifacts");
+        assert_eq!(delete["Action"], "s3:DeleteObject");
+        assert_eq!(
+            delete["Resource"],
+            "arn:aws:s3:::artifacts/deploy-action/hello/*.zip"
+        );
+        assert_eq!(
+            statement(&p, "DeployActionOperateFindApis")["Resource"],
+            "arn:aws:apigateway:us-east-1::/apis"
+        );
+        // On everything: only the stage listing and the metrics (no resource types).
+        for s in p["Statement"].as_array().unwrap() {
+            if s["Resource"] == "*" {
+                assert!(
+                    s["Sid"] == "DeployActionListStages"
+                        || s["Sid"] == "DeployActionOperateMetrics",
+                    "{s}"
+                );
+            }
+        }
+        let notes = report(&with).notes.join("\n");
+        assert!(notes.contains("--operate:"), "{notes}");
+        assert!(report(&input()).notes.join("\n").contains("pass --operate"));
     }
 
     fn statement<'a>(p: &'a Value, sid: &str) -> &'a Value {

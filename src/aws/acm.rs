@@ -10,7 +10,7 @@ use crate::error::Result;
 
 /// What we need of a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Certificate {
+pub(crate) struct Certificate {
     pub arn: String,
     /// The primary name and the subject alternative names.
     pub names: Vec<String>,
@@ -24,12 +24,12 @@ pub struct Certificate {
 
 impl Certificate {
     #[must_use]
-    pub fn issued(&self) -> bool {
+    pub(crate) fn issued(&self) -> bool {
         self.status == CertificateStatus::Issued.as_str()
     }
 
     #[must_use]
-    pub fn covers(&self, host: &str) -> bool {
+    pub(crate) fn covers(&self, host: &str) -> bool {
         self.names.iter().any(|n| name_covers(n, host))
     }
 }
@@ -38,7 +38,7 @@ impl Certificate {
 /// of exactly one more label (`*.preview.example.com` covers `pr-1.preview.example.com`, not
 /// `preview.example.com` nor `a.b.preview.example.com`).
 #[must_use]
-pub fn name_covers(cert_name: &str, host: &str) -> bool {
+pub(crate) fn name_covers(cert_name: &str, host: &str) -> bool {
     let cert_name = cert_name.trim_end_matches('.').to_ascii_lowercase();
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if cert_name == host {
@@ -50,19 +50,19 @@ pub fn name_covers(cert_name: &str, host: &str) -> bool {
     }
 }
 
-pub struct Acm {
+pub(crate) struct Acm {
     client: Client,
 }
 
 impl Acm {
     #[must_use]
-    pub fn new(config: &aws_config::SdkConfig) -> Acm {
+    pub(crate) fn new(config: &aws_config::SdkConfig) -> Acm {
         Acm {
             client: Client::new(config),
         }
     }
 
-    pub async fn describe(&self, arn: &str) -> Result<Option<Certificate>> {
+    pub(crate) async fn describe(&self, arn: &str) -> Result<Option<Certificate>> {
         match self
             .client
             .describe_certificate()
@@ -107,7 +107,7 @@ impl Acm {
 
     /// Certificates in one of `statuses` that cover `host`, each described (ListCertificates
     /// lists at most 100 alternative names per certificate, and some emulators none).
-    pub async fn covering(
+    pub(crate) async fn covering(
         &self,
         host: &str,
         statuses: &[CertificateStatus],
@@ -154,7 +154,7 @@ impl Acm {
 
     /// Request a DNS-validated certificate for `name`; returns its ARN. The idempotency token
     /// makes a retried request (same name, within an hour) return the same certificate.
-    pub async fn request(&self, name: &str, tags: &[(&str, &str)]) -> Result<String> {
+    pub(crate) async fn request(&self, name: &str, tags: &[(&str, &str)]) -> Result<String> {
         let token: String = name
             .chars()
             .filter(char::is_ascii_alphanumeric)

@@ -18,14 +18,14 @@ use super::errors::wrap;
 use crate::error::Result;
 
 /// The route and stage that take every request.
-pub const DEFAULT: &str = "$default";
+pub(crate) const DEFAULT: &str = "$default";
 /// Lambda proxy integrations of HTTP APIs speak payload format 2.0 (the same events as a
 /// function URL).
-pub const PAYLOAD_FORMAT: &str = "2.0";
+pub(crate) const PAYLOAD_FORMAT: &str = "2.0";
 
 /// An HTTP API, as much as we use of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpApi {
+pub(crate) struct HttpApi {
     pub id: String,
     pub name: String,
     /// `https://<id>.execute-api.<region>.amazonaws.com` (no trailing slash).
@@ -35,7 +35,7 @@ pub struct HttpApi {
 
 /// A custom domain name.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DomainName {
+pub(crate) struct DomainName {
     pub name: String,
     pub tags: HashMap<String, String>,
     pub certificate_arn: Option<String>,
@@ -50,7 +50,7 @@ pub struct DomainName {
 impl DomainName {
     /// Whether the configuration is what we create: REGIONAL, TLS 1.2, `certificate_arn`.
     #[must_use]
-    pub fn matches(&self, certificate_arn: &str) -> bool {
+    pub(crate) fn matches(&self, certificate_arn: &str) -> bool {
         self.certificate_arn.as_deref() == Some(certificate_arn)
             && self.endpoint_type.as_deref() == Some(EndpointType::Regional.as_str())
             && self.security_policy.as_deref() == Some(SecurityPolicy::Tls12.as_str())
@@ -59,7 +59,7 @@ impl DomainName {
 
 /// An API mapping of a domain name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
+pub(crate) struct Mapping {
     pub id: String,
     pub api_id: String,
     pub stage: String,
@@ -67,13 +67,13 @@ pub struct Mapping {
     pub key: String,
 }
 
-pub struct Gateway {
+pub(crate) struct Gateway {
     client: Client,
 }
 
 impl Gateway {
     #[must_use]
-    pub fn new(config: &aws_config::SdkConfig) -> Gateway {
+    pub(crate) fn new(config: &aws_config::SdkConfig) -> Gateway {
         Gateway {
             client: Client::new(config),
         }
@@ -81,7 +81,7 @@ impl Gateway {
 
     /// The HTTP API whose tags include every pair of `tags` (GetApis lists tags with each
     /// API; there is no server-side filter).
-    pub async fn find_api(&self, tags: &[(&str, &str)]) -> Result<Option<HttpApi>> {
+    pub(crate) async fn find_api(&self, tags: &[(&str, &str)]) -> Result<Option<HttpApi>> {
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -114,7 +114,7 @@ impl Gateway {
     }
 
     /// The API with this id, if it exists.
-    pub async fn api(&self, id: &str) -> Result<Option<HttpApi>> {
+    pub(crate) async fn api(&self, id: &str) -> Result<Option<HttpApi>> {
         match self.client.get_api().api_id(id).send().await {
             Ok(api) => Ok(Some(HttpApi {
                 id: api.api_id().unwrap_or(id).to_string(),
@@ -132,7 +132,7 @@ impl Gateway {
         }
     }
 
-    pub async fn create_api(&self, name: &str, tags: &[(&str, &str)]) -> Result<HttpApi> {
+    pub(crate) async fn create_api(&self, name: &str, tags: &[(&str, &str)]) -> Result<HttpApi> {
         let mut req = self
             .client
             .create_api()
@@ -156,7 +156,12 @@ impl Gateway {
     }
 
     /// Add tags the API lacks (a `--domain` added later, a changed one).
-    pub async fn tag_api(&self, api: &HttpApi, region: &str, tags: &[(&str, &str)]) -> Result<()> {
+    pub(crate) async fn tag_api(
+        &self,
+        api: &HttpApi,
+        region: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<()> {
         let missing: Vec<_> = tags
             .iter()
             .filter(|(k, v)| api.tags.get(*k).map(String::as_str) != Some(*v))
@@ -176,7 +181,11 @@ impl Gateway {
     }
 
     /// One `AWS_PROXY` integration to `function_arn` with payload format 2.0; returns its id.
-    pub async fn upsert_integration(&self, api_id: &str, function_arn: &str) -> Result<String> {
+    pub(crate) async fn upsert_integration(
+        &self,
+        api_id: &str,
+        function_arn: &str,
+    ) -> Result<String> {
         let existing = self
             .client
             .get_integrations()
@@ -222,7 +231,7 @@ impl Gateway {
     }
 
     /// The `$default` route, sending everything to the integration.
-    pub async fn upsert_route(&self, api_id: &str, integration_id: &str) -> Result<()> {
+    pub(crate) async fn upsert_route(&self, api_id: &str, integration_id: &str) -> Result<()> {
         let target = format!("integrations/{integration_id}");
         let routes = self
             .client
@@ -263,7 +272,7 @@ impl Gateway {
     }
 
     /// The `$default` stage with automatic deployment (no CreateDeployment per change).
-    pub async fn upsert_stage(&self, api_id: &str) -> Result<()> {
+    pub(crate) async fn upsert_stage(&self, api_id: &str) -> Result<()> {
         match self
             .client
             .get_stage()
@@ -302,7 +311,7 @@ impl Gateway {
         }
     }
 
-    pub async fn delete_api(&self, api_id: &str) -> Result<bool> {
+    pub(crate) async fn delete_api(&self, api_id: &str) -> Result<bool> {
         match self.client.delete_api().api_id(api_id).send().await {
             Ok(_) => Ok(true),
             Err(e)
@@ -316,7 +325,7 @@ impl Gateway {
     }
 
     /// The custom domain name, if it exists (in this account and region).
-    pub async fn domain(&self, name: &str) -> Result<Option<DomainName>> {
+    pub(crate) async fn domain(&self, name: &str) -> Result<Option<DomainName>> {
         match self.client.get_domain_name().domain_name(name).send().await {
             Ok(d) => Ok(Some(domain_from(
                 d.domain_name().unwrap_or(name),
@@ -334,7 +343,7 @@ impl Gateway {
     }
 
     /// Domain names whose tags include every pair of `tags`.
-    pub async fn find_domains(&self, tags: &[(&str, &str)]) -> Result<Vec<DomainName>> {
+    pub(crate) async fn find_domains(&self, tags: &[(&str, &str)]) -> Result<Vec<DomainName>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -367,7 +376,7 @@ impl Gateway {
     }
 
     /// Create the domain name: REGIONAL endpoint, TLS 1.2, the certificate.
-    pub async fn create_domain(
+    pub(crate) async fn create_domain(
         &self,
         name: &str,
         certificate_arn: &str,
@@ -394,7 +403,11 @@ impl Gateway {
     }
 
     /// Bring the domain name's configuration back to ours (certificate, endpoint, TLS).
-    pub async fn update_domain(&self, name: &str, certificate_arn: &str) -> Result<DomainName> {
+    pub(crate) async fn update_domain(
+        &self,
+        name: &str,
+        certificate_arn: &str,
+    ) -> Result<DomainName> {
         let d = self
             .client
             .update_domain_name()
@@ -411,7 +424,7 @@ impl Gateway {
         ))
     }
 
-    pub async fn delete_domain(&self, name: &str) -> Result<bool> {
+    pub(crate) async fn delete_domain(&self, name: &str) -> Result<bool> {
         match self
             .client
             .delete_domain_name()
@@ -431,7 +444,7 @@ impl Gateway {
     }
 
     /// The API mappings of a domain name (none when the domain name does not exist).
-    pub async fn mappings(&self, domain: &str) -> Result<Vec<Mapping>> {
+    pub(crate) async fn mappings(&self, domain: &str) -> Result<Vec<Mapping>> {
         match self
             .client
             .get_api_mappings()
@@ -461,7 +474,7 @@ impl Gateway {
     }
 
     /// Map the whole domain (empty key) to the API's `$default` stage.
-    pub async fn upsert_mapping(
+    pub(crate) async fn upsert_mapping(
         &self,
         domain: &str,
         api_id: &str,
@@ -496,7 +509,7 @@ impl Gateway {
         }
     }
 
-    pub async fn delete_mapping(&self, domain: &str, mapping_id: &str) -> Result<()> {
+    pub(crate) async fn delete_mapping(&self, domain: &str, mapping_id: &str) -> Result<()> {
         match self
             .client
             .delete_api_mapping()

@@ -7,29 +7,29 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use crate::error::Error;
 
 /// The service error code, if the service answered.
-pub fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+pub(crate) fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {
         SdkError::ServiceError(e) => e.err().code(),
         _ => None,
     }
 }
 
-pub fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, want: &str) -> bool {
+pub(crate) fn is_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, want: &str) -> bool {
     code(err) == Some(want)
 }
 
-pub fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(
         code(err),
         Some("ResourceNotFoundException" | "NotFound" | "NoSuchKey" | "NoSuchBucket" | "404")
     )
 }
 
-pub fn is_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     is_code(err, "ResourceConflictException")
 }
 
-pub fn is_precondition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_precondition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     is_code(err, "PreconditionFailedException")
 }
 
@@ -47,7 +47,7 @@ fn message<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> &str {
 /// (transcripts in serverless/serverless#3696 and floci-io/floci#2822), not with
 /// PreconditionFailedException. The code is shared with every other bad value, so this one
 /// check has to read the message.
-pub fn is_code_sha256_mismatch<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_code_sha256_mismatch<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     is_code(err, "InvalidParameterValueException")
         && message(err).contains("is different from current CodeSHA256")
 }
@@ -58,14 +58,14 @@ pub fn is_code_sha256_mismatch<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>)
 /// guide, "Troubleshoot deployment issues in Lambda"; aws/aws-cdk#3823 and
 /// hashicorp/terraform-provider-aws#8080 quote it). The same answer stays for good when the
 /// role's trust policy doesn't allow lambda.amazonaws.com, so it is retried only for a while.
-pub fn is_role_not_assumable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+pub(crate) fn is_role_not_assumable<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     is_code(err, "InvalidParameterValueException")
         && message(err).contains("cannot be assumed by Lambda")
 }
 
 /// Wrap an SDK error with the step and resource it happened on, and a hint where the code
 /// says what to do.
-pub fn wrap<E>(
+pub(crate) fn wrap<E>(
     step: &'static str,
     operation: &'static str,
     resource: impl Into<String>,

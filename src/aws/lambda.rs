@@ -26,14 +26,14 @@ use crate::error::{Error, Result};
 use crate::naming::{LIVE_ALIAS, Provenance};
 use crate::production::DEFAULT_DESCRIPTION;
 
-pub use crate::ownership::{TAG_APP, TAG_STAGE};
+pub(crate) use crate::ownership::{TAG_APP, TAG_STAGE};
 /// The function URL of `live` as created (`none` after it was removed), so that `status` of
 /// many stages reads it from GetResources instead of one GetFunctionUrlConfig per stage.
-pub const TAG_URL: &str = "deploy-action:url";
+pub(crate) const TAG_URL: &str = "deploy-action:url";
 
 /// Statement ids of the public function URL permissions.
-pub const SID_URL: &str = "deploy-action-url";
-pub const SID_URL_INVOKE: &str = "deploy-action-url-invoke";
+pub(crate) const SID_URL: &str = "deploy-action-url";
+pub(crate) const SID_URL_INVOKE: &str = "deploy-action-url-invoke";
 
 /// How long to wait for a function to leave Pending / InProgress. Real Lambda takes
 /// seconds, sometimes minutes for large functions or VPC attachments.
@@ -46,7 +46,7 @@ fn busy_budget() -> Duration {
 
 /// A function version's (or $LATEST's) configuration, reduced to what we compare and report.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FunctionConfig {
+pub(crate) struct FunctionConfig {
     pub arn: String,
     pub version: String,
     pub code_sha256: String,
@@ -82,25 +82,25 @@ impl FunctionConfig {
 
     /// Lambda's last update of it failed (it keeps running what it ran before).
     #[must_use]
-    pub fn last_update_failed(&self) -> bool {
+    pub(crate) fn last_update_failed(&self) -> bool {
         matches!(self.last_update, Some(LastUpdateStatus::Failed))
     }
 
     #[must_use]
-    pub fn provenance(&self) -> Provenance {
+    pub(crate) fn provenance(&self) -> Provenance {
         Provenance::parse(&self.description)
     }
 
     /// Whether the architecture differs (it is changed with the code, not the configuration).
     #[must_use]
-    pub fn architecture_differs(&self, want: &FunctionSettings) -> bool {
+    pub(crate) fn architecture_differs(&self, want: &FunctionSettings) -> bool {
         self.architecture.as_deref().unwrap_or("x86_64") != want.architecture.lambda_name()
     }
 }
 
 /// The `live` alias.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AliasState {
+pub(crate) struct AliasState {
     pub arn: String,
     pub version: String,
     pub revision_id: Option<String>,
@@ -135,7 +135,7 @@ alias_from!(
 
 /// Run a Lambda write, waiting out ResourceConflictException (function Pending or an
 /// update InProgress) with backoff. Throttling and 5xx are retried by the SDK itself.
-pub async fn retry_busy<T, E, F, Fut>(
+pub(crate) async fn retry_busy<T, E, F, Fut>(
     function: &str,
     mut op: F,
 ) -> std::result::Result<T, SdkError<E, HttpResponse>>
@@ -237,19 +237,19 @@ fn role_error(operation: &'static str, function: &str, role: Option<&str>) -> Er
 }
 
 /// Lambda calls for one function.
-pub struct Function<'a> {
+pub(crate) struct Function<'a> {
     pub client: &'a Client,
     pub name: &'a str,
 }
 
 impl<'a> Function<'a> {
     #[must_use]
-    pub fn new(client: &'a Client, name: &'a str) -> Self {
+    pub(crate) fn new(client: &'a Client, name: &'a str) -> Self {
         Function { client, name }
     }
 
     /// GetFunction for a qualifier; `None` when the function (or that alias) doesn't exist.
-    pub async fn get(
+    pub(crate) async fn get(
         &self,
         qualifier: Option<&str>,
     ) -> Result<Option<(FunctionConfig, HashMap<String, String>)>> {
@@ -285,7 +285,10 @@ impl<'a> Function<'a> {
     }
 
     /// The configuration of $LATEST or a version.
-    pub async fn configuration(&self, qualifier: Option<&str>) -> Result<Option<FunctionConfig>> {
+    pub(crate) async fn configuration(
+        &self,
+        qualifier: Option<&str>,
+    ) -> Result<Option<FunctionConfig>> {
         match self
             .client
             .get_function_configuration()
@@ -301,7 +304,7 @@ impl<'a> Function<'a> {
     }
 
     /// The `live` alias, if any.
-    pub async fn alias(&self, alias: &str) -> Result<Option<AliasState>> {
+    pub(crate) async fn alias(&self, alias: &str) -> Result<Option<AliasState>> {
         match self
             .client
             .get_alias()
@@ -324,7 +327,7 @@ impl<'a> Function<'a> {
     /// Wait until nothing is running on $LATEST before we write to it, starting from `seen`
     /// (a recent read, if any). An earlier update that failed doesn't stop us: Lambda keeps
     /// running the code from before it, and our update is the way out.
-    pub async fn wait_idle(
+    pub(crate) async fn wait_idle(
         &self,
         step: &'static str,
         seen: Option<FunctionConfig>,
@@ -336,7 +339,7 @@ impl<'a> Function<'a> {
     /// When that already shows it done there is nothing to read; when it shows the update
     /// running, the first look comes after a pause. A Failed state or update is an error that
     /// carries Lambda's reason.
-    pub async fn settle(
+    pub(crate) async fn settle(
         &self,
         step: &'static str,
         answer: Option<FunctionConfig>,
@@ -437,7 +440,7 @@ impl<'a> Function<'a> {
     /// Create the function from an S3 object, tagged as ours. Returns Lambda's answer (the
     /// function Pending, on Lambda), or `None` when it already exists (another run created it
     /// meanwhile): the caller then updates it instead.
-    pub async fn create(
+    pub(crate) async fn create(
         &self,
         want: &FunctionSettings,
         role: &str,
@@ -496,7 +499,10 @@ impl<'a> Function<'a> {
 
     /// Apply configuration drift to $LATEST. Returns $LATEST as the answer describes it
     /// (usually still updating).
-    pub async fn update_configuration(&self, want: &FunctionSettings) -> Result<FunctionConfig> {
+    pub(crate) async fn update_configuration(
+        &self,
+        want: &FunctionSettings,
+    ) -> Result<FunctionConfig> {
         let role = want.execution_role.as_deref();
         let out = retry_role(self.name, role, Busy::Wait, || {
             self.client
@@ -534,7 +540,7 @@ impl<'a> Function<'a> {
 
     /// Point $LATEST at the artifact (and the architecture). Returns $LATEST as the answer
     /// describes it: on Lambda the update is still InProgress then.
-    pub async fn update_code(
+    pub(crate) async fn update_code(
         &self,
         want: &FunctionSettings,
         bucket: &str,
@@ -558,7 +564,7 @@ impl<'a> Function<'a> {
     /// Publish $LATEST as a version, only if it still holds `code_sha256` (and, with a
     /// RevisionId, nothing else changed since our update). `None` means the precondition
     /// failed: another run changed $LATEST in between.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         code_sha256: &str,
         revision_id: Option<&str>,
@@ -584,7 +590,7 @@ impl<'a> Function<'a> {
     }
 
     /// Every published version (not $LATEST), oldest first.
-    pub async fn versions(&self) -> Result<Vec<FunctionConfig>> {
+    pub(crate) async fn versions(&self) -> Result<Vec<FunctionConfig>> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -605,7 +611,7 @@ impl<'a> Function<'a> {
         Ok(out)
     }
 
-    pub async fn aliases(&self) -> Result<Vec<AliasState>> {
+    pub(crate) async fn aliases(&self) -> Result<Vec<AliasState>> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -622,7 +628,7 @@ impl<'a> Function<'a> {
 
     /// Create the alias, or move it with RevisionId. `routing` gives extra versions a share
     /// of traffic (canary); an empty map clears any weights.
-    pub async fn put_alias(
+    pub(crate) async fn put_alias(
         &self,
         alias: &str,
         current: Option<&AliasState>,
@@ -683,12 +689,12 @@ impl<'a> Function<'a> {
     }
 
     /// The function URL on `live`, if any, without changing anything.
-    pub async fn url(&self) -> Result<Option<(String, FunctionUrlAuthType)>> {
+    pub(crate) async fn url(&self) -> Result<Option<(String, FunctionUrlAuthType)>> {
         Ok(self.url_config().await?.map(|c| (c.url, c.auth)))
     }
 
     /// `live`'s function URL config, if any.
-    pub async fn url_config(&self) -> Result<Option<UrlConfig>> {
+    pub(crate) async fn url_config(&self) -> Result<Option<UrlConfig>> {
         match self
             .client
             .get_function_url_config()
@@ -714,7 +720,7 @@ impl<'a> Function<'a> {
 
     /// Create the function URL on `live`. `Ok(None)` on 409: a URL config exists already, or
     /// the function is busy (the caller reads again and decides).
-    pub async fn create_url(&self, auth: FunctionUrlAuthType) -> Result<Option<UrlConfig>> {
+    pub(crate) async fn create_url(&self, auth: FunctionUrlAuthType) -> Result<Option<UrlConfig>> {
         match self
             .client
             .create_function_url_config()
@@ -740,7 +746,7 @@ impl<'a> Function<'a> {
     }
 
     /// Change the auth type of `live`'s function URL (409 "update in progress" waited out).
-    pub async fn update_url(&self, auth: FunctionUrlAuthType) -> Result<String> {
+    pub(crate) async fn update_url(&self, auth: FunctionUrlAuthType) -> Result<String> {
         let out = retry_busy(self.name, || {
             self.client
                 .update_function_url_config()
@@ -762,29 +768,20 @@ impl<'a> Function<'a> {
     }
 
     /// Remove `live`'s function URL (gone already counts as done).
-    pub async fn delete_url(&self) -> Result<()> {
-        match retry_busy(self.name, || {
+    pub(crate) async fn delete_url(&self) -> Result<()> {
+        let result = retry_busy(self.name, || {
             self.client
                 .delete_function_url_config()
                 .function_name(self.name)
                 .qualifier(LIVE_ALIAS)
                 .send()
         })
-        .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(wrap(
-                "url",
-                "DeleteFunctionUrlConfig",
-                format!("{}:{LIVE_ALIAS}", self.name),
-                e,
-            )),
-        }
+        .await;
+        self.gone_is_done("DeleteFunctionUrlConfig", result)
     }
 
     /// The statements of `live`'s resource policy (none when it has no policy).
-    pub async fn policy_statements(&self) -> Result<Vec<serde_json::Value>> {
+    pub(crate) async fn policy_statements(&self) -> Result<Vec<serde_json::Value>> {
         match self
             .client
             .get_policy()
@@ -816,7 +813,7 @@ impl<'a> Function<'a> {
     /// AddPermission on `live`. `Ok(false)` on 409 ResourceConflictException, which means
     /// either "The statement id (...) provided already exists" or "an update is in progress":
     /// the caller reads the policy to tell which (no message matching).
-    pub async fn add_permission(&self, statement: &Permission) -> Result<bool> {
+    pub(crate) async fn add_permission(&self, statement: &Permission) -> Result<bool> {
         let mut req = self
             .client
             .add_permission()
@@ -847,8 +844,8 @@ impl<'a> Function<'a> {
     }
 
     /// RemovePermission on `live` (409 "update in progress" waited out; gone counts as done).
-    pub async fn remove_permission(&self, sid: &str) -> Result<()> {
-        match retry_busy(self.name, || {
+    pub(crate) async fn remove_permission(&self, sid: &str) -> Result<()> {
+        let result = retry_busy(self.name, || {
             self.client
                 .remove_permission()
                 .function_name(self.name)
@@ -856,13 +853,25 @@ impl<'a> Function<'a> {
                 .statement_id(sid)
                 .send()
         })
-        .await
-        {
+        .await;
+        self.gone_is_done("RemovePermission", result)
+    }
+
+    /// A removal from `live`'s URL set-up: gone already counts as done.
+    fn gone_is_done<T, E>(
+        &self,
+        operation: &'static str,
+        result: std::result::Result<T, SdkError<E, HttpResponse>>,
+    ) -> Result<()>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match result {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(wrap(
                 "url",
-                "RemovePermission",
+                operation,
                 format!("{}:{LIVE_ALIAS}", self.name),
                 e,
             )),
@@ -871,7 +880,7 @@ impl<'a> Function<'a> {
 
     /// Delete one published version. `Ok(false)` when it is gone already or an alias started
     /// using it since it was listed (Lambda refuses that with 409).
-    pub async fn delete_version(&self, version: &str) -> Result<bool> {
+    pub(crate) async fn delete_version(&self, version: &str) -> Result<bool> {
         match self
             .client
             .delete_function()
@@ -893,7 +902,7 @@ impl<'a> Function<'a> {
 
     /// Delete the function with all versions, aliases, URLs and its policy. `false` when it
     /// was not there.
-    pub async fn delete(&self) -> Result<bool> {
+    pub(crate) async fn delete(&self) -> Result<bool> {
         match retry_busy(self.name, || {
             self.client
                 .delete_function()
@@ -912,7 +921,7 @@ impl<'a> Function<'a> {
 
     /// Invoke a qualifier synchronously with `payload` (smoke checks of a new version).
     /// Throttling is retried by the SDK; a function error is an answer, not an `Err`.
-    pub async fn invoke(&self, qualifier: &str, payload: Vec<u8>) -> Result<Invocation> {
+    pub(crate) async fn invoke(&self, qualifier: &str, payload: Vec<u8>) -> Result<Invocation> {
         let out = retry_busy(self.name, || {
             self.client
                 .invoke()
@@ -944,7 +953,7 @@ impl<'a> Function<'a> {
     /// Record the URL in the `deploy-action:url` tag (issue #19: `status` of 2,000 stages reads
     /// it from GetResources). Only when the URL is created or removed, so a no-op deploy sends
     /// nothing more. A failure only costs `status` a GetFunctionUrlConfig: warn and go on.
-    pub async fn tag_url(&self, url_arn: &str, url: Option<&str>) {
+    pub(crate) async fn tag_url(&self, url_arn: &str, url: Option<&str>) {
         let arn = crate::ops::unqualified_arn(url_arn);
         if let Err(e) = self.tag(&arn, &[(TAG_URL, url.unwrap_or("none"))]).await {
             tracing::warn!("could not record the URL in the {TAG_URL} tag: {e}");
@@ -952,7 +961,7 @@ impl<'a> Function<'a> {
     }
 
     /// Set tags on the function (tags belong to the function, not to versions).
-    pub async fn tag(&self, function_arn: &str, tags: &[(&str, &str)]) -> Result<()> {
+    pub(crate) async fn tag(&self, function_arn: &str, tags: &[(&str, &str)]) -> Result<()> {
         let mut req = self.client.tag_resource().resource(function_arn);
         for (k, v) in tags {
             req = req.tags(*k, *v);
@@ -966,7 +975,7 @@ impl<'a> Function<'a> {
 
 /// The answer of a synchronous Invoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     /// The Invoke call's own HTTP status (200 for a synchronous call that ran).
     pub status: i32,
     /// `Handled` / `Unhandled` when the function raised.
@@ -977,7 +986,7 @@ pub struct Invocation {
 
 /// A function URL config.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UrlConfig {
+pub(crate) struct UrlConfig {
     pub url: String,
     pub auth: FunctionUrlAuthType,
     /// The function (or alias) ARN the URL is on.
@@ -986,7 +995,7 @@ pub struct UrlConfig {
 
 /// One statement of `live`'s resource policy, as AddPermission takes it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Permission {
+pub(crate) struct Permission {
     pub sid: String,
     pub action: &'static str,
     pub principal: &'static str,
@@ -997,7 +1006,7 @@ pub struct Permission {
 
 /// Outcome of a conditional alias write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AliasWrite {
+pub(crate) enum AliasWrite {
     /// Written; the alias ARN.
     Done(String),
     /// Someone else changed it first: read it again and decide again.
@@ -1016,7 +1025,7 @@ pub(crate) fn normalize_url(url: &str) -> String {
 
 /// Numeric order of versions ("10" after "9").
 #[must_use]
-pub fn version_number(v: &str) -> u64 {
+pub(crate) fn version_number(v: &str) -> u64 {
     v.parse().unwrap_or(0)
 }
 

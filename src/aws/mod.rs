@@ -2,14 +2,14 @@
 //! standard chain, or GitHub OIDC → AssumeRoleWithWebIdentity), retries, and the endpoint
 //! override that tests point at moto.
 
-pub mod acm;
-pub mod apigateway;
-pub mod errors;
-pub mod lambda;
-pub mod route53;
-pub mod s3;
-pub mod s3_multipart;
-pub mod sts;
+pub(crate) mod acm;
+pub(crate) mod apigateway;
+pub(crate) mod errors;
+pub(crate) mod lambda;
+pub(crate) mod route53;
+pub(crate) mod s3;
+pub(crate) mod s3_multipart;
+pub(crate) mod sts;
 
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 /// Clients for one run, built from one `SdkConfig`.
 #[derive(Clone, Debug)]
-pub struct Aws {
+pub(crate) struct Aws {
     pub config: SdkConfig,
     pub lambda: aws_sdk_lambda::Client,
     pub s3: aws_sdk_s3::Client,
@@ -51,7 +51,10 @@ fn retry_config() -> RetryConfig {
 
 /// Load the base configuration: region from the flag or the standard chain, credentials
 /// from the standard chain (unless `credentials` is given), retries, endpoint override.
-pub async fn load(settings: &AwsSettings, credentials: Option<Credentials>) -> Result<SdkConfig> {
+pub(crate) async fn load(
+    settings: &AwsSettings,
+    credentials: Option<Credentials>,
+) -> Result<SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
     if let Some(region) = &settings.region {
         loader = loader.region(Region::new(region.clone()));
@@ -73,7 +76,7 @@ pub async fn load(settings: &AwsSettings, credentials: Option<Credentials>) -> R
 /// Build the clients. S3 uses path-style addressing when an endpoint override is set, since
 /// local emulators don't serve virtual-host buckets.
 #[must_use]
-pub fn clients(config: SdkConfig) -> Aws {
+pub(crate) fn clients(config: SdkConfig) -> Aws {
     let region = config
         .region()
         .map_or_else(|| "us-east-1".to_string(), ToString::to_string);
@@ -93,7 +96,7 @@ pub fn clients(config: SdkConfig) -> Aws {
 
 /// Connect: with `role_to_assume`, trade the GitHub OIDC token for role credentials; else
 /// use the standard chain.
-pub async fn connect(settings: &AwsSettings) -> Result<Aws> {
+pub(crate) async fn connect(settings: &AwsSettings) -> Result<Aws> {
     let base = load(settings, None).await?;
     let Some(role) = &settings.role_to_assume else {
         return Ok(clients(base));

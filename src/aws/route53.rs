@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// A public hosted zone.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Zone {
+pub(crate) struct Zone {
     /// The bare id (`Z0123...`), without `/hostedzone/`.
     pub id: String,
     /// The zone's name without the final dot.
@@ -21,7 +21,7 @@ pub struct Zone {
 
 /// `name` without a final dot, lowercase (Route 53 answers with the dot).
 #[must_use]
-pub fn bare(name: &str) -> String {
+pub(crate) fn bare(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -32,7 +32,7 @@ fn bare_id(id: &str) -> String {
 /// The zone among `zones` whose name is the longest suffix of `host` (a delegated
 /// `preview.example.com` wins over `example.com`).
 #[must_use]
-pub fn longest_suffix<'a>(zones: &'a [Zone], host: &str) -> Option<&'a Zone> {
+pub(crate) fn longest_suffix<'a>(zones: &'a [Zone], host: &str) -> Option<&'a Zone> {
     let host = bare(host);
     zones
         .iter()
@@ -40,20 +40,20 @@ pub fn longest_suffix<'a>(zones: &'a [Zone], host: &str) -> Option<&'a Zone> {
         .max_by_key(|z| z.name.len())
 }
 
-pub struct Route53 {
+pub(crate) struct Route53 {
     client: Client,
 }
 
 impl Route53 {
     #[must_use]
-    pub fn new(config: &aws_config::SdkConfig) -> Route53 {
+    pub(crate) fn new(config: &aws_config::SdkConfig) -> Route53 {
         Route53 {
             client: Client::new(config),
         }
     }
 
     /// The zone with this id, if it exists.
-    pub async fn zone(&self, id: &str) -> Result<Option<Zone>> {
+    pub(crate) async fn zone(&self, id: &str) -> Result<Option<Zone>> {
         match self.client.get_hosted_zone().id(bare_id(id)).send().await {
             Ok(out) => Ok(out.hosted_zone().map(|z| Zone {
                 id: bare_id(z.id()),
@@ -70,7 +70,7 @@ impl Route53 {
     }
 
     /// Every public hosted zone of the account (private zones don't answer the internet).
-    pub async fn public_zones(&self) -> Result<Vec<Zone>> {
+    pub(crate) async fn public_zones(&self) -> Result<Vec<Zone>> {
         let mut out = Vec::new();
         let mut pages = self.client.list_hosted_zones().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -89,7 +89,11 @@ impl Route53 {
     }
 
     /// The record sets named exactly `name` (any type).
-    pub async fn records(&self, zone_id: &str, name: &str) -> Result<Vec<ResourceRecordSet>> {
+    pub(crate) async fn records(
+        &self,
+        zone_id: &str,
+        name: &str,
+    ) -> Result<Vec<ResourceRecordSet>> {
         let out = self
             .client
             .list_resource_record_sets()
@@ -109,7 +113,12 @@ impl Route53 {
     }
 
     /// Send one change batch.
-    pub async fn change(&self, zone_id: &str, what: &str, changes: Vec<Change>) -> Result<()> {
+    pub(crate) async fn change(
+        &self,
+        zone_id: &str,
+        what: &str,
+        changes: Vec<Change>,
+    ) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -132,13 +141,18 @@ impl Route53 {
 
 /// Whether `r` is an alias record to `target` (case and final dot ignored).
 #[must_use]
-pub fn aliases_to(r: &ResourceRecordSet, target: &str, target_zone: &str) -> bool {
+pub(crate) fn aliases_to(r: &ResourceRecordSet, target: &str, target_zone: &str) -> bool {
     r.alias_target()
         .is_some_and(|a| bare(a.dns_name()) == bare(target) && a.hosted_zone_id() == target_zone)
 }
 
 /// UPSERT of an alias record `name` (`A` or `AAAA`) to an API Gateway regional domain.
-pub fn upsert_alias(name: &str, kind: RrType, target: &str, target_zone: &str) -> Result<Change> {
+pub(crate) fn upsert_alias(
+    name: &str,
+    kind: RrType,
+    target: &str,
+    target_zone: &str,
+) -> Result<Change> {
     let set = ResourceRecordSet::builder()
         .name(name)
         .r#type(kind)
@@ -160,7 +174,7 @@ pub fn upsert_alias(name: &str, kind: RrType, target: &str, target_zone: &str) -
 }
 
 /// UPSERT of a CNAME (certificate validation records).
-pub fn upsert_cname(name: &str, value: &str) -> Result<Change> {
+pub(crate) fn upsert_cname(name: &str, value: &str) -> Result<Change> {
     let set = ResourceRecordSet::builder()
         .name(name)
         .r#type(RrType::Cname)
@@ -181,7 +195,7 @@ pub fn upsert_cname(name: &str, value: &str) -> Result<Change> {
 }
 
 /// DELETE of a record set exactly as it was listed.
-pub fn delete(set: ResourceRecordSet) -> Result<Change> {
+pub(crate) fn delete(set: ResourceRecordSet) -> Result<Change> {
     Change::builder()
         .action(ChangeAction::Delete)
         .resource_record_set(set)

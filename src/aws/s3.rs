@@ -15,12 +15,12 @@ const UPLOAD_BUFFER: usize = 1 << 20;
 
 /// Above this size the artifact goes up in parts, several at once (`s3_multipart`); below it one
 /// PutObject is fewer round trips.
-pub const MULTIPART_THRESHOLD: u64 = 16 << 20;
+pub(crate) const MULTIPART_THRESHOLD: u64 = 16 << 20;
 
 /// Whether `s3://bucket/key` already holds the artifact: an object with that key and size,
 /// and its sha256 as S3's checksum or in the metadata we write with it (an object copied or
 /// uploaded in parts has no whole-object sha256 checksum).
-pub async fn is_stored(
+pub(crate) async fn is_stored(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
@@ -65,7 +65,7 @@ pub async fn is_stored(
 
 /// Upload the artifact to `s3://bucket/key`, streamed from disk, with its sha256 for S3 to
 /// check (the plan has looked with `is_stored` whether it must).
-pub async fn upload(
+pub(crate) async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
@@ -99,23 +99,6 @@ pub async fn upload(
         .map_err(|e| wrap(STEP, "PutObject", resource.clone(), e))?;
     tracing::info!("uploaded {} bytes to {resource}", artifact.size);
     Ok(())
-}
-
-/// Whether an object exists (for promote, which must not rebuild).
-pub async fn exists(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<bool> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(_) => Ok(true),
-        Err(e) if is_not_found(&e) => Ok(false),
-        Err(e) if in_other_region(&e) => Err(region_error(s3, bucket, &e)
-            .await
-            .unwrap_or_else(|| wrap("promote", "HeadObject", format!("s3://{bucket}/{key}"), e))),
-        Err(e) => Err(wrap(
-            "promote",
-            "HeadObject",
-            format!("s3://{bucket}/{key}"),
-            e,
-        )),
-    }
 }
 
 /// The region requests go to (the function's: one configuration serves Lambda and S3).
@@ -188,7 +171,7 @@ fn wrong_region(bucket: &str, theirs: String, ours: &str) -> Error {
 /// spends no extra request on it: the plan's HeadObject of the artifact, its first S3
 /// request and before any write, carries the same header and is checked the same way; this
 /// HeadBucket only runs when that answer is a 301 without the header.
-pub async fn check_bucket_region(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
+pub(crate) async fn check_bucket_region(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
     let ours = region_of(s3);
     match s3.head_bucket().bucket(bucket).send().await {
         Ok(out) => match out.bucket_region() {

@@ -29,14 +29,14 @@ const STEP: &str = "upload";
 
 /// Part size: S3's minimum is 5 MiB (all but the last part), the maximum 10,000 parts; 8 MiB is
 /// the AWS CLI's default (`multipart_chunksize`).
-pub const PART_SIZE: u64 = 8 << 20;
+pub(crate) const PART_SIZE: u64 = 8 << 20;
 
 /// Parts sent at once (the AWS CLI's `max_concurrent_requests` is 10; four keep the memory
 /// bound at ~32 MiB and fill a CI runner's uplink).
-pub const IN_FLIGHT: usize = 4;
+pub(crate) const IN_FLIGHT: usize = 4;
 
 /// Upload `artifact` to `s3://bucket/key` in parts; abort the upload if any step fails.
-pub async fn upload(
+pub(crate) async fn upload(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// A role session name from the repository and run: `[\w+=,.@-]`, at most 64 characters.
 #[must_use]
-pub fn session_name(repository: Option<&str>, run_id: Option<u64>) -> String {
+pub(crate) fn session_name(repository: Option<&str>, run_id: Option<u64>) -> String {
     let repo = repository.unwrap_or("local").replace('/', "@");
     let mut name: String = format!("deploy-action@{repo}")
         .chars()
@@ -28,7 +28,7 @@ pub fn session_name(repository: Option<&str>, run_id: Option<u64>) -> String {
 
 /// The session length when the command asks for none: an hour, the default
 /// MaxSessionDuration of a role (so every role allows it).
-pub const DEFAULT_SESSION_SECONDS: i32 = 3600;
+pub(crate) const DEFAULT_SESSION_SECONDS: i32 = 3600;
 
 /// STS's answer when DurationSeconds is longer than the role allows (ValidationError, "The
 /// requested DurationSeconds exceeds the MaxSessionDuration set for this role.", STS API
@@ -46,7 +46,7 @@ fn exceeds_max_session<E: aws_sdk_sts::error::ProvideErrorMetadata, R>(
 /// AssumeRoleWithWebIdentity with the OIDC token; the call needs no AWS credentials. The
 /// session lasts `seconds` (`None`: an hour), so that it outlives the command. A role whose
 /// MaxSessionDuration is shorter fails here, before any change, with exit 2.
-pub async fn assume_role_with_web_identity(
+pub(crate) async fn assume_role_with_web_identity(
     base: &SdkConfig,
     role: &str,
     token: &str,

@@ -21,7 +21,7 @@ use crate::naming::LIVE_ALIAS;
 use crate::plan;
 
 /// The path checked when `--canary` is given without `--smoke-path`.
-pub const DEFAULT_SMOKE_PATH: &str = "/";
+pub(crate) const DEFAULT_SMOKE_PATH: &str = "/";
 /// Longest excerpt of a failing answer shown in the error.
 const EXCERPT: usize = 400;
 /// How often the canary is checked while it holds its share.
@@ -40,14 +40,18 @@ fn hold_time(minutes: u32) -> Duration {
 
 /// Whether a deploy with these settings checks the new version before `live` moves.
 #[must_use]
-pub fn enabled(rollout: &crate::config::Rollout) -> bool {
+pub(crate) fn enabled(rollout: &crate::config::Rollout) -> bool {
     rollout.canary_percent.is_some() || rollout.smoke_path.is_some()
 }
 
 /// Run the checks for `new` before the alias step moves `live` to it. Returns `Ok` when
 /// `live` may move: no checks asked for, the checks passed, or there is nothing to gate
 /// (live runs `new` already, or a newer run is live and the alias step will say so).
-pub async fn gate(function: &Function<'_>, cfg: &DeployConfig, new: &FunctionConfig) -> Result<()> {
+pub(crate) async fn gate(
+    function: &Function<'_>,
+    cfg: &DeployConfig,
+    new: &FunctionConfig,
+) -> Result<()> {
     let rollout = &cfg.rollout;
     if !enabled(rollout) {
         return Ok(());
@@ -169,7 +173,12 @@ fn without(alias: &AliasState, version: &str) -> HashMap<String, f64> {
 }
 
 /// One smoke check: GET `path` on `version`, expecting `want`.
-pub async fn check(function: &Function<'_>, version: &str, path: &str, want: u16) -> Result<()> {
+pub(crate) async fn check(
+    function: &Function<'_>,
+    version: &str,
+    path: &str,
+    want: u16,
+) -> Result<()> {
     let region = function
         .client
         .config()
@@ -199,7 +208,7 @@ fn now() -> time::OffsetDateTime {
 /// A function-URL request event (payload format 2.0) for `GET path`, as Lambda builds it
 /// for a request to the function URL.
 #[must_use]
-pub fn url_event(path: &str, region: &str, at: time::OffsetDateTime) -> Value {
+pub(crate) fn url_event(path: &str, region: &str, at: time::OffsetDateTime) -> Value {
     let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
     let domain_prefix = "deploy-action-smoke-check";
     let domain = format!("{domain_prefix}.lambda-url.{region}.on.aws");
@@ -260,7 +269,11 @@ pub fn url_event(path: &str, region: &str, at: time::OffsetDateTime) -> Value {
 /// Read an answer as a function URL would: a function error fails; a payload with
 /// `statusCode` is a response; any other payload is a 200 with that body. `Ok(status)` when
 /// it is `want`, else what went wrong, with an excerpt of the answer.
-pub fn judge(answer: &Invocation, path: &str, want: u16) -> std::result::Result<u16, String> {
+pub(crate) fn judge(
+    answer: &Invocation,
+    path: &str,
+    want: u16,
+) -> std::result::Result<u16, String> {
     let raw = String::from_utf8_lossy(&answer.payload);
     if let Some(kind) = &answer.function_error {
         return Err(format!(

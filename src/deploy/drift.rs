@@ -11,7 +11,7 @@ use crate::production::DEFAULT_DESCRIPTION;
 impl FunctionConfig {
     /// The configuration fields that differ from `want` (names of the flags).
     #[must_use]
-    pub fn drift(&self, want: &FunctionSettings) -> Vec<&'static str> {
+    pub(crate) fn drift(&self, want: &FunctionSettings) -> Vec<&'static str> {
         let mut d = Vec::new();
         if self.runtime.as_deref() != Some(want.runtime.as_str()) {
             d.push("runtime");

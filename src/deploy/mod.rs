@@ -3,7 +3,7 @@
 //! `live` where it was; a failure after it says which version is live.
 
 pub(crate) mod alias;
-pub mod canary;
+pub(crate) mod canary;
 mod drift;
 mod prune;
 mod publish;
@@ -27,7 +27,7 @@ use alias::{Intent, Outcome};
 use publish::Published;
 
 /// The artifact being deployed: in S3 under `key`, with a local copy unless promoted.
-pub struct ArtifactRef<'a> {
+pub(crate) struct ArtifactRef<'a> {
     pub bucket: &'a str,
     pub key: String,
     pub code_sha256: String,
@@ -36,7 +36,7 @@ pub struct ArtifactRef<'a> {
 
 impl ArtifactRef<'_> {
     #[must_use]
-    pub fn s3_url(&self) -> String {
+    pub(crate) fn s3_url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 }
@@ -60,13 +60,13 @@ impl Drop for Step {
 
 /// What the first round trip finds: the `live` alias and the version it points at (with the
 /// function's tags). It needs nothing of the artifact, so it can go out while that is hashed.
-pub struct LiveRead {
+pub(crate) struct LiveRead {
     alias: Option<AliasState>,
     live: Option<(FunctionConfig, HashMap<String, String>)>,
 }
 
 /// Read `live` and its version, both at once: a deploy's latency is mostly round trips.
-pub async fn read_live(aws: &Aws, cfg: &DeployConfig) -> Result<LiveRead> {
+pub(crate) async fn read_live(aws: &Aws, cfg: &DeployConfig) -> Result<LiveRead> {
     let function = Function::new(&aws.lambda, &cfg.function_name);
     let (alias, live) = tokio::join!(function.alias(LIVE_ALIAS), function.get(Some(LIVE_ALIAS)));
     let alias = alias?;
@@ -81,7 +81,7 @@ pub async fn read_live(aws: &Aws, cfg: &DeployConfig) -> Result<LiveRead> {
 /// Read the state of the stage's function in at most two round trips: `first` (from
 /// `read_live`); then, unless that settles it (no-op, superseded), $LATEST together with
 /// whether the artifact is in S3 already (reads only).
-pub async fn observe(
+pub(crate) async fn observe(
     aws: &Aws,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
@@ -132,7 +132,7 @@ pub async fn observe(
 }
 
 /// Plan a deploy of `artifact` (reads only).
-pub async fn plan(
+pub(crate) async fn plan(
     aws: &Aws,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
@@ -142,7 +142,7 @@ pub async fn plan(
 }
 
 /// `plan`, with the first round trip already made.
-pub async fn plan_from(
+pub(crate) async fn plan_from(
     aws: &Aws,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
@@ -183,7 +183,7 @@ pub async fn plan_from(
 
 /// Carry out a plan: the pipeline's steps in order. Everything before `go_live` leaves `live`
 /// where it was when it fails.
-pub async fn execute(
+pub(crate) async fn execute(
     aws: &Aws,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
@@ -575,14 +575,9 @@ fn write_version<T>(version: &FunctionConfig) -> Intent<T> {
     }
 }
 
-/// `deploy` from validated config and a built artifact.
-pub async fn run(aws: &Aws, cfg: &DeployConfig, artifact: &Artifact) -> Result<DeployReport> {
-    let first = read_live(aws, cfg).await?;
-    run_from(aws, cfg, artifact, first).await
-}
-
-/// `run`, with the first round trip already made.
-pub async fn run_from(
+/// `deploy` from validated config and a built artifact, with the first round trip (`read_live`,
+/// sent while the artifact was built) already made.
+pub(crate) async fn run_from(
     aws: &Aws,
     cfg: &DeployConfig,
     artifact: &Artifact,

@@ -9,11 +9,11 @@ use octocrab::Octocrab;
 use crate::error::{Error, Result};
 
 /// The login of the Actions `GITHUB_TOKEN` (an installation token of the GitHub Actions app).
-pub const ACTIONS_BOT: &str = "github-actions[bot]";
+pub(crate) const ACTIONS_BOT: &str = "github-actions[bot]";
 
 /// A client bound to `owner/repo`.
 #[derive(Clone)]
-pub struct GitHubApi {
+pub(crate) struct GitHubApi {
     pub(crate) crab: Octocrab,
     pub owner: String,
     pub repo: String,
@@ -28,7 +28,7 @@ impl std::fmt::Debug for GitHubApi {
 
 impl GitHubApi {
     /// A client for `repository` (`owner/repo`) at `api_url`, authenticated with `token`.
-    pub fn new(api_url: &str, token: &str, repository: &str) -> Result<GitHubApi> {
+    pub(crate) fn new(api_url: &str, token: &str, repository: &str) -> Result<GitHubApi> {
         let (owner, repo) = split_repository(repository).ok_or_else(|| Error::GitHubContext {
             message: format!("GITHUB_REPOSITORY is {repository:?}, not OWNER/REPO"),
             help: Some("let the runner set GITHUB_REPOSITORY; don't override it".into()),
@@ -63,7 +63,7 @@ impl GitHubApi {
     /// token answers GET /user. An installation token (the Actions `GITHUB_TOKEN` is one)
     /// can't call it and gets 403 "Resource not accessible by integration"; GITHUB_TOKEN
     /// writes as `github-actions[bot]` (user.type `Bot`). A 401 means the token is rejected.
-    pub async fn identity(&self) -> Result<String, octocrab::Error> {
+    pub(crate) async fn identity(&self) -> Result<String, octocrab::Error> {
         #[derive(serde::Deserialize)]
         struct Me {
             login: String,
@@ -79,14 +79,14 @@ impl GitHubApi {
 
     /// `/repos/{owner}/{repo}` followed by `rest`.
     #[must_use]
-    pub fn route(&self, rest: &str) -> String {
+    pub(crate) fn route(&self, rest: &str) -> String {
         format!("/repos/{}/{}{rest}", self.owner, self.repo)
     }
 }
 
 /// `owner/repo`, each part of GitHub's characters, else `None`.
 #[must_use]
-pub fn split_repository(repository: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_repository(repository: &str) -> Option<(&str, &str)> {
     let (owner, repo) = repository.split_once('/')?;
     let ok = |s: &str| {
         !s.is_empty()
@@ -99,7 +99,7 @@ pub fn split_repository(repository: &str) -> Option<(&str, &str)> {
 
 /// What a failed GitHub call means for the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiFailure {
+pub(crate) enum ApiFailure {
     /// 401: the token is wrong or expired.
     Unauthorized(String),
     /// 403 or 404: the token lacks a permission (GitHub answers 404 for resources a token may
@@ -111,7 +111,7 @@ pub enum ApiFailure {
 
 impl ApiFailure {
     #[must_use]
-    pub fn classify(e: &octocrab::Error) -> ApiFailure {
+    pub(crate) fn classify(e: &octocrab::Error) -> ApiFailure {
         let message = super::oidc::octocrab_message(e);
         match e {
             octocrab::Error::GitHub { source, .. } => match source.status_code.as_u16() {
@@ -124,7 +124,7 @@ impl ApiFailure {
     }
 
     #[must_use]
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             ApiFailure::Unauthorized(m) | ApiFailure::Forbidden(m) | ApiFailure::Other(m) => m,
         }
@@ -134,7 +134,7 @@ impl ApiFailure {
 /// The error for a token GitHub rejected (401): nothing else can work with it. Bad input
 /// (exit 2): it is checked before anything changed.
 #[must_use]
-pub fn unauthorized(operation: &'static str, message: &str) -> Error {
+pub(crate) fn unauthorized(operation: &'static str, message: &str) -> Error {
     Error::InvalidInput {
         flag: "--github-token",
         message: format!("GitHub rejected the token ({operation}: {message})"),

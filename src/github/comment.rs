@@ -12,20 +12,20 @@ const MAX_PAGES: usize = 100;
 
 /// The hidden first line that identifies an app's comment.
 #[must_use]
-pub fn marker(app: &str) -> String {
+pub(crate) fn marker(app: &str) -> String {
     format!("<!-- deploy-action:{app} -->")
 }
 
 /// Whether `body` is the comment of the app with this `marker`. The marker must open the body:
 /// a reply that quotes our comment starts with `>` and is not ours.
 #[must_use]
-pub fn is_marked(body: &str, marker: &str) -> bool {
+pub(crate) fn is_marked(body: &str, marker: &str) -> bool {
     body.trim_start().starts_with(marker)
 }
 
 /// A comment carrying the marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marked {
+pub(crate) struct Marked {
     pub id: u64,
     pub html_url: String,
     /// Written by a bot (the Actions token's `github-actions[bot]`, or an app).
@@ -34,14 +34,14 @@ pub struct Marked {
 
 /// What `upsert` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Created { id: u64, html_url: String },
     Updated { id: u64, html_url: String },
 }
 
 impl Outcome {
     #[must_use]
-    pub fn html_url(&self) -> &str {
+    pub(crate) fn html_url(&self) -> &str {
         match self {
             Outcome::Created { html_url, .. } | Outcome::Updated { html_url, .. } => html_url,
         }
@@ -62,7 +62,7 @@ fn marked(c: &Comment, marker: &str, author: &str) -> Option<Marked> {
 
 /// Every marked comment by `author` on the PR, oldest first, reading all pages (100 per page,
 /// following the `Link: rel="next"` URLs GitHub sends).
-pub async fn find_all(
+pub(crate) async fn find_all(
     api: &GitHubApi,
     pr: u64,
     marker: &str,
@@ -90,7 +90,7 @@ pub async fn find_all(
 /// The comment to edit among the marked ones: the oldest written by a bot (the Actions
 /// token writes as `github-actions[bot]`), else the oldest.
 #[must_use]
-pub fn pick(found: &[Marked]) -> Option<&Marked> {
+pub(crate) fn pick(found: &[Marked]) -> Option<&Marked> {
     found.iter().find(|m| m.by_bot).or_else(|| found.first())
 }
 
@@ -105,7 +105,7 @@ async fn edit(api: &GitHubApi, id: u64, body: &str) -> Result<Comment, octocrab:
 }
 
 /// Create the app's comment on `pr`, or edit it in place.
-pub async fn upsert(
+pub(crate) async fn upsert(
     api: &GitHubApi,
     pr: u64,
     app: &str,
@@ -162,7 +162,7 @@ pub async fn upsert(
 
 /// Edit the app's comment if there is one (teardown: no comment is created just to say the
 /// preview is gone).
-pub async fn update_existing(
+pub(crate) async fn update_existing(
     api: &GitHubApi,
     pr: u64,
     app: &str,

@@ -2,7 +2,7 @@
 //! stage (docs/contract.md, "Model") and the command to run.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -205,7 +205,7 @@ impl GitHubContext {
 
 /// Stage for a git ref: branches by name, tags as `tag-<name>` (docs/contract.md, "Model").
 #[must_use]
-pub fn stage_for_ref(git_ref: &str) -> String {
+pub(crate) fn stage_for_ref(git_ref: &str) -> String {
     if let Some(tag) = git_ref.strip_prefix("refs/tags/") {
         let t = sanitize_stage(tag);
         if t.is_empty() {
@@ -345,12 +345,6 @@ impl Event {
             _ => Event::Other,
         })
     }
-}
-
-/// The event payload path, if set (for error messages).
-#[must_use]
-pub fn event_path() -> Option<PathBuf> {
-    std::env::var_os("GITHUB_EVENT_PATH").map(PathBuf::from)
 }
 
 #[cfg(test)]

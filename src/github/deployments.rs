@@ -15,13 +15,13 @@ const PARALLEL: usize = 8;
 
 /// Preview stages are transient: they go away when the PR closes.
 #[must_use]
-pub fn is_transient(stage: &str) -> bool {
+pub(crate) fn is_transient(stage: &str) -> bool {
     stage.starts_with("pr-")
 }
 
 /// The stages end users reach.
 #[must_use]
-pub fn is_production(stage: &str) -> bool {
+pub(crate) fn is_production(stage: &str) -> bool {
     matches!(stage, "main" | "master" | "production")
 }
 
@@ -36,7 +36,7 @@ fn short(text: &str) -> String {
 
 /// Create a deployment of `sha` to the `stage` environment (no merge, no required checks:
 /// the workflow already decided to deploy).
-pub async fn create(
+pub(crate) async fn create(
     api: &GitHubApi,
     sha: &str,
     stage: &str,
@@ -63,13 +63,13 @@ pub async fn create(
 
 /// A status for deployment `id`.
 #[derive(Debug, Clone, Default)]
-pub struct Status<'a> {
+pub(crate) struct Status<'a> {
     pub environment_url: Option<&'a str>,
     pub log_url: Option<&'a str>,
     pub description: Option<String>,
 }
 
-pub async fn set_status(
+pub(crate) async fn set_status(
     api: &GitHubApi,
     id: u64,
     state: DeploymentStatusState,
@@ -98,7 +98,7 @@ fn is_ours(d: &Deployment, app: &str) -> bool {
 
 /// Mark every deployment of `app` to `stage` inactive that is not already. Returns how many
 /// were changed.
-pub async fn deactivate(
+pub(crate) async fn deactivate(
     api: &GitHubApi,
     stage: &str,
     app: &str,

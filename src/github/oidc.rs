@@ -12,7 +12,7 @@ struct TokenResponse {
 
 /// The runner's token service: `ACTIONS_ID_TOKEN_REQUEST_URL` and its bearer token. GitHub
 /// sets them only for jobs with `permissions: id-token: write`, and never for PRs from forks.
-pub fn request_variables() -> Result<(String, String)> {
+pub(crate) fn request_variables() -> Result<(String, String)> {
     let url = std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL")
         .ok()
         .filter(|v| !v.is_empty());
@@ -32,7 +32,7 @@ pub fn request_variables() -> Result<(String, String)> {
 }
 
 /// Request an ID token for `audience` from the runner's token service.
-pub async fn request_token(audience: &str) -> Result<String> {
+pub(crate) async fn request_token(audience: &str) -> Result<String> {
     let (url, bearer) = request_variables()?;
     super::workflow::mask(&bearer);
     let full = format!(
@@ -80,7 +80,7 @@ pub async fn request_token(audience: &str) -> Result<String> {
 /// A readable message from an octocrab error, without request details that could hold
 /// tokens.
 #[must_use]
-pub fn octocrab_message(e: &octocrab::Error) -> String {
+pub(crate) fn octocrab_message(e: &octocrab::Error) -> String {
     match e {
         octocrab::Error::GitHub { source, .. } => {
             format!("{} ({})", source.message, source.status_code)

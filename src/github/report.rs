@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::output::{DeployReport, TeardownReport};
 
 /// What a run reports, and where.
-pub struct Reporter {
+pub(crate) struct Reporter {
     active: Option<Active>,
     app: String,
     stage: String,
@@ -85,7 +85,7 @@ fn warn(part: Part, doing: &str, failure: &ApiFailure) {
 impl Reporter {
     /// Decide what to report. Nothing without a token or outside a repository's workflow.
     #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         ctx: &GitHubContext,
         token: Option<&str>,
         app: &str,
@@ -133,23 +133,17 @@ impl Reporter {
     /// Report about `pr` instead of the event's PR (`gc` tears down previews of closed PRs from
     /// a scheduled run, which has no PR of its own).
     #[must_use]
-    pub fn for_pr(mut self, pr: u64) -> Reporter {
+    pub(crate) fn for_pr(mut self, pr: u64) -> Reporter {
         if let Some(active) = &mut self.active {
             active.pr = Some(pr);
         }
         self
     }
 
-    /// Whether anything will be reported.
-    #[must_use]
-    pub fn is_active(&self) -> bool {
-        self.active.is_some()
-    }
-
     /// Before anything changes: ask GitHub who the token is. A token GitHub rejects (401)
     /// fails the run here with exit 2; any other failure is a warning, and the comment is then
     /// looked for as the Actions token's (`github-actions[bot]`).
-    pub async fn check(&mut self) -> Result<()> {
+    pub(crate) async fn check(&mut self) -> Result<()> {
         let Some(active) = self.active.as_mut() else {
             return Ok(());
         };
@@ -183,7 +177,7 @@ impl Reporter {
     /// Before the deploy: check the token, create the deployment and mark it in progress. A
     /// token GitHub rejects (401) fails the run here, before anything changed; a missing
     /// permission is a warning.
-    pub async fn start(&mut self) -> Result<()> {
+    pub(crate) async fn start(&mut self) -> Result<()> {
         self.check().await?;
         let Some(active) = self.active.as_mut() else {
             return Ok(());
@@ -237,7 +231,7 @@ impl Reporter {
     }
 
     /// After a deploy: the deployment's final status and the PR comment, side by side.
-    pub async fn deployed(&self, report: &DeployReport) {
+    pub(crate) async fn deployed(&self, report: &DeployReport) {
         let Some(active) = &self.active else {
             return;
         };
@@ -303,7 +297,7 @@ impl Reporter {
     }
 
     /// After a failed deploy: the deployment fails (the comment keeps the last good deploy).
-    pub async fn failed(&self, error: &Error) {
+    pub(crate) async fn failed(&self, error: &Error) {
         let Some(active) = &self.active else {
             return;
         };
@@ -328,7 +322,7 @@ impl Reporter {
 
     /// After a teardown: the stage's deployments go inactive, and an existing PR comment says
     /// the preview was removed.
-    pub async fn torn_down(&self, report: &TeardownReport) {
+    pub(crate) async fn torn_down(&self, report: &TeardownReport) {
         let Some(active) = &self.active else {
             return;
         };

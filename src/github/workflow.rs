@@ -9,13 +9,13 @@ use crate::error::{IoContext, Result};
 
 /// Whether we run inside GitHub Actions.
 #[must_use]
-pub fn in_actions() -> bool {
+pub(crate) fn in_actions() -> bool {
     std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
 }
 
 /// Escape data for a workflow command (the runner's `escapeData`).
 #[must_use]
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -23,13 +23,13 @@ pub fn escape_data(s: &str) -> String {
 
 /// Escape a property value (the runner's `escapeProperty`).
 #[must_use]
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Ask the runner to mask a secret in every later log line. Each line of a multi-line
 /// secret is masked on its own, as the runner matches line by line.
-pub fn mask(secret: &str) {
+pub(crate) fn mask(secret: &str) {
     if !in_actions() {
         return;
     }
@@ -40,20 +40,20 @@ pub fn mask(secret: &str) {
 }
 
 /// Open a collapsible group in the log.
-pub fn group(title: &str) {
+pub(crate) fn group(title: &str) {
     if in_actions() {
         eprintln!("::group::{}", escape_data(title));
     }
 }
 
-pub fn end_group() {
+pub(crate) fn end_group() {
     if in_actions() {
         eprintln!("::endgroup::");
     }
 }
 
 /// An error annotation.
-pub fn error(title: &str, message: &str) {
+pub(crate) fn error(title: &str, message: &str) {
     if in_actions() {
         eprintln!(
             "::error title={}::{}",
@@ -64,7 +64,7 @@ pub fn error(title: &str, message: &str) {
 }
 
 /// A warning annotation (also shown outside Actions).
-pub fn warning(message: &str) {
+pub(crate) fn warning(message: &str) {
     if in_actions() {
         eprintln!("::warning::{}", escape_data(message));
     } else {
@@ -73,7 +73,7 @@ pub fn warning(message: &str) {
 }
 
 /// A notice annotation (also shown outside Actions).
-pub fn notice(message: &str) {
+pub(crate) fn notice(message: &str) {
     if in_actions() {
         eprintln!("::notice::{}", escape_data(message));
     } else {
@@ -82,7 +82,7 @@ pub fn notice(message: &str) {
 }
 
 /// Append `name<<DELIM` heredoc entries to the file named by `GITHUB_OUTPUT`.
-pub fn set_outputs(outputs: &[(String, String)]) -> Result<()> {
+pub(crate) fn set_outputs(outputs: &[(String, String)]) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) else {
         return Ok(());
     };
@@ -96,7 +96,7 @@ pub fn set_outputs(outputs: &[(String, String)]) -> Result<()> {
 }
 
 /// Append Markdown to the step summary (`GITHUB_STEP_SUMMARY`).
-pub fn append_summary(markdown: &str) -> Result<()> {
+pub(crate) fn append_summary(markdown: &str) -> Result<()> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return Ok(());
     };

@@ -1,7 +1,7 @@
 //! `deploy-action import <tool>`: write `deploy-action.toml` and a workflow from another
 //! tool's settings, so moving to deploy-action is one command (issue 17).
 
-pub mod zappa;
+pub(crate) mod zappa;
 
 use crate::error::Result;
 use crate::output::Report;
@@ -18,7 +18,7 @@ pub enum ImportFrom {
     Zappa(zappa::ZappaArgs),
 }
 
-pub fn run(args: &ImportArgs) -> Result<Report> {
+pub(crate) fn run(args: &ImportArgs) -> Result<Report> {
     match &args.from {
         ImportFrom::Zappa(a) => zappa::run(a),
     }

@@ -42,7 +42,7 @@ pub struct ZappaArgs {
 /// What happened to one zappa key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     CarriedOver,
     NotNeeded,
     NotSupported,
@@ -60,7 +60,7 @@ impl Outcome {
 
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Row {
+pub(crate) struct Row {
     pub key: String,
     pub outcome: Outcome,
     /// The deploy-action key(s) it became.
@@ -72,14 +72,14 @@ pub struct Row {
 
 /// A file the import writes.
 #[derive(Debug, Clone, Serialize)]
-pub struct FileOut {
+pub(crate) struct FileOut {
     pub path: String,
     pub content: String,
     pub written: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ImportReport {
+pub(crate) struct ImportReport {
     pub settings_file: String,
     pub stages: Vec<String>,
     pub production_stage: String,
@@ -170,7 +170,7 @@ fn pending_note(to: &str) -> Option<String> {
     })
 }
 
-pub fn run(args: &ZappaArgs) -> Result<Report> {
+pub(crate) fn run(args: &ZappaArgs) -> Result<Report> {
     let report = import(args)?;
     let value = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Report::Json {

@@ -7,7 +7,10 @@
 //! the page each number is from); `--prices FILE` (JSON or TOML, same keys) overrides any of
 //! them. The free tier (1M requests and 400,000 GB-s of Lambda, 5 GB of CloudWatch Logs per
 //! month) belongs to the whole account, so it is shown apart from the stages' costs as the most
-//! it could take off.
+//! it could take off. A stage whose front door is an HTTP API (`--front-door http-api`; its
+//! function is tagged `deploy-action:front-door`) also pays API Gateway per request: its API
+//! (found by our app and stage tags in GetApis) has its `Count` in the same GetMetricData. The
+//! HTTP API free tier only applies in an account's first 12 months, so it is shown apart again.
 //!
 //! Not in the deploy step summary: the figure needs CloudWatch reads, and a no-op deploy must
 //! stay at its request count (README "Cost").
@@ -30,12 +33,12 @@ use crate::ops::logs::log_group;
 use crate::output::Report;
 
 /// GetMetricData takes at most 500 queries per request.
-pub const QUERIES_PER_REQUEST: usize = 500;
+pub(crate) const QUERIES_PER_REQUEST: usize = 500;
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Prices in USD. Field names are the keys of `--prices`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Prices {
+pub(crate) struct Prices {
     /// When the built-in numbers were taken, and the region they are for.
     pub taken: String,
     pub region: String,
@@ -48,8 +51,12 @@ pub struct Prices {
     /// Same page, free tier: 1M requests and 400,000 GB-s per month, account-wide.
     pub lambda_free_requests: f64,
     pub lambda_free_gb_seconds: f64,
-    /// <https://aws.amazon.com/api-gateway/pricing/>: HTTP APIs, $1.00 per million (first 300M).
+    /// <https://aws.amazon.com/api-gateway/pricing/> (taken 2026-12-03): HTTP APIs, us-east-1,
+    /// $1.00 per million requests for the first 300 million a month.
     pub http_api_request: f64,
+    /// Same page, free tier: "one million API calls received for HTTP APIs ... per month for
+    /// up to 12 months" (new accounts only).
+    pub http_api_free_requests: f64,
     /// <https://aws.amazon.com/cloudwatch/pricing/>: Logs, standard class: collect (ingest)
     /// $0.50 per GB, store $0.03 per GB-month; free tier 5 GB per month.
     pub logs_ingestion_gb: f64,
@@ -70,7 +77,7 @@ pub struct Prices {
 
 impl Prices {
     #[must_use]
-    pub fn builtin() -> Prices {
+    pub(crate) fn builtin() -> Prices {
         Prices {
             taken: "2026-12-03".into(),
             region: "us-east-1".into(),
@@ -80,6 +87,7 @@ impl Prices {
             lambda_free_requests: 1e6,
             lambda_free_gb_seconds: 400_000.0,
             http_api_request: 1.00 / 1e6,
+            http_api_free_requests: 1e6,
             logs_ingestion_gb: 0.50,
             logs_storage_gb_month: 0.03,
             logs_free_gb: 5.0,
@@ -99,6 +107,7 @@ impl Prices {
             "lambda_free_requests" => &mut self.lambda_free_requests,
             "lambda_free_gb_seconds" => &mut self.lambda_free_gb_seconds,
             "http_api_request" => &mut self.http_api_request,
+            "http_api_free_requests" => &mut self.http_api_free_requests,
             "logs_ingestion_gb" => &mut self.logs_ingestion_gb,
             "logs_storage_gb_month" => &mut self.logs_storage_gb_month,
             "logs_free_gb" => &mut self.logs_free_gb,
@@ -114,7 +123,7 @@ impl Prices {
     }
 
     /// The built-in table with the keys of a JSON or TOML file applied.
-    pub fn from_file(path: &Path) -> Result<Prices> {
+    pub(crate) fn from_file(path: &Path) -> Result<Prices> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("can't read --prices {}", path.display()), e))?;
         let bad = |m: String| {
@@ -158,7 +167,7 @@ impl Prices {
 
 /// What one stage used over the period.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub requests: f64,
     /// Sum of Duration (ms).
     pub duration_ms: f64,
@@ -166,10 +175,13 @@ pub struct Usage {
     pub arm64: bool,
     pub log_ingested_bytes: f64,
     pub log_stored_bytes: f64,
+    /// The front door is an HTTP API (then `http_api_requests` is its `Count`).
+    pub http_api: bool,
+    pub http_api_requests: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StageCost {
+pub(crate) struct StageCost {
     pub stage: String,
     pub function_name: String,
     pub memory_mb: f64,
@@ -184,13 +196,18 @@ pub struct StageCost {
     pub logs_ingestion: f64,
     pub logs_stored_bytes: f64,
     pub logs_storage: f64,
+    /// `url` (function URL, no charge) or `http-api`.
+    pub front_door: String,
+    /// Requests the stage's HTTP API received (AWS/ApiGateway `Count`), and their price.
+    pub http_api_requests: f64,
+    pub http_api: f64,
     pub total: f64,
     /// Request rate above which the Fargate task is cheaper than this stage on Lambda.
     pub fargate_breakeven_rps: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Fargate {
+pub(crate) struct Fargate {
     pub cpu: f64,
     pub memory_gb: f64,
     pub alb: bool,
@@ -199,7 +216,7 @@ pub struct Fargate {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CostReport {
+pub(crate) struct CostReport {
     pub app: String,
     pub days: u32,
     pub stages: Vec<StageCost>,
@@ -210,6 +227,9 @@ pub struct CostReport {
     /// The most the account's free tier could take off (it is shared by every function).
     pub free_tier: f64,
     pub total_after_free_tier: f64,
+    /// The most the HTTP API free tier could take off: only in an account's first 12 months,
+    /// so not in `free_tier`.
+    pub http_api_free_tier: f64,
     pub fargate: Fargate,
     pub prices: Prices,
     pub notes: Vec<String>,
@@ -217,7 +237,7 @@ pub struct CostReport {
 
 /// The cost of one stage over `days`.
 #[must_use]
-pub fn stage_cost(
+pub(crate) fn stage_cost(
     stage: &StageRef,
     u: &Usage,
     days: u32,
@@ -236,10 +256,17 @@ pub fn stage_cost(
     let lambda_requests = u.requests * p.lambda_request;
     let logs_ingestion = u.log_ingested_bytes / GB * p.logs_ingestion_gb;
     let logs_storage = u.log_stored_bytes / GB * p.logs_storage_gb_month * f64::from(days) / 30.0;
+    let http_api = if u.http_api {
+        u.http_api_requests * p.http_api_request
+    } else {
+        0.0
+    };
     let avg = (u.requests > 0.0).then(|| u.duration_ms / u.requests);
     // Per request on Lambda: the request price and its GB-seconds (100 ms when there was no
-    // traffic to measure), plus its share of the log bytes.
+    // traffic to measure), plus its share of the log bytes, plus the HTTP API's price when
+    // that is the front door.
     let per_request = p.lambda_request
+        + if u.http_api { p.http_api_request } else { 0.0 }
         + avg.unwrap_or(100.0) / 1000.0 * gb * gb_s_price
         + if u.requests > 0.0 {
             logs_ingestion / u.requests
@@ -262,14 +289,24 @@ pub fn stage_cost(
         logs_ingestion,
         logs_stored_bytes: u.log_stored_bytes,
         logs_storage,
-        total: lambda_compute + lambda_requests + logs_ingestion + logs_storage,
+        front_door: if u.http_api { "http-api" } else { "url" }.into(),
+        http_api_requests: u.http_api_requests,
+        http_api,
+        total: lambda_compute + lambda_requests + logs_ingestion + logs_storage + http_api,
         fargate_breakeven_rps: (per_request > 0.0).then(|| fargate_per_second / per_request),
     }
 }
 
+/// The most the HTTP API free tier (1M calls a month, first 12 months only) could take off.
+#[must_use]
+pub(crate) fn http_api_free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
+    let requests: f64 = stages.iter().map(|s| s.http_api_requests).sum();
+    requests.min(p.http_api_free_requests * f64::from(days) / 30.0) * p.http_api_request
+}
+
 /// An always-on Fargate arm64 task (and optionally an ALB with one LCU) over `days`.
 #[must_use]
-pub fn fargate_cost(cpu: f64, memory_gb: f64, alb: bool, days: u32, p: &Prices) -> Fargate {
+pub(crate) fn fargate_cost(cpu: f64, memory_gb: f64, alb: bool, days: u32, p: &Prices) -> Fargate {
     let hours = f64::from(days) * 24.0;
     let mut hourly = cpu * p.fargate_arm64_vcpu_hour + memory_gb * p.fargate_arm64_gb_hour;
     if alb {
@@ -286,7 +323,7 @@ pub fn fargate_cost(cpu: f64, memory_gb: f64, alb: bool, days: u32, p: &Prices) 
 /// The free tier's most: Lambda requests and GB-s, and log GBs, over the period (the monthly
 /// allowance scaled to `days`).
 #[must_use]
-pub fn free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
+pub(crate) fn free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
     let scale = f64::from(days) / 30.0;
     let requests: f64 = stages.iter().map(|s| s.requests).sum();
     let req_credit = requests.min(p.lambda_free_requests * scale) * p.lambda_request;
@@ -305,7 +342,7 @@ pub fn free_tier(stages: &[StageCost], days: u32, p: &Prices) -> f64 {
     req_credit + gbs_credit + log_credit
 }
 
-pub async fn command(args: &CostArgs) -> Result<Report> {
+pub(crate) async fn command(args: &CostArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     let target = fleet::app_target(&args.target, &github, "cost adds up the stages of one app")?;
     if !(1..=455).contains(&args.days) {
@@ -335,18 +372,30 @@ pub async fn command(args: &CostArgs) -> Result<Report> {
     if let Some(stage) = &args.target.stage {
         refs.retain(|r| &r.stage == stage);
     }
+    let usage = read_usage(&aws, &refs, args.days).await?;
+    let mut notes = vec![
+        "not in the deploy step summary: it would add CloudWatch reads to every deploy, no-op ones included".to_string(),
+    ];
+    // Like with like: a stage behind an HTTP API compares with a task behind a load balancer.
+    let any_http_api = usage.iter().any(|u| u.http_api);
+    if any_http_api && !args.fargate_alb {
+        notes.push(
+            "Fargate includes an ALB: a stage here has an HTTP API front door, and an ALB is Fargate's equivalent"
+                .into(),
+        );
+    }
+    if any_http_api {
+        notes.push(
+            "HTTP API free tier (1M calls a month) applies only in an account's first 12 months: shown apart, not in the free tier".into(),
+        );
+    }
     let fargate = fargate_cost(
         args.fargate_cpu,
         args.fargate_memory,
-        args.fargate_alb,
+        args.fargate_alb || any_http_api,
         args.days,
         &prices,
     );
-    let usage = read_usage(&aws, &refs, args.days).await?;
-    let mut notes = vec![
-        "HTTP API requests: not counted (no API tagged for these stages was looked up)".to_string(),
-        "not in the deploy step summary: it would add CloudWatch reads to every deploy, no-op ones included".to_string(),
-    ];
     if aws.region != prices.region && args.prices.is_none() {
         notes.push(format!(
             "prices are {}'s; {} may differ (pass --prices)",
@@ -369,6 +418,7 @@ pub async fn command(args: &CostArgs) -> Result<Report> {
         s3_artifact_bytes.unwrap_or(0.0) / GB * prices.s3_gb_month * f64::from(args.days) / 30.0;
     let total = stages.iter().map(|s| s.total).sum::<f64>() + s3_storage;
     let free = free_tier(&stages, args.days, &prices).min(total);
+    let http_api_free = http_api_free_tier(&stages, args.days, &prices);
     let report = CostReport {
         app: target.app.clone(),
         days: args.days,
@@ -378,6 +428,7 @@ pub async fn command(args: &CostArgs) -> Result<Report> {
         total,
         free_tier: free,
         total_after_free_tier: total - free,
+        http_api_free_tier: http_api_free,
         fargate,
         prices,
         notes,
@@ -423,11 +474,14 @@ async fn read_usage(aws: &Aws, refs: &[StageRef], days: u32) -> Result<Vec<Usage
             Err(e) => return Err(wrap("cost", "GetFunctionConfiguration", name, e)),
         }
     }
-    let metrics = metric_sums(aws, refs, days).await?;
+    let api_ids = http_api_ids(aws, refs).await?;
+    let metrics = metric_sums(aws, refs, &api_ids, days).await?;
     for (i, u) in usage.iter_mut().enumerate() {
         u.requests = metrics.get(&format!("i{i}")).copied().unwrap_or(0.0);
         u.duration_ms = metrics.get(&format!("d{i}")).copied().unwrap_or(0.0);
         u.log_ingested_bytes = metrics.get(&format!("b{i}")).copied().unwrap_or(0.0);
+        u.http_api = api_ids[i].is_some();
+        u.http_api_requests = metrics.get(&format!("a{i}")).copied().unwrap_or(0.0);
     }
     let stored = stored_log_bytes(aws, refs).await?;
     for (u, r) in usage.iter_mut().zip(refs) {
@@ -439,9 +493,64 @@ async fn read_usage(aws: &Aws, refs: &[StageRef], days: u32) -> Result<Vec<Usage
     Ok(usage)
 }
 
-/// The queries of every stage (`i<n>` Invocations, `d<n>` Duration, `b<n>` IncomingBytes), one
+/// The HTTP API of each stage whose function says it has one (tag `deploy-action:front-door`,
+/// set by a deploy with `--front-door http-api`): one GetApis listing (100 per page; it returns
+/// each API's tags and has no tag filter) matched on our app and stage tags, and only when some
+/// stage has the tag, so apps without HTTP APIs make no API Gateway call.
+async fn http_api_ids(aws: &Aws, refs: &[StageRef]) -> Result<Vec<Option<String>>> {
+    let mut ids = vec![None; refs.len()];
+    if !refs
+        .iter()
+        .any(|r| r.tags.contains_key(crate::domain::TAG_FRONT_DOOR))
+    {
+        return Ok(ids);
+    }
+    let client = aws_sdk_apigatewayv2::Client::new(&aws.config);
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .get_apis()
+            .max_results("100")
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| wrap("cost", "GetApis", "HTTP APIs", e))?;
+        for api in page.items() {
+            let (Some(tags), Some(id)) = (api.tags(), api.api_id()) else {
+                continue;
+            };
+            for (i, r) in refs.iter().enumerate() {
+                let ours = r.tags.contains_key(crate::domain::TAG_FRONT_DOOR)
+                    && tags.get(crate::aws::lambda::TAG_APP)
+                        == r.tags.get(crate::aws::lambda::TAG_APP)
+                    && tags.get(crate::aws::lambda::TAG_STAGE).map(String::as_str)
+                        == Some(r.stage.as_str());
+                if ours {
+                    ids[i] = Some(id.to_string());
+                }
+            }
+        }
+        token = page
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            return Ok(ids);
+        }
+    }
+}
+
+/// The queries of every stage (`i<n>` Invocations, `d<n>` Duration, `b<n>` IncomingBytes, and
+/// `a<n>` its HTTP API's Count: "The total number API requests in a given period", dimension
+/// `ApiId`, "Monitor CloudWatch metrics for HTTP APIs in API Gateway",
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html), one
 /// period of the whole window each, `QUERIES_PER_REQUEST` per GetMetricData.
-async fn metric_sums(aws: &Aws, refs: &[StageRef], days: u32) -> Result<BTreeMap<String, f64>> {
+async fn metric_sums(
+    aws: &Aws,
+    refs: &[StageRef],
+    api_ids: &[Option<String>],
+    days: u32,
+) -> Result<BTreeMap<String, f64>> {
     let client = aws_sdk_cloudwatch::Client::new(&aws.config);
     let period = i32::try_from(u64::from(days) * 86_400).unwrap_or(i32::MAX);
     let end = std::time::SystemTime::now();
@@ -489,6 +598,15 @@ async fn metric_sums(aws: &Aws, refs: &[StageRef], days: u32) -> Result<BTreeMap
             "LogGroupName",
             &log_group(f),
         ));
+        if let Some(api) = &api_ids[i] {
+            queries.push(query(
+                format!("a{i}"),
+                "AWS/ApiGateway",
+                "Count",
+                "ApiId",
+                api,
+            ));
+        }
     }
     let mut sums = BTreeMap::new();
     for chunk in queries.chunks(QUERIES_PER_REQUEST) {
@@ -611,25 +729,31 @@ fn usd(v: f64) -> String {
 
 impl CostReport {
     #[must_use]
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = format!("{}: cost of the last {} days\n", self.app, self.days);
         if self.stages.is_empty() {
             let _ = writeln!(out, "no stages found");
         }
         let _ = writeln!(
             out,
-            "{:<20} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10}",
-            "STAGE", "REQUESTS", "GB-S", "COMPUTE", "REQUESTS$", "LOGS", "TOTAL"
+            "{:<20} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "STAGE", "REQUESTS", "GB-S", "COMPUTE", "REQUESTS$", "HTTP API", "LOGS", "TOTAL"
         );
         for s in &self.stages {
+            let http_api = if s.front_door == "http-api" {
+                usd(s.http_api)
+            } else {
+                "-".to_string()
+            };
             let _ = writeln!(
                 out,
-                "{:<20} {:>10.0} {:>12.1} {:>10} {:>10} {:>10} {:>10}",
+                "{:<20} {:>10.0} {:>12.1} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 s.stage,
                 s.requests,
                 s.gb_seconds,
                 usd(s.lambda_compute),
                 usd(s.lambda_requests),
+                http_api,
                 usd(s.logs_ingestion + s.logs_storage),
                 usd(s.total)
             );
@@ -649,6 +773,13 @@ impl CostReport {
             usd(self.free_tier),
             usd(self.total_after_free_tier)
         );
+        if self.http_api_free_tier > 0.0 {
+            let _ = writeln!(
+                out,
+                "HTTP API free tier (first 12 months of an account only) −{} more",
+                usd(self.http_api_free_tier)
+            );
+        }
         let _ = writeln!(
             out,
             "Fargate arm64 {} vCPU / {} GB{} always on: {} for these {} days",
@@ -714,6 +845,8 @@ mod tests {
             arm64: true,
             log_ingested_bytes: GB,
             log_stored_bytes: 0.0,
+            http_api: false,
+            http_api_requests: 0.0,
         };
         let f = fargate_cost(0.25, 0.5, false, 30, &p);
         // (0.25 × 0.03238 + 0.5 × 0.00356) × 720 h = 0.009875 × 720 = 7.11
@@ -745,11 +878,43 @@ mod tests {
             arm64: true,
             log_ingested_bytes: GB,
             log_stored_bytes: 0.0,
+            http_api: false,
+            http_api_requests: 0.0,
         };
         let s = stage_cost(&stage(), &u, 30, &p, &f);
         // 1M requests ($0.20) + all 120,000 GB-s ($1.600008) + 1 GB of logs ($0.50).
         let credit = free_tier(&[s], 30, &p);
         assert!((credit - 2.300_008).abs() < 1e-9, "{credit}");
+    }
+
+    #[test]
+    fn an_http_api_front_door_adds_its_requests() {
+        let p = Prices::builtin();
+        let f = fargate_cost(0.25, 0.5, true, 30, &p);
+        // The same 2M requests as above, all through the stage's HTTP API.
+        let u = Usage {
+            requests: 2e6,
+            duration_ms: 2e6 * 120.0,
+            memory_mb: 512.0,
+            arm64: true,
+            log_ingested_bytes: GB,
+            log_stored_bytes: 0.0,
+            http_api: true,
+            http_api_requests: 2e6,
+        };
+        let s = stage_cost(&stage(), &u, 30, &p, &f);
+        // 2M × $1.00 / 1M = $2.00, on top of the $2.500008 above.
+        assert!((s.http_api - 2.0).abs() < 1e-12);
+        assert!((s.total - 4.500_008).abs() < 1e-9);
+        assert_eq!(s.front_door, "http-api");
+        // Fargate with an ALB: (0.009875 + 0.0225 + 0.008) × 720 = 29.07; per request
+        // 0.000001250004 + 0.000001 = 0.000002250004 → break-even 29.07 / 2,592,000 / that.
+        assert!((f.cost - 29.07).abs() < 1e-9, "{}", f.cost);
+        let per_request = 0.000_000_2 + 0.06 * 0.000_013_333_4 + 0.000_000_25 + 0.000_001;
+        let want = 29.07 / 2_592_000.0 / per_request;
+        assert!((s.fargate_breakeven_rps.unwrap() - want).abs() < 1e-9);
+        // Its free tier: 1M of the 2M calls ($1.00), and only that much.
+        assert!((http_api_free_tier(&[s], 30, &p) - 1.0).abs() < 1e-12);
     }
 
     #[test]

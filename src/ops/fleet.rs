@@ -24,27 +24,27 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::aws::Aws;
-use crate::aws::errors::{code, wrap};
-use crate::aws::lambda::{TAG_APP, TAG_STAGE};
+use crate::aws::errors::{code, is_not_found, wrap};
+use crate::aws::lambda::{FunctionConfig, TAG_APP, TAG_STAGE};
 use crate::error::Result;
 
 /// Per-stage reads in flight at once. Lambda's control plane allows about 15 requests per
 /// second for most read APIs per account and region (GetFunction 100/s; see
 /// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>, "API
 /// requests"); 16 in flight keeps a full pipe without making a throttle storm likely.
-pub const CONCURRENCY: usize = 16;
+pub(crate) const CONCURRENCY: usize = 16;
 
 /// GetResources page size: the API's maximum ("You can set ResourcesPerPage to a minimum of 1
 /// item and the maximum of 100 items", GetResources in the Resource Groups Tagging API
 /// Reference).
-pub const RESOURCES_PER_PAGE: i32 = 100;
+pub(crate) const RESOURCES_PER_PAGE: i32 = 100;
 
 /// Attempts per gated read (throttling and transient failures).
 const MAX_ATTEMPTS: u32 = 10;
 
 /// A function tagged for the app: one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageRef {
+pub(crate) struct StageRef {
     pub stage: String,
     pub function_name: String,
     /// The function's unqualified ARN.
@@ -54,7 +54,7 @@ pub struct StageRef {
 
 /// The stages of `app`: every Lambda function tagged `deploy-action:app=<app>`, sorted by
 /// stage. Paginates GetResources; the request count is one per 100 stages.
-pub async fn stages(aws: &Aws, app: &str) -> Result<Vec<StageRef>> {
+pub(crate) async fn stages(aws: &Aws, app: &str) -> Result<Vec<StageRef>> {
     let client = aws_sdk_resourcegroupstagging::Client::new(&aws.config);
     let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
         .key(TAG_APP)
@@ -131,7 +131,7 @@ fn stage_of(app: &str, arn: &str, tags: &HashMap<String, String>) -> Option<Stag
 /// A Lambda client for gated reads: the SDK's own retries are off, so that a throttle reaches
 /// the [`Gate`] (which then pauses every read) instead of being retried by each request alone.
 #[must_use]
-pub fn gated_lambda(aws: &Aws) -> aws_sdk_lambda::Client {
+pub(crate) fn gated_lambda(aws: &Aws) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::config::Builder::from(&aws.config)
         .retry_config(RetryConfig::disabled())
         .build();
@@ -140,7 +140,7 @@ pub fn gated_lambda(aws: &Aws) -> aws_sdk_lambda::Client {
 
 /// Bounded concurrency with a shared backoff.
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     permits: Semaphore,
     backoff: Mutex<Backoff>,
     base: Duration,
@@ -162,7 +162,7 @@ impl Default for Gate {
 
 impl Gate {
     #[must_use]
-    pub fn new(concurrency: usize) -> Gate {
+    pub(crate) fn new(concurrency: usize) -> Gate {
         Gate::with_base(concurrency, base_backoff())
     }
 
@@ -178,12 +178,6 @@ impl Gate {
         }
     }
 
-    /// How often a throttle paused every read.
-    #[must_use]
-    pub fn pauses(&self) -> u32 {
-        self.lock().pauses
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Backoff> {
         self.backoff
             .lock()
@@ -193,7 +187,7 @@ impl Gate {
     /// Run one read: wait for a slot and for any shared pause; a throttled answer starts (or
     /// keeps) a pause for everyone and the read is tried again; transient failures (5xx,
     /// connection errors) are retried with this read's own backoff.
-    pub async fn run<T, E, F, Fut>(
+    pub(crate) async fn run<T, E, F, Fut>(
         &self,
         mut op: F,
     ) -> std::result::Result<T, SdkError<E, HttpResponse>>
@@ -263,7 +257,7 @@ impl Gate {
 
 /// The target of an app-wide command (`status`, `gc`, `cost`; `logs` with its stage): the app
 /// is required, `--stage` optional; only the AWS and GitHub settings of the target matter.
-pub fn app_target(
+pub(crate) fn app_target(
     args: &crate::cli::TargetArgs,
     github: &crate::github::context::GitHubContext,
     what: &str,
@@ -286,7 +280,7 @@ pub fn app_target(
 }
 
 /// `14d`, `36h`, `90m`, `45s` (a whole number and one unit).
-pub fn parse_duration(flag: &'static str, text: &str) -> Result<Duration> {
+pub(crate) fn parse_duration(flag: &'static str, text: &str) -> Result<Duration> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -312,7 +306,7 @@ pub fn parse_duration(flag: &'static str, text: &str) -> Result<Duration> {
 
 /// A timestamp as AWS writes it: Lambda's `2024-03-12T19:03:58.000+0000`, or RFC 3339.
 #[must_use]
-pub fn parse_aws_time(text: &str) -> Option<time::OffsetDateTime> {
+pub(crate) fn parse_aws_time(text: &str) -> Option<time::OffsetDateTime> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Some(t);
@@ -358,17 +352,17 @@ fn is_transient<E>(e: &SdkError<E, HttpResponse>) -> bool {
 /// The account's code storage (GetAccountSettings): bytes used and the limit (75 GB by
 /// default per region: <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct CodeStorage {
+pub(crate) struct CodeStorage {
     pub used: i64,
     pub limit: i64,
 }
 
 /// Warn from this share of the limit on (issue #19).
-pub const STORAGE_WARN_SHARE: f64 = 0.8;
+pub(crate) const STORAGE_WARN_SHARE: f64 = 0.8;
 
 impl CodeStorage {
     #[must_use]
-    pub fn share(&self) -> f64 {
+    pub(crate) fn share(&self) -> f64 {
         if self.limit <= 0 {
             0.0
         } else {
@@ -377,12 +371,12 @@ impl CodeStorage {
     }
 
     #[must_use]
-    pub fn warn(&self) -> bool {
+    pub(crate) fn warn(&self) -> bool {
         self.share() >= STORAGE_WARN_SHARE
     }
 }
 
-pub async fn code_storage(aws: &Aws) -> Result<CodeStorage> {
+pub(crate) async fn code_storage(aws: &Aws) -> Result<CodeStorage> {
     let out = aws
         .lambda
         .get_account_settings()
@@ -397,7 +391,7 @@ pub async fn code_storage(aws: &Aws) -> Result<CodeStorage> {
 
 /// Bytes for people: `1.5 GB`, `20.0 MB`.
 #[must_use]
-pub fn human_bytes(bytes: i64) -> String {
+pub(crate) fn human_bytes(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -412,9 +406,52 @@ pub fn human_bytes(bytes: i64) -> String {
     }
 }
 
+/// Every version of `name` including `$LATEST`, page by page through the gate; `None` when the
+/// function is gone (deleted after the listing found it). `command` names the caller in errors.
+pub(crate) async fn versions(
+    lambda: &aws_sdk_lambda::Client,
+    gate: &Gate,
+    command: &'static str,
+    name: &str,
+) -> Result<Option<Vec<FunctionConfig>>> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = match gate
+            .run(|| {
+                lambda
+                    .list_versions_by_function()
+                    .function_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+            })
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(wrap(command, "ListVersionsByFunction", name, e)),
+        };
+        out.extend(page.versions().iter().map(FunctionConfig::from_sdk));
+        marker = page
+            .next_marker()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        if marker.is_none() {
+            return Ok(Some(out));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Gate {
+        /// How often a throttle paused every read.
+        fn pauses(&self) -> u32 {
+            self.lock().pauses
+        }
+    }
 
     fn tags(app: &str, stage: Option<&str>) -> HashMap<String, String> {
         let mut t = HashMap::new();

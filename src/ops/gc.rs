@@ -38,7 +38,7 @@ use crate::output::Report;
 
 /// Artifacts younger than this are kept even when unused: a deploy uploads first and creates
 /// the version that uses it afterwards.
-pub const ARTIFACT_GRACE: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const ARTIFACT_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The grace period; tests shorten it (`DEPLOY_ACTION_TEST_ARTIFACT_GRACE_S`): moto can't
 /// backdate an object.
@@ -52,13 +52,13 @@ fn grace() -> Duration {
 /// Why a stage is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub(crate) enum Reason {
     PrClosed,
     Stale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeletedStage {
+pub(crate) struct DeletedStage {
     pub stage: String,
     pub function_name: String,
     pub reason: Reason,
@@ -70,14 +70,14 @@ pub struct DeletedStage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeletedArtifact {
+pub(crate) struct DeletedArtifact {
     pub key: String,
     pub size: i64,
 }
 
 /// The report of `gc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GcReport {
+pub(crate) struct GcReport {
     pub app: String,
     pub dry_run: bool,
     pub stages_seen: usize,
@@ -89,7 +89,7 @@ pub struct GcReport {
     pub notes: Vec<String>,
 }
 
-pub async fn command(args: &GcArgs) -> Result<Report> {
+pub(crate) async fn command(args: &GcArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     let target = fleet::app_target(&args.target, &github, "gc cleans up the stages of one app")?;
     let older_than = fleet::parse_duration("--older-than", &args.older_than)?;
@@ -166,7 +166,7 @@ impl Facts {
 
 /// `pr-<n>` → `n`.
 #[must_use]
-pub fn preview_pr(stage: &str) -> Option<u64> {
+pub(crate) fn preview_pr(stage: &str) -> Option<u64> {
     let n = stage.strip_prefix("pr-")?;
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -174,7 +174,7 @@ pub fn preview_pr(stage: &str) -> Option<u64> {
     n.parse().ok()
 }
 
-pub async fn run(
+pub(crate) async fn run(
     aws: &Aws,
     target: &Target,
     github: &GitHubContext,
@@ -307,7 +307,7 @@ async fn read_all(aws: &Aws, refs: Vec<StageRef>) -> Result<Vec<Facts>> {
                     Err(e) => Err(wrap("gc", "GetAlias", format!("{name}:{LIVE_ALIAS}"), e)),
                 }
             };
-            let result = tokio::try_join!(all_versions(&lambda, &gate, &name), alias);
+            let result = tokio::try_join!(fleet::versions(&lambda, &gate, "gc", &name), alias);
             (
                 i,
                 result.map(|(v, live)| {
@@ -329,40 +329,6 @@ async fn read_all(aws: &Aws, refs: Vec<StageRef>) -> Result<Vec<Facts>> {
     }
     out.sort_by_key(|(i, _)| *i);
     Ok(out.into_iter().map(|(_, f)| f).collect())
-}
-
-/// Every version including `$LATEST`; `None` when the function is gone.
-async fn all_versions(
-    lambda: &aws_sdk_lambda::Client,
-    gate: &Gate,
-    name: &str,
-) -> Result<Option<Vec<FunctionConfig>>> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = match gate
-            .run(|| {
-                lambda
-                    .list_versions_by_function()
-                    .function_name(name)
-                    .set_marker(marker.clone())
-                    .send()
-            })
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(wrap("gc", "ListVersionsByFunction", name, e)),
-        };
-        out.extend(page.versions().iter().map(FunctionConfig::from_sdk));
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            return Ok(Some(out));
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -504,7 +470,7 @@ async fn artifacts(
 
 impl GcReport {
     #[must_use]
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         let verb = if self.dry_run {
             "would delete"

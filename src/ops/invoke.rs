@@ -40,14 +40,14 @@ use crate::github::workflow;
 use crate::naming::LIVE_ALIAS;
 
 /// The key of a command event and of its answer (the adapter's `COMMAND_KEY`).
-pub const COMMAND_KEY: &str = "deploy-action";
+pub(crate) const COMMAND_KEY: &str = "deploy-action";
 
 /// The function tag that records the last version a release command succeeded on.
-pub const TAG_RELEASED: &str = "deploy-action:released";
+pub(crate) const TAG_RELEASED: &str = "deploy-action:released";
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
+pub(crate) enum Payload {
     /// A raw event (JSON text, already checked).
     Event(serde_json::Value),
     /// Python code, run by the adapter.
@@ -59,7 +59,7 @@ pub enum Payload {
 impl Payload {
     /// The bytes Lambda gets.
     #[must_use]
-    pub fn event(&self) -> serde_json::Value {
+    pub(crate) fn event(&self) -> serde_json::Value {
         match self {
             Payload::Event(v) => v.clone(),
             Payload::Python(code) => {
@@ -77,7 +77,7 @@ impl Payload {
 
     /// How it is shown in logs and the step summary.
     #[must_use]
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Payload::Event(_) => "event".into(),
             Payload::Python(code) => format!("python:{}", code.lines().next().unwrap_or("")),
@@ -117,7 +117,7 @@ impl std::fmt::Display for InvokeReport {
 /// Split a command line the way a POSIX shell would for words: whitespace separates, single
 /// quotes keep everything, double quotes keep everything but `\"` and `\\`, a backslash
 /// outside quotes escapes the next character.
-pub fn split_words(line: &str) -> Option<Vec<String>> {
+pub(crate) fn split_words(line: &str) -> Option<Vec<String>> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = line.chars();
@@ -180,7 +180,7 @@ fn manage_args(flag: &'static str, line: &str) -> Result<Payload> {
 }
 
 /// `--release-command`: `manage ARGS...` (or `manage:ARGS`), or `python:CODE`.
-pub fn parse_release_command(text: &str) -> Result<Payload> {
+pub(crate) fn parse_release_command(text: &str) -> Result<Payload> {
     const FLAG: &str = "--release-command";
     let text = text.trim();
     if let Some(code) = text.strip_prefix("python:") {
@@ -208,7 +208,7 @@ pub fn parse_release_command(text: &str) -> Result<Payload> {
 
 /// `--release-command` runs through deploy-action's Python handler: refuse it (exit 2, before
 /// any build or request) for a function that won't have it.
-pub fn check_release_target(function: &crate::config::FunctionSettings) -> Result<()> {
+pub(crate) fn check_release_target(function: &crate::config::FunctionSettings) -> Result<()> {
     let adapter = format!("{}.handler", crate::package::python::HANDLER_MODULE);
     if function.runtime.starts_with("python") && function.handler == adapter {
         return Ok(());
@@ -224,7 +224,7 @@ pub fn check_release_target(function: &crate::config::FunctionSettings) -> Resul
 }
 
 /// `--event`, `--python`, `--manage`: exactly one, checked locally.
-pub fn parse_payload(args: &InvokeArgs) -> Result<Payload> {
+pub(crate) fn parse_payload(args: &InvokeArgs) -> Result<Payload> {
     let given: Vec<&str> = [
         ("--event", args.event.is_some()),
         ("--python", args.python.is_some()),
@@ -498,7 +498,7 @@ async fn resolve_version(
 }
 
 /// Print what the command wrote to stderr (its stdout is the report).
-pub fn print_streams(report: &InvokeReport, format: OutputFormat) {
+pub(crate) fn print_streams(report: &InvokeReport, format: OutputFormat) {
     if format == OutputFormat::Text && !report.stderr.is_empty() {
         eprint!("{}", report.stderr);
         if !report.stderr.ends_with('\n') {
@@ -508,7 +508,7 @@ pub fn print_streams(report: &InvokeReport, format: OutputFormat) {
 }
 
 /// `deploy-action invoke`.
-pub async fn command(args: &InvokeArgs) -> Result<InvokeReport> {
+pub(crate) async fn command(args: &InvokeArgs) -> Result<InvokeReport> {
     let payload = parse_payload(args)?;
     if let Some(v) = &args.version {
         validate_version(v)?;
@@ -586,7 +586,7 @@ async fn local(url: &str, version: Option<&str>, payload: &Payload) -> Result<In
 /// `deploy-action:released=<version>` (durable, one cheap write, and read with the function),
 /// so a re-run of the same deploy that reuses the version skips it. A failure (non-zero status,
 /// an exception, the timeout) is an error: `live` stays where it was.
-pub async fn run_release_command(
+pub(crate) async fn run_release_command(
     aws: &Aws,
     cfg: &DeployConfig,
     version: &FunctionConfig,

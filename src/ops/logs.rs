@@ -4,9 +4,11 @@
 //! streams of the group, and the pages of one query are merged here in time order (real
 //! CloudWatch interleaves them; moto returns them stream by stream).
 //!
-//! `--follow` polls every second from the newest timestamp seen minus an overlap (events can be
-//! ingested late, with an older timestamp than ones already read), and prints only event ids it
-//! has not printed: no duplicates, and no gaps across pages or polls.
+//! `--follow` first prints the history, then tails with CloudWatch Logs Live Tail where the
+//! endpoint supports it (`live_tail`), else polls every second from the newest timestamp seen
+//! minus an overlap (events can be ingested late, with an older timestamp than ones already
+//! read), and prints only event ids it has not printed: no duplicates, and no gaps across pages
+//! or polls.
 //!
 //! Each event's request id comes from the message (`START RequestId: …`, the runtimes'
 //! `[LEVEL]\t<time>\t<request id>\t…` lines, JSON logs' `requestId`), else from the stream's
@@ -29,6 +31,8 @@ use crate::github::context::GitHubContext;
 use crate::ops::fleet;
 use crate::output::Report;
 
+mod live_tail;
+
 /// How far back each follow poll looks again for events ingested late.
 const FOLLOW_OVERLAP_MS: i64 = 30_000;
 /// Poll interval of `--follow`.
@@ -36,23 +40,25 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// One log event as printed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// RFC 3339, milliseconds, UTC.
     pub timestamp: String,
     pub timestamp_ms: i64,
     pub request_id: Option<String>,
     pub stream: String,
     pub message: String,
+    /// FilterLogEvents' event id; Live Tail events have none (the field is then left out).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub event_id: String,
 }
 
 /// The log group Lambda writes a function's output to.
 #[must_use]
-pub fn log_group(function_name: &str) -> String {
+pub(crate) fn log_group(function_name: &str) -> String {
     format!("/aws/lambda/{function_name}")
 }
 
-pub async fn command(args: &LogsArgs) -> Result<Report> {
+pub(crate) async fn command(args: &LogsArgs) -> Result<Report> {
     let github = GitHubContext::from_env()?;
     let target = config::resolve_target(&args.target, &github)?;
     let start_ms = since_ms(&args.since, OffsetDateTime::now_utc())?;
@@ -64,6 +70,7 @@ pub async fn command(args: &LogsArgs) -> Result<Report> {
     let page_limit = std::env::var("DEPLOY_ACTION_TEST_LOG_PAGE")
         .ok()
         .and_then(|v| v.parse().ok());
+    let mut live_tail_tried = false;
     loop {
         let events = match fetch(
             &client,
@@ -93,12 +100,26 @@ pub async fn command(args: &LogsArgs) -> Result<Report> {
         if !args.follow {
             return Ok(Report::Streamed);
         }
+        if !live_tail_tried {
+            // Returns when live tail can't go on (it said why): poll from where it left.
+            live_tail_tried = true;
+            live_tail::follow(
+                &aws,
+                &client,
+                &group,
+                args.filter.as_deref(),
+                page_limit,
+                &mut tail,
+                &mut printer,
+            )
+            .await?;
+        }
         tokio::time::sleep(FOLLOW_EVERY).await;
     }
 }
 
 /// `--since`: a duration back from `now` (`10m`) or a time (RFC 3339).
-pub fn since_ms(text: &str, now: OffsetDateTime) -> Result<i64> {
+pub(crate) fn since_ms(text: &str, now: OffsetDateTime) -> Result<i64> {
     if let Some(t) = fleet::parse_aws_time(text) {
         return Ok(millis(t));
     }
@@ -124,7 +145,7 @@ use FetchError::{Failed, Missing};
 
 /// A raw event of FilterLogEvents.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawEvent {
+pub(crate) struct RawEvent {
     pub event_id: String,
     pub timestamp: i64,
     pub stream: String,
@@ -180,12 +201,25 @@ async fn fetch(
     }
 }
 
+/// Where an event was read: FilterLogEvents (with an event id) or Live Tail (without).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    Filter,
+    Live,
+}
+
+/// An event's identity across the two sources: (timestamp, stream, message).
+type EventKey = (i64, String, String);
+
 /// What has been printed: event ids within the overlap window, the newest timestamp, and each
 /// stream's current request.
-pub struct Tail {
+pub(crate) struct Tail {
     start_ms: i64,
     newest_ms: Option<i64>,
     printed: HashMap<String, i64>,
+    /// Per (timestamp, stream, message): how many were printed from FilterLogEvents and from
+    /// Live Tail, not yet paired with their copy from the other source.
+    unpaired: HashMap<EventKey, [u32; 2]>,
     current: HashMap<String, String>,
     request_id: Option<String>,
     seen_any_poll: bool,
@@ -193,11 +227,12 @@ pub struct Tail {
 
 impl Tail {
     #[must_use]
-    pub fn new(start_ms: i64, request_id: Option<String>) -> Tail {
+    pub(crate) fn new(start_ms: i64, request_id: Option<String>) -> Tail {
         Tail {
             start_ms,
             newest_ms: None,
             printed: HashMap::new(),
+            unpaired: HashMap::new(),
             current: HashMap::new(),
             request_id,
             seen_any_poll: false,
@@ -206,21 +241,43 @@ impl Tail {
 
     /// Where the next query starts.
     #[must_use]
-    pub fn query_start(&self) -> i64 {
+    pub(crate) fn query_start(&self) -> i64 {
         self.newest_ms.map_or(self.start_ms, |n| {
             (n - FOLLOW_OVERLAP_MS).max(self.start_ms)
         })
     }
 
     /// The events of one query not printed yet, in time order, with their request ids.
-    pub fn take(&mut self, mut events: Vec<RawEvent>) -> Vec<LogLine> {
+    pub(crate) fn take(&mut self, events: Vec<RawEvent>) -> Vec<LogLine> {
+        self.take_from(Source::Filter, events)
+    }
+
+    /// `take` for either source. The same event read from FilterLogEvents and from Live Tail
+    /// is printed once: an event whose key has an unpaired copy from the other source is that
+    /// copy's twin and is dropped (the pair is then done); two identical events count twice.
+    pub(crate) fn take_from(&mut self, source: Source, mut events: Vec<RawEvent>) -> Vec<LogLine> {
         events.sort_by(|a, b| (a.timestamp, &a.event_id).cmp(&(b.timestamp, &b.event_id)));
+        let (mine, other) = match source {
+            Source::Filter => (0, 1),
+            Source::Live => (1, 0),
+        };
         let mut out = Vec::new();
         for e in events {
-            if self.printed.contains_key(&e.event_id) {
+            if source == Source::Filter {
+                if self.printed.contains_key(&e.event_id) {
+                    continue;
+                }
+                self.printed.insert(e.event_id.clone(), e.timestamp);
+            }
+            let counts = self
+                .unpaired
+                .entry((e.timestamp, e.stream.clone(), e.message.clone()))
+                .or_default();
+            if counts[other] > 0 {
+                counts[other] -= 1;
                 continue;
             }
-            self.printed.insert(e.event_id.clone(), e.timestamp);
+            counts[mine] += 1;
             self.newest_ms = Some(self.newest_ms.map_or(e.timestamp, |n| n.max(e.timestamp)));
             let rid = self.attribute(&e);
             if self
@@ -242,6 +299,8 @@ impl Tail {
         // Ids older than the overlap can't come back: forget them (memory stays bounded).
         let keep_from = self.query_start() - FOLLOW_OVERLAP_MS;
         self.printed.retain(|_, ts| *ts >= keep_from);
+        self.unpaired
+            .retain(|(ts, _, _), c| *ts >= keep_from && c.iter().any(|n| *n > 0));
         out
     }
 
@@ -264,7 +323,7 @@ impl Tail {
 
 /// The first UUID in a message (Lambda request ids are UUIDs).
 #[must_use]
-pub fn request_id_in(message: &str) -> Option<String> {
+pub(crate) fn request_id_in(message: &str) -> Option<String> {
     let b = message.as_bytes();
     let shape = [8, 4, 4, 4, 12];
     let total = 36;
@@ -386,6 +445,37 @@ mod tests {
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].message, "late");
         assert_eq!(tail.query_start(), 0, "overlap never starts before --since");
+    }
+
+    #[test]
+    fn an_event_read_both_ways_is_printed_once() {
+        let mut tail = Tail::new(0, None);
+        let history = tail.take(vec![ev("1", 10, "a", "old"), ev("2", 20, "a", "x")]);
+        assert_eq!(history.len(), 2);
+        // Live Tail sends "x" again (ingested after the session started, and also read by the
+        // catch-up), then a new event, and twice the same print in one millisecond.
+        let live = tail.take_from(
+            Source::Live,
+            vec![
+                ev("", 20, "a", "x"),
+                ev("", 30, "a", "new"),
+                ev("", 40, "b", "same"),
+                ev("", 40, "b", "same"),
+            ],
+        );
+        let msgs: Vec<_> = live.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(msgs, ["new", "same", "same"]);
+        assert!(live.iter().all(|l| l.event_id.is_empty()));
+        // A later FilterLogEvents read returns what Live Tail printed: nothing new.
+        let again = tail.take(vec![
+            ev("2", 20, "a", "x"),
+            ev("3", 30, "a", "new"),
+            ev("4", 40, "b", "same"),
+            ev("5", 40, "b", "same"),
+            ev("6", 50, "b", "newest"),
+        ]);
+        let msgs: Vec<_> = again.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(msgs, ["newest"]);
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Operating a live app (docs/contract.md, "Model" and "Commands"): `rollback` and `promote` move `live` without
 //! building, and `status` reads every stage.
 
-pub mod cost;
-pub mod fleet;
-pub mod gc;
-pub mod invoke;
-pub mod logs;
-pub mod promote;
-pub mod rollback;
-pub mod status;
+pub(crate) mod cost;
+pub(crate) mod fleet;
+pub(crate) mod gc;
+pub(crate) mod invoke;
+pub(crate) mod logs;
+pub(crate) mod promote;
+pub(crate) mod rollback;
+pub(crate) mod status;
 
 /// `arn:aws:lambda:<region>:<account>:function:<name>` without a `:<qualifier>` (tags are
 /// set on the function, and TagResource wants its plain ARN).

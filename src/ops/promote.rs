@@ -26,10 +26,10 @@ use crate::naming::{self, LIVE_ALIAS, Provenance};
 use crate::output::DeployReport;
 
 /// The provenance word a promoted version carries.
-pub const PROMOTED_FROM: &str = "promoted-from";
+pub(crate) const PROMOTED_FROM: &str = "promoted-from";
 
 /// The checked flags of a promote (all local, exit 2 on any error).
-pub struct Checked {
+pub(crate) struct Checked {
     /// The stage promoted to.
     pub target: config::Target,
     from: String,
@@ -38,7 +38,7 @@ pub struct Checked {
 }
 
 /// Check every flag of a promote (local only).
-pub fn check(args: &PromoteArgs, github: &GitHubContext) -> Result<Checked> {
+pub(crate) fn check(args: &PromoteArgs, github: &GitHubContext) -> Result<Checked> {
     naming::validate_stage(&args.from).map_err(|e| rename_flag(e, "--from"))?;
     naming::validate_stage(&args.to).map_err(|e| rename_flag(e, "--to"))?;
     if args.from == args.to {
@@ -116,7 +116,7 @@ fn architecture(name: Option<&str>) -> Architecture {
 }
 
 /// Validate, read the source, deploy its artifact to the target.
-pub async fn run(
+pub(crate) async fn run(
     args: &PromoteArgs,
     github: &GitHubContext,
     checked: Checked,
@@ -211,7 +211,6 @@ async fn promote(
         fail_on_fork: false,
         comment: CommentMode::Never,
         github_token: target.github_token.clone(),
-        output: target.output,
         rollout: Rollout {
             canary_percent: None,
             canary_minutes: 0,

@@ -28,14 +28,14 @@ use crate::naming::{LIVE_ALIAS, MAX_DESCRIPTION, Provenance};
 use crate::output::DeployReport;
 
 /// The function tag that records the versions rolled back from.
-pub const TAG_ROLLED_BACK: &str = "deploy-action:rolled-back";
+pub(crate) const TAG_ROLLED_BACK: &str = "deploy-action:rolled-back";
 /// The provenance word a rollback adds to `live`'s description.
-pub const ROLLED_BACK_FROM: &str = "rolled-back-from";
+pub(crate) const ROLLED_BACK_FROM: &str = "rolled-back-from";
 /// Lambda's limit on a tag value.
 const MAX_TAG_VALUE: usize = 256;
 
 /// Check `--to` locally (exit 2 before any network call): a published version number.
-pub fn validate_to(to: &str) -> Result<u64> {
+pub(crate) fn validate_to(to: &str) -> Result<u64> {
     let valid = !to.is_empty() && to.chars().all(|c| c.is_ascii_digit()) && !to.starts_with('0');
     match to.parse::<u64>() {
         Ok(n) if valid => Ok(n),
@@ -49,7 +49,7 @@ pub fn validate_to(to: &str) -> Result<u64> {
 
 /// The version numbers in a `deploy-action:rolled-back` tag value.
 #[must_use]
-pub fn parse_marks(tag: Option<&String>) -> BTreeSet<u64> {
+pub(crate) fn parse_marks(tag: Option<&String>) -> BTreeSet<u64> {
     tag.map(|t| {
         t.split_whitespace()
             .filter_map(|v| v.parse().ok())
@@ -61,7 +61,7 @@ pub fn parse_marks(tag: Option<&String>) -> BTreeSet<u64> {
 /// The tag value for `marks`, keeping only versions that still exist and, when too long for
 /// a tag, the newest.
 #[must_use]
-pub fn format_marks(marks: &BTreeSet<u64>, existing: &BTreeSet<u64>) -> String {
+pub(crate) fn format_marks(marks: &BTreeSet<u64>, existing: &BTreeSet<u64>) -> String {
     let mut kept: Vec<u64> = marks.intersection(existing).copied().collect();
     loop {
         let text = kept
@@ -78,7 +78,7 @@ pub fn format_marks(marks: &BTreeSet<u64>, existing: &BTreeSet<u64>) -> String {
 
 /// The version to roll back to: `to`, or the newest version older than `live` that was not
 /// rolled back from.
-pub fn choose<'v>(
+pub(crate) fn choose<'v>(
     function: &str,
     versions: &'v [FunctionConfig],
     live: &str,
@@ -138,7 +138,7 @@ pub fn choose<'v>(
 /// superseded check of later deploys compares against the run that is really live), plus
 /// `rolled-back-from=<v>`.
 #[must_use]
-pub fn rolled_back_description(target: &FunctionConfig, from: &str) -> String {
+pub(crate) fn rolled_back_description(target: &FunctionConfig, from: &str) -> String {
     let mut p = Provenance::parse(&target.description);
     p.extra.retain(|(k, _)| k != ROLLED_BACK_FROM);
     p.extra
@@ -151,7 +151,7 @@ pub fn rolled_back_description(target: &FunctionConfig, from: &str) -> String {
 /// Move `live` of `target` back.
 /// With `store`, the report names the version's artifact (from its CodeSha256; not checked:
 /// a rollback touches nothing but the alias).
-pub async fn run(
+pub(crate) async fn run(
     aws: &Aws,
     target: &Target,
     to: Option<u64>,

@@ -23,7 +23,7 @@ use crate::ops::rollback::{ROLLED_BACK_FROM, TAG_ROLLED_BACK, parse_marks};
 
 /// One stage of an app.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct StageStatus {
+pub(crate) struct StageStatus {
     pub stage: String,
     pub function_name: String,
     /// The version `live` points at (`None`: published nothing yet, or a failed first deploy).
@@ -48,14 +48,14 @@ pub struct StageStatus {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Canary {
+pub(crate) struct Canary {
     pub version: String,
     pub weight: f64,
 }
 
 /// The report of `status`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AppStatus {
+pub(crate) struct AppStatus {
     pub app: String,
     pub stages: Vec<StageStatus>,
     /// The account's Lambda code storage (all functions, all versions) and its limit; absent
@@ -65,7 +65,7 @@ pub struct AppStatus {
 }
 
 /// Read the stages of `app` (or just `stage`).
-pub async fn run(aws: &Aws, app: &str, stage: Option<&str>) -> Result<AppStatus> {
+pub(crate) async fn run(aws: &Aws, app: &str, stage: Option<&str>) -> Result<AppStatus> {
     let Some(stage) = stage else {
         return run_all(aws, app).await;
     };
@@ -115,7 +115,7 @@ fn storage_warning(s: &CodeStorage) -> String {
 }
 
 /// Read many stages through one gate; a stage deleted meanwhile is left out.
-pub async fn read_stages(
+pub(crate) async fn read_stages(
     aws: &Aws,
     refs: Vec<StageRef>,
     gate: Arc<Gate>,
@@ -204,42 +204,15 @@ async fn read_tagged(
 }
 
 /// Every published version through the gate, oldest first; `None` if the function is gone.
-pub async fn versions(
+pub(crate) async fn versions(
     lambda: &aws_sdk_lambda::Client,
     gate: &Gate,
     name: &str,
 ) -> Result<Option<Vec<FunctionConfig>>> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = match gate
-            .run(|| {
-                lambda
-                    .list_versions_by_function()
-                    .function_name(name)
-                    .set_marker(marker.clone())
-                    .send()
-            })
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(e) => return Err(wrap("status", "ListVersionsByFunction", name, e)),
-        };
-        out.extend(
-            page.versions()
-                .iter()
-                .map(FunctionConfig::from_sdk)
-                .filter(|c| c.version != "$LATEST"),
-        );
-        marker = page
-            .next_marker()
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
-    }
+    let Some(all) = fleet::versions(lambda, gate, "status", name).await? else {
+        return Ok(None);
+    };
+    let mut out: Vec<_> = all.into_iter().filter(|c| c.version != "$LATEST").collect();
     out.sort_by_key(|c| crate::aws::lambda::version_number(&c.version));
     Ok(Some(out))
 }
@@ -322,7 +295,7 @@ fn assemble(
 impl AppStatus {
     /// A table for humans.
     #[must_use]
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         if self.stages.is_empty() {
             return format!(
                 "{}: no stages found (no function tagged {TAG_APP}={})",

@@ -8,17 +8,16 @@ use crate::config::Architecture;
 use crate::error::{Error, Result};
 
 /// Lambda's limit on a function's unzipped code (250 MB).
-pub const MAX_UNZIPPED: u64 = 262_144_000;
+pub(crate) const MAX_UNZIPPED: u64 = 262_144_000;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub files: usize,
-    pub unzipped_size: u64,
 }
 
 /// The architecture an ELF header says, if `header` is one.
 #[must_use]
-pub fn elf_machine(header: &[u8]) -> Option<u16> {
+pub(crate) fn elf_machine(header: &[u8]) -> Option<u16> {
     if header.len() < 20 || &header[..4] != b"\x7fELF" {
         return None;
     }
@@ -30,7 +29,7 @@ pub fn elf_machine(header: &[u8]) -> Option<u16> {
 }
 
 #[must_use]
-pub fn machine_name(machine: u16) -> String {
+pub(crate) fn machine_name(machine: u16) -> String {
     match machine {
         0x3E => "x86-64".into(),
         0xB7 => "aarch64".into(),
@@ -41,7 +40,7 @@ pub fn machine_name(machine: u16) -> String {
 }
 
 /// Check a zip: size limit and ELF architectures.
-pub fn check_zip(path: &Path, arch: Architecture) -> Result<Summary> {
+pub(crate) fn check_zip(path: &Path, arch: Architecture) -> Result<Summary> {
     let mut archive = super::zip::open_zip(path)?;
     let entries = super::zip::scan(&mut archive, path)?;
     if entries.is_empty() {
@@ -97,7 +96,6 @@ pub fn check_zip(path: &Path, arch: Architecture) -> Result<Summary> {
     }
     Ok(Summary {
         files: entries.len(),
-        unzipped_size: total,
     })
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Directories that are never part of a deployed app, wherever they are in the tree.
-pub const SKIPPED_DIRS: &[&str] = &[
+pub(crate) const SKIPPED_DIRS: &[&str] = &[
     ".git",
     ".hg",
     ".svn",
@@ -37,7 +37,7 @@ const SKIPPED_FILES: &[&str] = &[".DS_Store"];
 
 /// A file of the app's source tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
+pub(crate) struct SourceFile {
     /// `/`-separated path relative to the source directory.
     pub name: String,
     pub path: PathBuf,
@@ -48,7 +48,7 @@ pub struct SourceFile {
 /// (also outside a git checkout, and those of parent directories, as git would apply them;
 /// never the user's global excludes, so a build doesn't depend on whose machine it runs on),
 /// and `exclude`.
-pub fn source_files(source: &Path, exclude: &globset::GlobSet) -> Result<Vec<SourceFile>> {
+pub(crate) fn source_files(source: &Path, exclude: &globset::GlobSet) -> Result<Vec<SourceFile>> {
     let root = source.to_path_buf();
     let exclude_dirs = exclude.clone();
     let mut walker = ignore::WalkBuilder::new(source);
@@ -115,7 +115,7 @@ fn walk_error(source: &Path, err: ignore::Error) -> Error {
 
 /// Compile `--exclude` globs. Each glob also matches below a directory of that name, so
 /// `docs` leaves out `docs/**`.
-pub fn globset(globs: &[String]) -> Result<globset::GlobSet> {
+pub(crate) fn globset(globs: &[String]) -> Result<globset::GlobSet> {
     let mut builder = globset::GlobSetBuilder::new();
     for g in globs.iter().filter(|g| !g.trim().is_empty()) {
         let g = g.trim().trim_start_matches("./").trim_end_matches('/');

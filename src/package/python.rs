@@ -9,9 +9,9 @@
 //! `--python-app` or found by a static scan of app.py, main.py and run.py. Nothing of the app is
 //! imported here: the target may be another architecture than this machine.
 
-pub mod bytecode;
-pub mod deps;
-pub mod installer;
+pub(crate) mod bytecode;
+pub(crate) mod deps;
+pub(crate) mod installer;
 
 use std::path::Path;
 
@@ -19,23 +19,22 @@ use crate::config::Architecture;
 use crate::error::{Error, IoContext, Result};
 use crate::package::files;
 
-pub use deps::RUNTIME_PROVIDED;
-pub use installer::{Installer, tools_dir};
+pub(crate) use installer::Installer;
 
 /// The module Lambda imports (`--handler deploy_action_handler.handler`, the default).
-pub const HANDLER_MODULE: &str = "deploy_action_handler";
+pub(crate) const HANDLER_MODULE: &str = "deploy_action_handler";
 const HANDLER_TEMPLATE: &str = include_str!("python/deploy_action_handler.py");
 const HANDLER_APP_PLACEHOLDER: &str = "__DEPLOY_ACTION_APP__";
 
 /// The adapters the handler uses, pinned. Both are small and pure Python (apig-wsgi ~40 KB,
 /// mangum + typing-extensions ~200 KB unzipped), so both ship: which one an app needs is only
 /// known by importing it, and that can't happen here for another architecture.
-pub const ADAPTERS: &[(&str, &str)] = &[("apig-wsgi", "2.20.0"), ("mangum", "0.22.0")];
+pub(crate) const ADAPTERS: &[(&str, &str)] = &[("apig-wsgi", "2.20.0"), ("mangum", "0.22.0")];
 
 /// Files the default `--python-app` is looked for in, in order; each must define `app`.
-pub const APP_FILES: &[&str] = &["app.py", "main.py", "run.py"];
+pub(crate) const APP_FILES: &[&str] = &["app.py", "main.py", "run.py"];
 
-pub struct PythonBuildRequest<'a> {
+pub(crate) struct PythonBuildRequest<'a> {
     pub source: &'a Path,
     /// `module:attr`, or `None` to find `app` in app.py, main.py or run.py.
     pub app: Option<&'a str>,
@@ -51,7 +50,7 @@ pub struct PythonBuildRequest<'a> {
 
 /// The interpreter and platform the bundle is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// CPython 3.`minor`.
     pub minor: u32,
     pub architecture: Architecture,
@@ -59,7 +58,7 @@ pub struct Target {
 
 impl Target {
     /// The target of a `pythonX.Y` runtime.
-    pub fn new(runtime: &str, architecture: Architecture) -> Result<Target> {
+    pub(crate) fn new(runtime: &str, architecture: Architecture) -> Result<Target> {
         let minor = runtime
             .strip_prefix("python3.")
             .and_then(|m| m.parse::<u32>().ok())
@@ -77,7 +76,7 @@ impl Target {
     }
 
     #[must_use]
-    pub fn python_version(&self) -> String {
+    pub(crate) fn python_version(&self) -> String {
         format!("3.{}", self.minor)
     }
 
@@ -97,7 +96,7 @@ impl Target {
 
     /// The platform wheels must be tagged for, e.g. `manylinux_2_34_aarch64`.
     #[must_use]
-    pub fn wheel_tag(&self) -> String {
+    pub(crate) fn wheel_tag(&self) -> String {
         match self.glibc_minor() {
             17 => format!("manylinux2014_{}", self.machine()),
             g => format!(
@@ -110,7 +109,7 @@ impl Target {
 
     /// uv's `--python-platform`: every manylinux level up to this one is accepted.
     #[must_use]
-    pub fn uv_platform(&self) -> String {
+    pub(crate) fn uv_platform(&self) -> String {
         match self.glibc_minor() {
             17 => format!("{}-manylinux2014", self.machine()),
             g => format!("{}-manylinux_2_{g}", self.machine()),
@@ -119,7 +118,7 @@ impl Target {
 
     /// pip's `--platform` values: pip takes each accepted tag explicitly.
     #[must_use]
-    pub fn pip_platforms(&self) -> Vec<String> {
+    pub(crate) fn pip_platforms(&self) -> Vec<String> {
         let m = self.machine();
         let mut tags: Vec<String> = (17..=self.glibc_minor())
             .rev()
@@ -130,7 +129,7 @@ impl Target {
     }
 
     #[must_use]
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "CPython {} (cp3{}) on {}",
             self.python_version(),
@@ -144,7 +143,7 @@ impl Target {
 }
 
 /// Lay out the bundle in `req.staging`.
-pub fn build(req: &PythonBuildRequest<'_>) -> Result<()> {
+pub(crate) fn build(req: &PythonBuildRequest<'_>) -> Result<()> {
     let target = Target::new(req.runtime, req.architecture)?;
     // uv and pip run in the app's directory, and every path handed to them must hold there.
     let source = &req
@@ -237,7 +236,7 @@ pub fn build(req: &PythonBuildRequest<'_>) -> Result<()> {
 
 /// Whether Python source defines a top-level `app`: an assignment, a def, or an import.
 #[must_use]
-pub fn defines_app(source: &str) -> bool {
+pub(crate) fn defines_app(source: &str) -> bool {
     static DEFINES: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
             r"(?m)^(?:app\s*(?::[^=\n]*)?=(?:[^=]|$)|(?:async\s+)?def\s+app\s*\(|class\s+app\b|from\s+\S+\s+import\s+\(?[\s\w,]*?\bapp\s*(?:,|\)|#|$)|import\s+\S+\s+as\s+app\s*$)",
@@ -251,7 +250,7 @@ pub fn defines_app(source: &str) -> bool {
 /// `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")` (what `startproject`
 /// writes).
 #[must_use]
-pub fn django_settings(manage_py: &str) -> Option<String> {
+pub(crate) fn django_settings(manage_py: &str) -> Option<String> {
     static SETTINGS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"["']DJANGO_SETTINGS_MODULE["']\s*,\s*["']([A-Za-z_][\w.]*)["']"#)
             .expect("valid regex")

@@ -19,11 +19,11 @@ use crate::config::Architecture;
 use crate::error::{Error, Result};
 
 /// The cargo-lambda release deploy-action is tested with (scripts/install-tools.sh pins it too).
-pub const CARGO_LAMBDA_PIN: &str = "cargo-lambda==1.9.2";
+pub(crate) const CARGO_LAMBDA_PIN: &str = "cargo-lambda==1.9.2";
 /// Where Debian's rustc-web puts its compiler; its std for other architectures comes from the
 /// multiarch `libstd-rust-web-dev:<arch>` packages.
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
-pub struct RustBuildRequest<'a> {
+pub(crate) struct RustBuildRequest<'a> {
     pub source: &'a Path,
     pub bin: Option<&'a str>,
     pub architecture: Architecture,
@@ -36,7 +36,7 @@ pub struct RustBuildRequest<'a> {
 
 /// The Rust target triple of a Lambda architecture.
 #[must_use]
-pub fn target_triple(architecture: Architecture) -> &'static str {
+pub(crate) fn target_triple(architecture: Architecture) -> &'static str {
     match architecture {
         Architecture::Arm64 => "aarch64-unknown-linux-gnu",
         Architecture::X86_64 => "x86_64-unknown-linux-gnu",
@@ -44,7 +44,7 @@ pub fn target_triple(architecture: Architecture) -> &'static str {
 }
 
 /// Build the package and return the directory that holds `bootstrap` (and nothing else).
-pub fn build(req: &RustBuildRequest<'_>) -> Result<PathBuf> {
+pub(crate) fn build(req: &RustBuildRequest<'_>) -> Result<PathBuf> {
     if !req.source.join("Cargo.toml").is_file() {
         return Err(Error::package(
             format!("{} has no Cargo.toml", req.source.display()),

@@ -13,13 +13,13 @@ use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 use crate::error::{Error, IoContext, Result};
 
 /// Permission bits of an executable entry.
-pub const MODE_EXEC: u32 = 0o755;
+pub(crate) const MODE_EXEC: u32 = 0o755;
 /// Permission bits of any other entry.
-pub const MODE_FILE: u32 = 0o644;
+pub(crate) const MODE_FILE: u32 = 0o644;
 
 /// A file to put into the zip: its name inside the archive and where to read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// `/`-separated path inside the archive.
     pub name: String,
     pub source: PathBuf,
@@ -29,7 +29,7 @@ pub struct Entry {
 /// Whether an entry must be executable: it has an executable bit, or it is a `bootstrap`
 /// (Lambda execs it; a zip made on Windows loses the bit).
 #[must_use]
-pub fn is_executable(name: &str, mode: Option<u32>) -> bool {
+pub(crate) fn is_executable(name: &str, mode: Option<u32>) -> bool {
     name == "bootstrap" || name.ends_with("/bootstrap") || mode.is_some_and(|m| m & 0o111 != 0)
 }
 
@@ -42,7 +42,7 @@ fn options(executable: bool) -> SimpleFileOptions {
 }
 
 /// Write `entries` (sorted here by name) into a deterministic zip at `out`.
-pub fn write_zip(mut entries: Vec<Entry>, out: &Path) -> Result<()> {
+pub(crate) fn write_zip(mut entries: Vec<Entry>, out: &Path) -> Result<()> {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|a, b| a.name == b.name);
     let file = File::create(out).at("can't create", out)?;
@@ -59,7 +59,7 @@ pub fn write_zip(mut entries: Vec<Entry>, out: &Path) -> Result<()> {
 }
 
 /// Every regular file below `dir` (following symlinks), as entries named relative to it.
-pub fn dir_entries(dir: &Path, exclude: &globset::GlobSet) -> Result<Vec<Entry>> {
+pub(crate) fn dir_entries(dir: &Path, exclude: &globset::GlobSet) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for item in walkdir::WalkDir::new(dir)
         .follow_links(true)
@@ -95,7 +95,7 @@ pub fn dir_entries(dir: &Path, exclude: &globset::GlobSet) -> Result<Vec<Entry>>
 
 /// `a/b/c` with forward slashes whatever the platform.
 #[must_use]
-pub fn archive_name(rel: &Path) -> String {
+pub(crate) fn archive_name(rel: &Path) -> String {
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
@@ -121,7 +121,7 @@ fn file_mode(_path: &Path) -> Result<Option<u32>> {
 /// Rewrite a zip deterministically without recompressing: entries sorted, timestamps and
 /// permissions fixed, directory entries and `exclude` matches dropped. Returns `false`
 /// (and writes nothing) when `src` is already in that form, so it can be used as is.
-pub fn normalize_zip(src: &Path, out: &Path, exclude: &globset::GlobSet) -> Result<bool> {
+pub(crate) fn normalize_zip(src: &Path, out: &Path, exclude: &globset::GlobSet) -> Result<bool> {
     let mut archive = open_zip(src)?;
     let mut names: Vec<(String, usize)> = Vec::with_capacity(archive.len());
     let mut already_normal = true;
@@ -179,7 +179,7 @@ fn check_entry_name(zip: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn open_zip(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
+pub(crate) fn open_zip(path: &Path) -> Result<ZipArchive<BufReader<File>>> {
     let file = File::open(path).at("can't open", path)?;
     ZipArchive::new(BufReader::new(file)).map_err(|e| {
         Error::package(
@@ -197,7 +197,7 @@ fn zip_error(path: &Path, e: &zip::result::ZipError) -> Error {
 }
 
 /// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<[u8; 32]> {
+pub(crate) fn sha256_file(path: &Path) -> Result<[u8; 32]> {
     let mut file = File::open(path).at("can't read", path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -213,14 +213,17 @@ pub fn sha256_file(path: &Path) -> Result<[u8; 32]> {
 
 /// One file of a zip as seen by the checks: name, unzipped size, and its first bytes.
 #[derive(Debug, Clone)]
-pub struct ScannedEntry {
+pub(crate) struct ScannedEntry {
     pub name: String,
     pub size: u64,
     pub header: Vec<u8>,
 }
 
 /// List a zip's files with their sizes and first 20 bytes (enough for an ELF header).
-pub fn scan<R: Read + Seek>(archive: &mut ZipArchive<R>, path: &Path) -> Result<Vec<ScannedEntry>> {
+pub(crate) fn scan<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    path: &Path,
+) -> Result<Vec<ScannedEntry>> {
     let mut out = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).map_err(|e| zip_error(path, &e))?;

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// Reserved concurrency as wanted: put when it differs, delete when it is no longer wanted.
 /// `seen` is what the deploy knows already (`None`: read it).
-pub async fn sync(
+pub(crate) async fn sync(
     aws: &Aws,
     function: &str,
     want: Option<i32>,
@@ -67,7 +67,7 @@ pub async fn sync(
 
 /// The $LATEST description, when `--description` is given and nothing else changed (a
 /// description is not part of a version: no version is published for it).
-pub async fn keep_description(aws: &Aws, cfg: &DeployConfig, want: &str) -> Result<()> {
+pub(crate) async fn keep_description(aws: &Aws, cfg: &DeployConfig, want: &str) -> Result<()> {
     let client = &aws.lambda;
     let name = cfg.function_name.as_str();
     let latest = client

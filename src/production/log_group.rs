@@ -10,20 +10,20 @@ use crate::aws::lambda::{TAG_APP, TAG_STAGE};
 use crate::error::Result;
 
 /// The retentions CloudWatch Logs accepts (PutRetentionPolicy, `retentionInDays`).
-pub const ALLOWED_DAYS: &[i32] = &[
+pub(crate) const ALLOWED_DAYS: &[i32] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 ];
 
 /// Lambda's default log group of a function.
 #[must_use]
-pub fn name(function: &str) -> String {
+pub(crate) fn name(function: &str) -> String {
     format!("/aws/lambda/{function}")
 }
 
 /// What there is now: `None` when the group doesn't exist; `Some(None)` when it keeps logs
 /// forever.
-pub async fn observe(aws: &Aws, function: &str) -> Result<Option<Option<i32>>> {
+pub(crate) async fn observe(aws: &Aws, function: &str) -> Result<Option<Option<i32>>> {
     let client = Client::new(&aws.config);
     let group = name(function);
     // The prefix is the exact name: at most this group and groups of longer names.
@@ -42,7 +42,7 @@ pub async fn observe(aws: &Aws, function: &str) -> Result<Option<Option<i32>>> {
 
 /// Make the group exist with `days` of retention; writes only what differs. Returns whether
 /// anything was written.
-pub async fn sync(
+pub(crate) async fn sync(
     aws: &Aws,
     function: &str,
     app: &str,
@@ -85,7 +85,7 @@ pub async fn sync(
 }
 
 /// Delete the group (teardown); `false` when it was not there.
-pub async fn delete(aws: &Aws, function: &str) -> Result<bool> {
+pub(crate) async fn delete(aws: &Aws, function: &str) -> Result<bool> {
     let client = Client::new(&aws.config);
     let group = name(function);
     match client

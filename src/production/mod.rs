@@ -10,11 +10,11 @@
 //! pipeline calls: [`prepare`] before the function is written, [`finish`] once `live` is
 //! settled, [`teardown`] with the function.
 
-pub mod concurrency;
-pub mod log_group;
-pub mod schedule;
-pub mod secrets;
-pub mod snapstart;
+pub(crate) mod concurrency;
+pub(crate) mod log_group;
+pub(crate) mod schedule;
+pub(crate) mod secrets;
+pub(crate) mod snapstart;
 
 use serde::Serialize;
 
@@ -25,11 +25,11 @@ use crate::error::{Error, Result};
 use crate::plan::Observed;
 
 /// The $LATEST description of a function created without `--description`.
-pub const DEFAULT_DESCRIPTION: &str = "managed by deploy-action";
+pub(crate) const DEFAULT_DESCRIPTION: &str = "managed by deploy-action";
 
 /// Checked production settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub log_retention_days: i32,
     pub vpc: Option<Vpc>,
     /// Layer version ARNs, in order (Lambda applies them in this order).
@@ -63,13 +63,13 @@ impl Default for Settings {
 
 /// Subnets and security groups (sorted: Lambda answers them in its own order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Vpc {
+pub(crate) struct Vpc {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Tracing {
+pub(crate) enum Tracing {
     Active,
     PassThrough,
 }
@@ -77,7 +77,7 @@ pub enum Tracing {
 impl Tracing {
     /// The mode as Lambda names it.
     #[must_use]
-    pub fn lambda_name(self) -> &'static str {
+    pub(crate) fn lambda_name(self) -> &'static str {
         match self {
             Tracing::Active => "Active",
             Tracing::PassThrough => "PassThrough",
@@ -124,7 +124,7 @@ fn is_layer_arn(arn: &str) -> bool {
 }
 
 /// Check the production flags (exit 2 before any request).
-pub fn resolve(
+pub(crate) fn resolve(
     args: &ProductionArgs,
     runtime: &str,
     architecture: Architecture,
@@ -281,13 +281,13 @@ pub fn resolve(
 
 /// What the deploy's reads already tell about function-level settings.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// `Some(None)` for a function this deploy creates (nothing reserved); `None`: read it.
     pub reserved_concurrency: Option<Option<i32>>,
 }
 
 #[must_use]
-pub fn seen(observed: &Observed) -> Seen {
+pub(crate) fn seen(observed: &Observed) -> Seen {
     Seen {
         reserved_concurrency: (!observed.exists).then_some(None),
     }
@@ -295,7 +295,7 @@ pub fn seen(observed: &Observed) -> Seen {
 
 /// Before the function is created or written: its log group, with the retention, so that
 /// Lambda never makes one that keeps logs forever.
-pub async fn prepare(aws: &Aws, cfg: &DeployConfig) -> Result<()> {
+pub(crate) async fn prepare(aws: &Aws, cfg: &DeployConfig) -> Result<()> {
     let seen = match log_group::observe(aws, &cfg.function_name).await {
         // A deploy role made from an older `policy` has no logs permissions: say so, and
         // deploy anyway (the log group is a saving, not a precondition).
@@ -327,7 +327,7 @@ pub(crate) fn denied(e: &Error) -> bool {
 
 /// After the function is settled: reserved concurrency; on a no-op deploy also the log
 /// group and the $LATEST description (a change path applies that with the configuration).
-pub async fn finish(aws: &Aws, cfg: &DeployConfig, seen: Seen, noop: bool) -> Result<()> {
+pub(crate) async fn finish(aws: &Aws, cfg: &DeployConfig, seen: Seen, noop: bool) -> Result<()> {
     let logs = async {
         if noop {
             prepare(aws, cfg).await
@@ -356,7 +356,7 @@ pub async fn finish(aws: &Aws, cfg: &DeployConfig, seen: Seen, noop: bool) -> Re
 
 /// The schedules and keep-warm rules, once `live` exists (`alias_arn` is its ARN). `tags`
 /// are the function's, as the deploy read them (they record its schedules).
-pub async fn schedules(
+pub(crate) async fn schedules(
     aws: &Aws,
     cfg: &DeployConfig,
     tags: &std::collections::HashMap<String, String>,
@@ -374,19 +374,8 @@ pub async fn schedules(
     .await
 }
 
-/// Teardown, before the function is deleted: its schedules' rules (the function's tags name
-/// them). Reserved concurrency and resource policies go with the function.
-pub async fn teardown_rules(aws: &Aws, function: &str) -> Result<()> {
-    let tags = crate::aws::lambda::Function::new(&aws.lambda, function)
-        .get(None)
-        .await?
-        .map(|(_, tags)| tags)
-        .unwrap_or_default();
-    schedule::teardown(aws, function, &tags).await
-}
-
 /// Teardown: the log group (unless `keep_logs`). Reserved concurrency goes with the function.
-pub async fn teardown(aws: &Aws, function: &str, keep_logs: bool) -> Result<()> {
+pub(crate) async fn teardown(aws: &Aws, function: &str, keep_logs: bool) -> Result<()> {
     if keep_logs {
         tracing::info!(
             "keeping log group {} (--keep-logs)",

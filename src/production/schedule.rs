@@ -10,7 +10,7 @@
 //! settings (or the whole stage on teardown) are found and removed without listing the
 //! account's rules.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use aws_sdk_eventbridge::Client;
@@ -26,9 +26,9 @@ use crate::error::{Error, Result};
 use crate::naming::LIVE_ALIAS;
 
 /// The function tag that lists its schedules.
-pub const TAG_SCHEDULES: &str = "deploy-action:schedules";
+pub(crate) const TAG_SCHEDULES: &str = "deploy-action:schedules";
 /// The name of the keep-warm rule's schedule.
-pub const KEEP_WARM: &str = "keep-warm";
+pub(crate) const KEEP_WARM: &str = "keep-warm";
 /// EventBridge's limit on rule names.
 const MAX_RULE_NAME: usize = 64;
 /// The target id of our rules (one target each: `live`).
@@ -36,7 +36,7 @@ const TARGET_ID: &str = "live";
 
 /// One schedule: a rule that runs `target` (module:function), or the keep-warm ping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     pub name: String,
     pub expression: String,
     /// `module:function`; `None` for the keep-warm ping.
@@ -46,7 +46,7 @@ pub struct Schedule {
 impl Schedule {
     /// The rule's input: what the adapter dispatches on.
     #[must_use]
-    pub fn input(&self) -> String {
+    pub(crate) fn input(&self) -> String {
         match &self.target {
             Some(t) => serde_json::json!({
                 "deploy-action": "schedule",
@@ -61,7 +61,7 @@ impl Schedule {
 
 /// Parse `--schedule NAME=EXPR=module:function` and `--keep-warm EXPR` (exit 2 on what
 /// EventBridge would reject).
-pub fn resolve(schedules: &[String], keep_warm: Option<&str>) -> Result<Vec<Schedule>> {
+pub(crate) fn resolve(schedules: &[String], keep_warm: Option<&str>) -> Result<Vec<Schedule>> {
     let mut out: Vec<Schedule> = Vec::new();
     for spec in schedules.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let help = "use --schedule 'NAME=rate(1 hour)=module:function' or 'NAME=cron(0 12 * * ? *)=module:function'";
@@ -148,7 +148,7 @@ fn is_identifier(s: &str) -> bool {
 /// `rate(value unit)` with a positive whole value, the unit singular for 1 and plural
 /// otherwise; `cron(minutes hours day-of-month month day-of-week year)` with exactly one of
 /// day-of-month and day-of-week being `?`.
-pub fn check_expression(flag: &'static str, expr: &str) -> Result<()> {
+pub(crate) fn check_expression(flag: &'static str, expr: &str) -> Result<()> {
     let bad = |why: String| {
         Error::invalid(
             flag,
@@ -249,7 +249,7 @@ pub fn check_expression(flag: &'static str, expr: &str) -> Result<()> {
 
 /// Each schedule's `module:function` must exist in the app (exit 2 otherwise): a
 /// `module.py` or `module/__init__.py` that defines `function` at its top level.
-pub fn check_targets(source: &ArtifactSource, schedules: &[Schedule]) -> Result<()> {
+pub(crate) fn check_targets(source: &ArtifactSource, schedules: &[Schedule]) -> Result<()> {
     let targets: Vec<&str> = schedules
         .iter()
         .filter_map(|s| s.target.as_deref())
@@ -340,7 +340,7 @@ fn short_hash(s: &str) -> String {
 /// The rule name of a schedule: `<function>.<name>` (function names have no `.`, so rules
 /// of different functions never share a name); cut and hashed when longer than 64.
 #[must_use]
-pub fn rule_name(function: &str, schedule: &str) -> String {
+pub(crate) fn rule_name(function: &str, schedule: &str) -> String {
     let full = format!("{function}.{schedule}");
     if full.len() <= MAX_RULE_NAME {
         return full;
@@ -358,7 +358,7 @@ fn sid(schedule: &str) -> String {
 
 /// The schedules the function's tag records.
 #[must_use]
-pub fn recorded(tags: &HashMap<String, String>) -> BTreeSet<String> {
+pub(crate) fn recorded(tags: &HashMap<String, String>) -> BTreeSet<String> {
     tags.get(TAG_SCHEDULES)
         .map(|v| v.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
@@ -366,7 +366,7 @@ pub fn recorded(tags: &HashMap<String, String>) -> BTreeSet<String> {
 
 /// Keep the rules, their targets and permissions as `want` says; remove the ones the tag
 /// records that are no longer wanted. `alias_arn` is `live`'s ARN.
-pub async fn sync(
+pub(crate) async fn sync(
     aws: &Aws,
     function: &str,
     app: &str,
@@ -619,7 +619,11 @@ async fn delete_rule(client: &Client, rule: &str) -> Result<()> {
 }
 
 /// Teardown: every rule the function's tag records.
-pub async fn teardown(aws: &Aws, function: &str, tags: &HashMap<String, String>) -> Result<()> {
+pub(crate) async fn teardown(
+    aws: &Aws,
+    function: &str,
+    tags: &HashMap<String, String>,
+) -> Result<()> {
     let had = recorded(tags);
     if had.is_empty() {
         return Ok(());
@@ -630,15 +634,6 @@ pub async fn teardown(aws: &Aws, function: &str, tags: &HashMap<String, String>)
         tracing::info!("removed schedule {name}");
     }
     Ok(())
-}
-
-/// Schedules as the plan shows them.
-#[must_use]
-pub fn shown(schedules: &[Schedule]) -> BTreeMap<String, String> {
-    schedules
-        .iter()
-        .map(|s| (s.name.clone(), s.expression.clone()))
-        .collect()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use crate::github::workflow;
 /// Where a secret comes from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(tag = "store", rename_all = "snake_case")]
-pub enum SecretRef {
+pub(crate) enum SecretRef {
     /// An SSM parameter (name or ARN); SecureStrings are decrypted.
     Ssm { name: String },
     /// A Secrets Manager secret (name or ARN), optionally one key of its JSON.
@@ -58,7 +58,9 @@ const UNSUPPORTED_STORES: &[&str] = &[
 
 /// Move the `ssm:` / `secretsmanager:` entries of `env` into their own map (checked
 /// references); plain values stay. Malformed references and unknown stores exit 2.
-pub fn split_references(env: &mut BTreeMap<String, String>) -> Result<BTreeMap<String, SecretRef>> {
+pub(crate) fn split_references(
+    env: &mut BTreeMap<String, String>,
+) -> Result<BTreeMap<String, SecretRef>> {
     let mut refs = BTreeMap::new();
     for (name, value) in env.iter() {
         if let Some(r) = parse_reference(name, value)? {
@@ -72,7 +74,7 @@ pub fn split_references(env: &mut BTreeMap<String, String>) -> Result<BTreeMap<S
 }
 
 /// `Some` when `value` is a secret reference; `None` for a plain value.
-pub fn parse_reference(name: &str, value: &str) -> Result<Option<SecretRef>> {
+pub(crate) fn parse_reference(name: &str, value: &str) -> Result<Option<SecretRef>> {
     let Some((scheme, rest)) = value.split_once(':') else {
         return Ok(None);
     };
@@ -130,14 +132,14 @@ pub fn parse_reference(name: &str, value: &str) -> Result<Option<SecretRef>> {
 
 /// The references as the plan shows them: `NAME=ssm:/path`.
 #[must_use]
-pub fn shown(secrets: &BTreeMap<String, SecretRef>) -> Vec<String> {
+pub(crate) fn shown(secrets: &BTreeMap<String, SecretRef>) -> Vec<String> {
     secrets.iter().map(|(k, r)| format!("{k}={r}")).collect()
 }
 
 /// `cfg` with every secret resolved into the function's environment (masked first). Reads
 /// only; a parameter or secret that isn't there fails the deploy (exit 1) naming it, before
 /// anything was written.
-pub async fn resolve<'a>(aws: &Aws, cfg: &'a DeployConfig) -> Result<Cow<'a, DeployConfig>> {
+pub(crate) async fn resolve<'a>(aws: &Aws, cfg: &'a DeployConfig) -> Result<Cow<'a, DeployConfig>> {
     if cfg.function.secrets.is_empty() {
         return Ok(Cow::Borrowed(cfg));
     }
@@ -159,7 +161,7 @@ pub async fn resolve<'a>(aws: &Aws, cfg: &'a DeployConfig) -> Result<Cow<'a, Dep
 
 /// Read every referenced value: SSM parameters ten per GetParameters call (its limit),
 /// Secrets Manager secrets one by one (each read once, however many keys are used).
-pub async fn fetch(
+pub(crate) async fn fetch(
     aws: &Aws,
     secrets: &BTreeMap<String, SecretRef>,
 ) -> Result<BTreeMap<String, String>> {

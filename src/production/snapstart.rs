@@ -20,7 +20,11 @@ use crate::error::{Error, Result};
 const SUPPORTED: &[&str] = &["python3.12", "python3.13", "python3.14"];
 
 /// Refuse SnapStart where Lambda would (exit 2, before any request).
-pub fn check(runtime: &str, _architecture: Architecture, ephemeral_storage: i32) -> Result<()> {
+pub(crate) fn check(
+    runtime: &str,
+    _architecture: Architecture,
+    ephemeral_storage: i32,
+) -> Result<()> {
     if !SUPPORTED.contains(&runtime) {
         return Err(Error::invalid(
             "--snapstart",
@@ -43,7 +47,7 @@ pub fn check(runtime: &str, _architecture: Architecture, ephemeral_storage: i32)
 /// Wait until a version published with SnapStart is ready (Lambda keeps it Pending while it
 /// takes the snapshot; invoking it before then fails). A Failed version fails the deploy,
 /// and `live` stays where it was.
-pub async fn wait_ready(aws: &Aws, function: &str, version: &str) -> Result<()> {
+pub(crate) async fn wait_ready(aws: &Aws, function: &str, version: &str) -> Result<()> {
     let started = Instant::now();
     let budget = Duration::from_secs(
         std::env::var("DEPLOY_ACTION_TEST_BUSY_BUDGET_S")

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 /// What the event needs to know besides the request itself.
 #[derive(Debug, Clone)]
-pub struct RequestMeta<'a> {
+pub(crate) struct RequestMeta<'a> {
     pub request_id: &'a str,
     pub trace_id: &'a str,
     pub source_ip: IpAddr,
@@ -27,11 +27,15 @@ pub struct RequestMeta<'a> {
 }
 
 /// The `apiId` of the local URL (a real one is the URL's 32-character id).
-pub const LOCAL_API_ID: &str = "deployactionserve";
+pub(crate) const LOCAL_API_ID: &str = "deployactionserve";
 
 /// The function URL event for `parts` + `body`.
 #[must_use]
-pub fn request_event(parts: &http::request::Parts, body: &[u8], meta: &RequestMeta<'_>) -> Value {
+pub(crate) fn request_event(
+    parts: &http::request::Parts,
+    body: &[u8],
+    meta: &RequestMeta<'_>,
+) -> Value {
     let (headers, cookies) = event_headers(&parts.headers, meta);
     let raw_query = parts.uri.query().unwrap_or("");
     let path = parts.uri.path();
@@ -116,15 +120,15 @@ pub fn request_event(parts: &http::request::Parts, body: &[u8], meta: &RequestMe
 }
 
 /// The account an HTTP API event names (a function URL's public event says `anonymous`).
-pub const LOCAL_ACCOUNT: &str = "123456789012";
+pub(crate) const LOCAL_ACCOUNT: &str = "123456789012";
 /// The `apiId` of the local HTTP API (real ones are 10 characters).
-pub const LOCAL_HTTP_API_ID: &str = "localhttp0";
+pub(crate) const LOCAL_HTTP_API_ID: &str = "localhttp0";
 
 /// Turn a function URL event into the one an API Gateway HTTP API sends through its
 /// `$default` route with payload format 2.0: the same shape (version, routeKey, cookies,
 /// base64 bodies), with the API's id and the owner's account in the request context
 /// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
-pub fn into_http_api_event(event: &mut Value) {
+pub(crate) fn into_http_api_event(event: &mut Value) {
     if let Some(ctx) = event
         .get_mut("requestContext")
         .and_then(Value::as_object_mut)
@@ -228,7 +232,7 @@ fn hex_val(b: u8) -> Option<u8> {
 /// treats `text/*` and the JSON, XML and JavaScript types as text; form posts arrive in
 /// base64, as they do from a real function URL.
 #[must_use]
-pub fn is_text_content_type(content_type: Option<&str>) -> bool {
+pub(crate) fn is_text_content_type(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else {
         return false;
     };
@@ -265,13 +269,13 @@ fn request_time(now: OffsetDateTime) -> String {
 }
 
 #[must_use]
-pub fn unix_millis(now: OffsetDateTime) -> i64 {
+pub(crate) fn unix_millis(now: OffsetDateTime) -> i64 {
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// An HTTP response made from a function's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpReply {
+pub(crate) struct HttpReply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
@@ -287,7 +291,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// The HTTP response for a buffered function result. `Err` is a result no function URL could
 /// turn into a response (the client gets a 502; the message goes to the log).
-pub fn response_from_payload(payload: &[u8]) -> Result<HttpReply, String> {
+pub(crate) fn response_from_payload(payload: &[u8]) -> Result<HttpReply, String> {
     let value: Option<Value> = serde_json::from_slice(payload).ok();
     match value {
         Some(Value::Object(obj)) if obj.contains_key("statusCode") => {
@@ -312,7 +316,7 @@ pub fn response_from_payload(payload: &[u8]) -> Result<HttpReply, String> {
 /// The HTTP response for a streamed result (`Lambda-Runtime-Function-Response-Mode:
 /// streaming`): a JSON prelude with status, headers and cookies, eight NUL bytes, then the
 /// body as is.
-pub fn response_from_stream(raw: &[u8]) -> Result<HttpReply, String> {
+pub(crate) fn response_from_stream(raw: &[u8]) -> Result<HttpReply, String> {
     const DELIMITER: &[u8] = &[0; 8];
     let Some(split) = raw.windows(DELIMITER.len()).position(|w| w == DELIMITER) else {
         // No prelude: the whole stream is the body.

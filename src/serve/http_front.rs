@@ -17,9 +17,9 @@ use super::event::{self, RequestMeta};
 use super::worker::{Invocation, Outcome};
 
 /// A function URL's limit on a request body (6 MB).
-pub const MAX_REQUEST: usize = 6 * 1024 * 1024;
+pub(crate) const MAX_REQUEST: usize = 6 * 1024 * 1024;
 
-pub struct FrontState {
+pub(crate) struct FrontState {
     pub queue: mpsc::Sender<Invocation>,
     /// The port clients connect to (the event's `x-forwarded-port`).
     pub port: u16,
@@ -47,7 +47,7 @@ fn failed(state: &FrontState) -> Response {
     }
 }
 
-pub fn router(state: Arc<FrontState>) -> Router {
+pub(crate) fn router(state: Arc<FrontState>) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 

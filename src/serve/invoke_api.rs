@@ -22,7 +22,7 @@ use super::worker::{Invocation, Outcome};
 /// Invoke's payload limit for a synchronous call (6 MB).
 const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
-pub fn router(queue: mpsc::Sender<Invocation>) -> Router {
+pub(crate) fn router(queue: mpsc::Sender<Invocation>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .with_state(Arc::new(queue))

@@ -24,7 +24,7 @@ use super::worker::Launch;
 
 /// Everything the decision depends on.
 #[derive(Debug, Clone)]
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     pub task_root: &'a Path,
     /// Where `runtime_loop.py` is (Lambda's `LAMBDA_RUNTIME_DIR`).
     pub runtime_dir: &'a Path,
@@ -43,7 +43,7 @@ pub struct Target<'a> {
 
 /// The launch and a short description for the "Serving" line.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub launch: Launch,
     /// e.g. `arm64 via qemu-aarch64-static, built-in runtime loop`.
     pub how: String,
@@ -54,9 +54,9 @@ pub struct Plan {
 const NATIVE_INIT: Duration = Duration::from_secs(30);
 const EMULATED_INIT: Duration = Duration::from_secs(180);
 
-pub const RUNTIME_LOOP_FILE: &str = "runtime_loop.py";
+pub(crate) const RUNTIME_LOOP_FILE: &str = "runtime_loop.py";
 
-pub fn plan(t: &Target<'_>) -> Result<Plan> {
+pub(crate) fn plan(t: &Target<'_>) -> Result<Plan> {
     if t.runtime.starts_with("provided") {
         plan_custom(t)
     } else if let Some(version) = python::runtime_version(t.runtime) {

@@ -16,14 +16,14 @@
 //! - `launch`, `python`: what to run — `bootstrap`, awslambdaric in a cached venv, or
 //!   `runtime_loop.py` in the aarch64 root's CPython under qemu-user.
 
-pub mod event;
-pub mod http_front;
-pub mod invoke_api;
-pub mod launch;
-pub mod python;
-pub mod runtime_api;
-pub mod unpack;
-pub mod worker;
+pub(crate) mod event;
+pub(crate) mod http_front;
+pub(crate) mod invoke_api;
+pub(crate) mod launch;
+pub(crate) mod python;
+pub(crate) mod runtime_api;
+pub(crate) mod unpack;
+pub(crate) mod worker;
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -39,10 +39,10 @@ use crate::error::{Error, IoContext, Result};
 use crate::output::Report;
 
 /// The pure-Python runtime interface loop (stdlib only), written next to the function.
-pub const RUNTIME_LOOP: &str = include_str!("runtime_loop.py");
+pub(crate) const RUNTIME_LOOP: &str = include_str!("runtime_loop.py");
 
 /// The function's name inside the worker (`AWS_LAMBDA_FUNCTION_NAME`).
-pub const FUNCTION_NAME: &str = "deploy-action-serve";
+pub(crate) const FUNCTION_NAME: &str = "deploy-action-serve";
 
 /// Requests waiting beyond this many get a 429, as a throttled function URL does.
 const QUEUE_LIMIT: usize = 256;
@@ -59,7 +59,7 @@ struct Prepared {
 }
 
 /// Build or take the artifact, unpack it, and serve it until SIGINT/SIGTERM.
-pub async fn run(args: ServeArgs) -> Result<Report> {
+pub(crate) async fn run(args: ServeArgs) -> Result<Report> {
     let port = args.port;
     let front_door = args.front_door;
     let prepared = tokio::task::spawn_blocking(move || prepare(&args))
@@ -249,7 +249,7 @@ async fn shutdown_signal() {
 
 /// The label of a request's log lines: `req` and the first 8 characters of its id.
 #[must_use]
-pub fn log_label(request_id: &str) -> String {
+pub(crate) fn log_label(request_id: &str) -> String {
     let short: String = request_id.chars().take(8).collect();
     format!("req {short}")
 }
@@ -270,7 +270,7 @@ fn random_u64() -> u64 {
 
 /// A request id in the UUID v4 form Lambda uses.
 #[must_use]
-pub fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let (a, b) = (random_u64(), random_u64());
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -284,7 +284,7 @@ pub fn new_request_id() -> String {
 
 /// An X-Ray trace header (`Root=1-<epoch hex>-<96 random bits>;Sampled=0`).
 #[must_use]
-pub fn new_trace_id() -> String {
+pub(crate) fn new_trace_id() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

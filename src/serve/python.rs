@@ -7,11 +7,11 @@ use std::process::{Command, Stdio};
 
 /// The awslambdaric release serve installs (a wheel exists for CPython 3.10+ on manylinux
 /// x86_64 and aarch64, so no compiler is needed).
-pub const AWSLAMBDARIC_PIN: &str = "awslambdaric==4.2.2";
+pub(crate) const AWSLAMBDARIC_PIN: &str = "awslambdaric==4.2.2";
 
 /// A Python interpreter on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPython {
+pub(crate) struct HostPython {
     /// The real executable (`sys.executable`), not a shim.
     pub executable: PathBuf,
     pub version: (u32, u32),
@@ -19,14 +19,14 @@ pub struct HostPython {
 
 impl HostPython {
     #[must_use]
-    pub fn version_text(&self) -> String {
+    pub(crate) fn version_text(&self) -> String {
         format!("{}.{}", self.version.0, self.version.1)
     }
 }
 
 /// `python3.13` → (3, 13).
 #[must_use]
-pub fn runtime_version(runtime: &str) -> Option<(u32, u32)> {
+pub(crate) fn runtime_version(runtime: &str) -> Option<(u32, u32)> {
     let rest = runtime.strip_prefix("python")?;
     let (major, minor) = rest.split_once('.')?;
     Some((major.parse().ok()?, minor.parse().ok()?))
@@ -34,7 +34,7 @@ pub fn runtime_version(runtime: &str) -> Option<(u32, u32)> {
 
 /// Where deploy-action keeps its tools and caches.
 #[must_use]
-pub fn tools_dir() -> PathBuf {
+pub(crate) fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DEPLOY_ACTION_TOOLS").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
@@ -71,7 +71,7 @@ fn probe(program: &OsStr) -> Option<HostPython> {
 /// The host's Python for a runtime: `python3.X` of exactly that version if there is one (on
 /// PATH, or installed by pyenv), else `python3` of whatever version (the caller warns).
 #[must_use]
-pub fn find_host_python(want: (u32, u32)) -> Option<HostPython> {
+pub(crate) fn find_host_python(want: (u32, u32)) -> Option<HostPython> {
     let exact = format!("python{}.{}", want.0, want.1);
     if let Some(p) = probe(OsStr::new(&exact)).filter(|p| p.version == want) {
         return Some(p);
@@ -101,7 +101,7 @@ pub fn find_host_python(want: (u32, u32)) -> Option<HostPython> {
 /// Native extensions in the bundle built for another CPython than `version`
 /// (`*.cpython-313-*.so` on a 3.11 host), as `(file, tag)` pairs.
 #[must_use]
-pub fn foreign_extensions(task_root: &Path, version: (u32, u32)) -> Vec<(String, String)> {
+pub(crate) fn foreign_extensions(task_root: &Path, version: (u32, u32)) -> Vec<(String, String)> {
     let want = format!("cpython-{}{}", version.0, version.1);
     walkdir::WalkDir::new(task_root)
         .into_iter()
@@ -132,7 +132,7 @@ pub fn foreign_extensions(task_root: &Path, version: (u32, u32)) -> Vec<(String,
 /// The venv's Python with awslambdaric installed, creating the venv on first use under
 /// `tools/serve-venv-<version>`. `Err` says why it can't be had (no wheel for this
 /// interpreter, no network, no venv module), for the caller to fall back or report.
-pub fn ensure_awslambdaric(python: &HostPython, tools: &Path) -> Result<PathBuf, String> {
+pub(crate) fn ensure_awslambdaric(python: &HostPython, tools: &Path) -> Result<PathBuf, String> {
     if python.version < (3, 10) {
         return Err(format!(
             "{AWSLAMBDARIC_PIN} needs Python 3.10 or newer; this is {}",

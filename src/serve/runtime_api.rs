@@ -23,15 +23,15 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 /// Lambda's limit on a buffered response (6 MB).
-pub const MAX_RESPONSE: usize = 6 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE: usize = 6 * 1024 * 1024;
 /// Lambda's limit on a streamed response (20 MB); also the body limit of the server.
-pub const MAX_STREAMED_RESPONSE: usize = 20 * 1024 * 1024;
+pub(crate) const MAX_STREAMED_RESPONSE: usize = 20 * 1024 * 1024;
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
 /// One invocation handed to the runtime through `/next`.
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub id: String,
     pub event: Bytes,
     pub trace_id: String,
@@ -39,7 +39,7 @@ pub struct Delivery {
 
 /// An error a runtime reported (`/error` or `/init/error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionError {
+pub(crate) struct FunctionError {
     pub error_type: String,
     pub message: String,
     pub stack_trace: Vec<String>,
@@ -76,7 +76,7 @@ impl FunctionError {
 
 /// What happened on the API, for the dispatcher.
 #[derive(Debug, Clone)]
-pub enum ApiEvent {
+pub(crate) enum ApiEvent {
     /// The runtime took this invocation from `/next`: its deadline runs from now.
     Picked { id: String },
     /// `/invocation/{id}/response`.
@@ -106,7 +106,7 @@ struct ApiState {
 }
 
 /// A running Runtime API server. Dropping it stops the server.
-pub struct RuntimeApi {
+pub(crate) struct RuntimeApi {
     pub addr: SocketAddr,
     pub deliver: mpsc::Sender<Delivery>,
     pub events: mpsc::UnboundedReceiver<ApiEvent>,
@@ -121,7 +121,7 @@ impl Drop for RuntimeApi {
 
 impl RuntimeApi {
     /// Bind a free loopback port and serve the Runtime API on it.
-    pub async fn start(
+    pub(crate) async fn start(
         timeout: Duration,
         function_arn: String,
         label: Arc<Mutex<String>>,

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::error::{Error, IoContext, Result};
 
 /// Extract `zip` into `dest` (which must exist). Returns the number of files.
-pub fn unpack(zip: &Path, dest: &Path) -> Result<usize> {
+pub(crate) fn unpack(zip: &Path, dest: &Path) -> Result<usize> {
     let mut archive = crate::package::zip::open_zip(zip)?;
     let mut files = 0;
     for i in 0..archive.len() {

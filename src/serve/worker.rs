@@ -24,7 +24,7 @@ use super::runtime_api::{ApiEvent, Delivery, FunctionError, RuntimeApi};
 
 /// How to start the function's process (without `AWS_LAMBDA_RUNTIME_API`, which is per worker).
 #[derive(Debug, Clone)]
-pub struct Launch {
+pub(crate) struct Launch {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: Vec<(String, OsString)>,
@@ -35,14 +35,14 @@ pub struct Launch {
 
 /// What every invocation shares.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub timeout: Duration,
     pub function_arn: String,
 }
 
 /// One request waiting for the function.
 #[derive(Debug)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     pub id: String,
     pub trace_id: String,
     pub event: Bytes,
@@ -51,7 +51,7 @@ pub struct Invocation {
 
 /// How an invocation ended.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The runtime posted a result.
     Response { body: Bytes, streaming: bool },
     /// No result: the client gets a 502; `reason` was logged.
@@ -217,7 +217,7 @@ enum Idle {
 }
 
 /// Owns the worker and runs queued invocations one at a time.
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     launch: Launch,
     limits: Limits,
     worker: Option<Worker>,
@@ -225,7 +225,7 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     #[must_use]
-    pub fn new(launch: Launch, limits: Limits) -> Dispatcher {
+    pub(crate) fn new(launch: Launch, limits: Limits) -> Dispatcher {
         Dispatcher {
             launch,
             limits,
@@ -235,13 +235,13 @@ impl Dispatcher {
 
     /// Start the first worker now. An error here (the program can't be executed) is the
     /// caller's to report; later start failures answer 502.
-    pub async fn start(&mut self) -> std::io::Result<()> {
+    pub(crate) async fn start(&mut self) -> std::io::Result<()> {
         self.worker = Some(Worker::start(&self.launch, &self.limits).await?);
         Ok(())
     }
 
     /// Serve `queue` until it closes. Dropping this future (abort) kills the worker.
-    pub async fn run(mut self, mut queue: mpsc::Receiver<Invocation>) {
+    pub(crate) async fn run(mut self, mut queue: mpsc::Receiver<Invocation>) {
         loop {
             tokio::select! {
                 invocation = queue.recv() => match invocation {

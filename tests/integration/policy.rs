@@ -168,6 +168,8 @@ struct Need {
     resource_tags: BTreeMap<String, String>,
     /// The tags the request sets (`aws:RequestTag`, `aws:TagKeys`).
     request_tags: BTreeMap<String, String>,
+    /// `s3:prefix` of a bucket listing.
+    s3_prefix: Option<String>,
     /// The operation that needed it (for messages).
     why: String,
 }
@@ -199,6 +201,9 @@ fn context_values(key: &str, need: &Need) -> Vec<String> {
     }
     if key == "aws:TagKeys" {
         return need.request_tags.keys().cloned().collect();
+    }
+    if key == "s3:prefix" {
+        return need.s3_prefix.iter().cloned().collect();
     }
     panic!("unexpected condition key {key}")
 }
@@ -269,6 +274,7 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
             passed_to: passed_to.map(String::from),
             resource_tags: resource_tags.clone(),
             request_tags: request_tags.clone(),
+            s3_prefix: entry["query"]["prefix"].as_str().map(String::from),
             why: op.to_string(),
         });
     };
@@ -345,6 +351,11 @@ fn needs(entry: &Value, tags: &BTreeMap<String, String>) -> Vec<Need> {
             if op == "events:PutRule" && params["Tags"].as_array().is_some_and(|t| !t.is_empty()) {
                 need("events:TagResource", arn, None);
             }
+        }
+        // `cost` reads CloudWatch metrics (GetMetricData has no resource types).
+        Some("monitoring") => {
+            assert_eq!(op, "monitoring:GetMetricData", "{entry}");
+            need("cloudwatch:GetMetricData", "*".into(), None);
         }
         // `status` lists the app's stages by tag (IAM can't scope GetResources).
         Some("tagging") => {
@@ -469,6 +480,7 @@ fn the_evaluator_matches_like_iam() {
         passed_to: to.map(String::from),
         resource_tags: BTreeMap::new(),
         request_tags: BTreeMap::new(),
+        s3_prefix: None,
         why: String::new(),
     };
     assert!(allows(&policy, &pass(Some("lambda.amazonaws.com"))));
@@ -703,6 +715,7 @@ fn the_policy_allows_every_recorded_operation_and_nothing_else() {
             passed_to: Some("lambda.amazonaws.com".into()),
             resource_tags: ours.clone(),
             request_tags: BTreeMap::new(),
+            s3_prefix: None,
             why: "probe".into(),
         };
         assert!(
@@ -821,6 +834,12 @@ fn the_policy_output_is_stable() {
         ],
     );
     insta::assert_json_snapshot!("policy_json", report);
+    // `--operate`: what `logs`, `cost` and `gc` need, scoped as far as IAM allows.
+    let operate = policy_json(
+        &world,
+        &["--operate", "--owner-id", "123456", "--repo-id", "456789"],
+    );
+    insta::assert_json_snapshot!("policy_operate_permissions", operate["permissions"]);
     let text = world
         .cmd(&[
             "policy",
@@ -927,6 +946,7 @@ fn a_role_for_one_app_cannot_change_another_apps_functions_by_name() {
                 passed_to: None,
                 resource_tags: tags(on),
                 request_tags: tags(sets),
+                s3_prefix: None,
                 why: "probe".into(),
             },
         )
@@ -1020,6 +1040,7 @@ fn a_role_for_one_app_cannot_change_another_apps_functions_by_name() {
             passed_to: None,
             resource_tags: BTreeMap::new(),
             request_tags: extra,
+            s3_prefix: None,
             why: "probe".into(),
         }
     ));
@@ -1075,4 +1096,134 @@ fn a_kms_key_adds_the_key_actions_on_that_key_only() {
             .failure(2);
         assert!(out.stderr.contains("--kms-key"), "{}", out.stderr);
     }
+}
+
+/// `logs`, `cost` and `gc` with the `--operate` policy: every request they make is allowed.
+#[test]
+fn the_operate_policy_allows_what_logs_cost_and_gc_do() {
+    let world = World::new();
+    let app = world.python_app("v1", "one");
+    deploy(&world, "main", &app, &[], 1);
+    let config = world.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(world.endpoint())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "OBSERVER0000000000",
+                "observer",
+                None,
+                None,
+                "tests",
+            ))
+            .load(),
+    );
+    // A log event of the stage, and an artifact of the app that no version uses.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let group = "/aws/lambda/hello-main";
+    let _ = world.block_on(logs.create_log_group().log_group_name(group).send());
+    let _ = world.block_on(
+        logs.create_log_stream()
+            .log_group_name(group)
+            .log_stream_name("s")
+            .send(),
+    );
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    world
+        .block_on(
+            logs.put_log_events()
+                .log_group_name(group)
+                .log_stream_name("s")
+                .log_events(
+                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                        .timestamp(now - 1000)
+                        .message("hello")
+                        .build()
+                        .unwrap(),
+                )
+                .send(),
+        )
+        .expect("put log events");
+    let unused = format!("deploy-action/hello/{}.zip", "ab".repeat(32));
+    world
+        .block_on(
+            world
+                .s3_client()
+                .put_object()
+                .bucket(BUCKET)
+                .key(&unused)
+                .body(b"old".to_vec().into())
+                .send(),
+        )
+        .expect("put object");
+    world.proxy().clear_log();
+    let printed = world
+        .cmd(&["logs", "--app", "hello", "--stage", "main"])
+        .run()
+        .success();
+    assert!(printed.stdout.contains("hello"), "{}", printed.stdout);
+    world
+        .cmd(&["cost", "--app", "hello", "--s3-bucket", BUCKET])
+        .run()
+        .success();
+    let gc = world
+        .cmd(&[
+            "gc",
+            "--app",
+            "hello",
+            "--s3-bucket",
+            BUCKET,
+            "--output",
+            "json",
+        ])
+        .env_remove("GITHUB_TOKEN")
+        .env("DEPLOY_ACTION_TEST_ARTIFACT_GRACE_S", "0")
+        .run()
+        .success();
+    assert!(gc.stdout.contains(&unused), "{}", gc.stdout);
+    let log = world.proxy().log();
+    let ops: BTreeSet<&str> = log.iter().filter_map(|e| e["operation"].as_str()).collect();
+    for want in [
+        "logs:FilterLogEvents",
+        "monitoring:GetMetricData",
+        "s3:ListObjectsV2",
+        "s3:DeleteObject",
+        "tagging:GetResources",
+    ] {
+        assert!(ops.contains(want), "{want} not made: {ops:?}");
+    }
+    let tags: BTreeMap<String, String> = [
+        ("deploy-action:app".to_string(), "hello".to_string()),
+        ("deploy-action:stage".to_string(), "main".to_string()),
+    ]
+    .into();
+    let with = policy_json(&world, &["--operate"])["permissions"].clone();
+    let without = policy_json(&world, &[])["permissions"].clone();
+    let mut refused_without = BTreeSet::new();
+    for entry in &log {
+        for need in needs(entry, &tags) {
+            assert!(allows(&with, &need), "--operate does not allow {need:?}");
+            if !allows(&without, &need) {
+                refused_without.insert(need.action.clone());
+            }
+        }
+    }
+    // Without --operate the role can do none of the new reads and deletes.
+    assert_eq!(
+        refused_without,
+        [
+            "cloudwatch:GetMetricData",
+            "logs:FilterLogEvents",
+            "s3:DeleteObject",
+            "s3:ListBucket"
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<BTreeSet<_>>()
+    );
 }

@@ -585,56 +585,179 @@ fn logs_of_a_stage_never_invoked_say_so() {
     assert!(run.stdout.trim().is_empty());
 }
 
+/// `logs --follow --output json` running in the background, its lines read as they come.
+struct Follow {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    got: Vec<String>,
+}
+
+impl Follow {
+    fn start(world: &World, page: Option<&str>) -> Follow {
+        let mut cmd = world.cmd(&[
+            "logs", "--app", "hello", "--stage", "main", "--follow", "--output", "json",
+        ]);
+        if let Some(page) = page {
+            cmd = cmd.env("DEPLOY_ACTION_TEST_LOG_PAGE", page);
+        }
+        let mut child = cmd.spawn();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Follow {
+            child,
+            lines: rx,
+            got: Vec::new(),
+        }
+    }
+
+    /// Wait (at most 30 s) until `n` lines were printed.
+    fn wait(&mut self, n: usize) {
+        while self.got.len() < n {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(l) => self.got.push(l),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Let it run a little longer (a few polls or live tail updates), stop it; the messages
+    /// printed and its stderr.
+    fn finish(mut self, settle: Duration) -> (Vec<String>, String) {
+        std::thread::sleep(settle);
+        while let Ok(l) = self.lines.try_recv() {
+            self.got.push(l);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        let messages = self
+            .got
+            .iter()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["message"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        (messages, stderr)
+    }
+}
+
+fn count_op(world: &World, op: &str) -> usize {
+    world
+        .proxy()
+        .log()
+        .iter()
+        .filter(|e| e["operation"] == op)
+        .count()
+}
+
 #[test]
 fn logs_follow_prints_new_events_once() {
+    // moto has no StartLiveTail (its server answers 500): `--follow` says so once and polls.
     let world = World::new();
     let group = "/aws/lambda/hello-main";
     let t = now_ms() - 5_000;
     put_events(&world, group, "s1", &[(t, "one"), (t + 1, "two")]);
-    let mut child = world
-        .cmd(&[
-            "logs", "--app", "hello", "--stage", "main", "--follow", "--output", "json",
-        ])
-        .env("DEPLOY_ACTION_TEST_LOG_PAGE", "1")
-        .spawn();
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut got = Vec::new();
-    let wait = |got: &mut Vec<String>, n: usize| {
-        while got.len() < n {
-            match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(l) => got.push(l),
-                Err(_) => break,
-            }
-        }
-    };
-    wait(&mut got, 2);
+    let mut follow = Follow::start(&world, Some("1"));
+    follow.wait(2);
     put_events(&world, group, "s2", &[(t + 2, "three")]);
-    wait(&mut got, 3);
+    follow.wait(3);
     // A few more polls: nothing is printed twice.
-    std::thread::sleep(Duration::from_millis(2500));
-    while let Ok(l) = rx.try_recv() {
-        got.push(l);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let messages: Vec<String> = got
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["message"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let (messages, stderr) = follow.finish(Duration::from_millis(2500));
     assert_eq!(messages, ["one", "two", "three"]);
+    assert_eq!(
+        stderr
+            .matches("live tail unavailable (the endpoint does not support StartLiveTail)")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(count_op(&world, "logs:StartLiveTail") == 1);
+}
+
+#[test]
+fn logs_follow_uses_live_tail_without_gaps_or_duplicates() {
+    let world = World::new();
+    // Sessions of 3 s, so that this test also sees a session end (SessionTimeoutException)
+    // and the next one start.
+    world
+        .proxy()
+        .configure(json!({"live_tail": true, "live_tail_session_seconds": 3}));
+    let group = "/aws/lambda/hello-main";
+    let t = now_ms() - 5_000;
+    put_events(&world, group, "s1", &[(t, "one"), (t + 1, "two")]);
+    let mut follow = Follow::start(&world, None);
+    follow.wait(2);
+    // Ingested while the session runs: Live Tail brings these (the catch-up read may too).
+    put_events(
+        &world,
+        group,
+        "s2",
+        &[(t + 2, "three"), (t + 3, "same"), (t + 3, "same")],
+    );
+    follow.wait(5);
+    // After the first session timed out (3 s) and the next one started (1 s later, then its
+    // catch-up read): Live Tail alone brings this.
+    std::thread::sleep(Duration::from_secs(5));
+    put_events(&world, group, "s1", &[(now_ms(), "four")]);
+    follow.wait(6);
+    let last: Value = serde_json::from_str(follow.got.last().unwrap()).unwrap();
+    assert_eq!(last["message"], "four");
+    assert!(last.get("event_id").is_none(), "came by Live Tail: {last}");
+    assert_eq!(last["stream"], "s1");
+    let (messages, stderr) = follow.finish(Duration::from_millis(2500));
+    assert_eq!(
+        messages,
+        ["one", "two", "three", "same", "same", "four"],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("live tail unavailable"), "{stderr}");
+    assert!(
+        count_op(&world, "logs:StartLiveTail") >= 2,
+        "a new session after the timeout"
+    );
+    // History, then one catch-up per session: no polling every second.
+    let filters = count_op(&world, "logs:FilterLogEvents");
+    assert!(filters <= 4, "{filters} FilterLogEvents: it polled");
+}
+
+#[test]
+fn logs_follow_without_live_tail_permission_says_which_and_polls() {
+    let world = World::new();
+    // What CloudWatch Logs answers a role without the permission (AccessDeniedException, 400;
+    // StartLiveTail "Errors").
+    world.proxy().configure(json!({
+        "live_tail": true,
+        "fail_ops": {"logs:StartLiveTail": {"status": 400, "type": "AccessDeniedException",
+            "message": "User is not authorized to perform: logs:StartLiveTail"}}
+    }));
+    let group = "/aws/lambda/hello-main";
+    let t = now_ms() - 5_000;
+    put_events(&world, group, "s1", &[(t, "one")]);
+    let mut follow = Follow::start(&world, None);
+    follow.wait(1);
+    put_events(&world, group, "s1", &[(t + 1, "two")]);
+    follow.wait(2);
+    let (messages, stderr) = follow.finish(Duration::from_millis(1500));
+    assert_eq!(messages, ["one", "two"]);
+    assert!(
+        stderr.contains("may not call logs:StartLiveTail on arn:aws:logs:us-east-1:")
+            && stderr.contains(":log-group:/aws/lambda/hello-main")
+            && stderr.contains("policy --operate"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -722,4 +845,130 @@ fn cost_matches_hand_computed_numbers() {
         text.contains("Fargate is cheaper above 1.1 requests/s; you are at 0.4"),
         "{text}"
     );
+}
+
+#[test]
+fn cost_counts_http_api_requests_of_stages_behind_one() {
+    let world = World::new();
+    // main's front door is an HTTP API (what a deploy with `--front-door http-api` leaves: the
+    // function tagged deploy-action:front-door, the API tagged with app and stage); pr-1 has a
+    // function URL only.
+    let tags = [
+        (TAG_APP, "hello"),
+        (TAG_STAGE, "main"),
+        ("deploy-action:front-door", "http-api"),
+    ];
+    seed_function(&world, "hello-main", Some(&tags), "# main\n");
+    seed_stage(&world, "hello", "pr-1", Some("none"));
+    let apis = aws_sdk_apigatewayv2::Client::new(&moto_config(&world));
+    let api = |app: &str, stage: &str| {
+        world
+            .block_on(
+                apis.create_api()
+                    .name(format!("{app}-{stage}"))
+                    .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Http)
+                    .tags(TAG_APP, app)
+                    .tags(TAG_STAGE, stage)
+                    .send(),
+            )
+            .expect("create api")
+            .api_id()
+            .unwrap()
+            .to_string()
+    };
+    let other_app = api("other", "main");
+    let ours = api("hello", "main");
+    let cw = aws_sdk_cloudwatch::Client::new(&moto_config(&world));
+    let at = SystemTime::now() - Duration::from_secs(3600);
+    let datum = |name: &str, dim: &str, value: &str, v: f64| {
+        aws_sdk_cloudwatch::types::MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(
+                aws_sdk_cloudwatch::types::Dimension::builder()
+                    .name(dim)
+                    .value(value)
+                    .build(),
+            )
+            .timestamp(at.into())
+            .value(v)
+            .build()
+    };
+    // main: 3,000,000 requests of 100 ms (300,000,000 ms), all through its API; another
+    // app's API had traffic too, which is not ours.
+    world
+        .block_on(
+            cw.put_metric_data()
+                .namespace("AWS/Lambda")
+                .metric_data(datum("Invocations", "FunctionName", "hello-main", 3e6))
+                .metric_data(datum("Duration", "FunctionName", "hello-main", 3e8))
+                .send(),
+        )
+        .expect("put metrics");
+    world
+        .block_on(
+            cw.put_metric_data()
+                .namespace("AWS/ApiGateway")
+                .metric_data(datum("Count", "ApiId", &ours, 3e6))
+                .metric_data(datum("Count", "ApiId", &other_app, 7e6))
+                .send(),
+        )
+        .expect("put metrics");
+    world.proxy().clear_log();
+    let report = world
+        .cmd(&["cost", "--app", "hello", "--output", "json"])
+        .run()
+        .success()
+        .json();
+    let f = |v: &Value| v.as_f64().unwrap();
+    let main = &report["stages"][0];
+    assert_eq!(main["stage"], "main");
+    assert_eq!(main["front_door"], "http-api");
+    assert_eq!(f(&main["http_api_requests"]), 3e6);
+    // 3M × $1.00 per million = $3.00.
+    assert!((f(&main["http_api"]) - 3.0).abs() < 1e-9, "{main}");
+    // 300,000 s × 0.5 GB = 150,000 GB-s × $0.0000133334 = $2.00001; requests $0.60.
+    assert!(
+        (f(&main["lambda_compute"]) - 2.000_01).abs() < 1e-9,
+        "{main}"
+    );
+    assert!((f(&main["total"]) - 5.600_01).abs() < 1e-9, "{main}");
+    let pr = &report["stages"][1];
+    assert_eq!(pr["front_door"], "url");
+    assert_eq!(f(&pr["http_api"]), 0.0);
+    // HTTP API free tier apart: 1M calls ($1.00), not in `free_tier` (Lambda: 1M requests
+    // $0.20 + 150,000 GB-s $2.00001).
+    assert!(
+        (f(&report["http_api_free_tier"]) - 1.0).abs() < 1e-9,
+        "{report}"
+    );
+    assert!(
+        (f(&report["free_tier"]) - 2.200_01).abs() < 1e-9,
+        "{report}"
+    );
+    // Fargate with an ALB, the HTTP API's counterpart: (0.009875 + 0.0225 + 0.008) × 720.
+    assert_eq!(report["fargate"]["alb"], true);
+    assert!((f(&report["fargate"]["cost"]) - 29.07).abs() < 1e-9);
+    // Per request: $0.0000002 + 0.1 s × 0.5 GB × $0.0000133334 + $0.000001 (HTTP API).
+    let per_request = 0.000_000_2 + 0.05 * 0.000_013_333_4 + 0.000_001;
+    let breakeven = 29.07 / 2_592_000.0 / per_request;
+    assert!(
+        (f(&main["fargate_breakeven_rps"]) - breakeven).abs() < 1e-9,
+        "{main}"
+    );
+    // Every metric, the API's included, in one GetMetricData; one GetApis listing.
+    let log = world.proxy().log();
+    let count = |suffix: &str| {
+        log.iter()
+            .filter(|e| e["operation"].as_str().is_some_and(|o| o.ends_with(suffix)))
+            .count()
+    };
+    assert_eq!(count("GetMetricData"), 1, "{:?}", ops_of(&log));
+    let text = world
+        .cmd(&["cost", "--app", "hello"])
+        .run()
+        .success()
+        .stdout;
+    assert!(text.contains("HTTP API"), "{text}");
+    assert!(text.contains("$3.00"), "{text}");
+    assert!(text.contains("first 12 months"), "{text}");
 }

@@ -28,11 +28,13 @@ import random
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 import urllib.parse
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # ---------------------------------------------------------------------------------------
@@ -256,6 +258,11 @@ DEFAULT_CONFIG = {
     # GetAccountSettings (moto 5.2.1 has no such route): AccountLimit.TotalCodeSize, default
     # Lambda's 75 GB per region (see account_settings below).
     "account_code_size_limit": 80530636800,
+    # CloudWatch Logs StartLiveTail (moto 5.2.1 has none: its server answers 500): true answers
+    # it as AWS does, with an event stream fed from moto's log events (see live_tail below).
+    "live_tail": False,
+    # How long a live tail session lasts before SessionTimeoutException (AWS: three hours).
+    "live_tail_session_seconds": 10800.0,
 }
 PROBABILITIES = ("throttle", "error5xx", "error5xx_after", "drop_upload")
 MAP_KEYS = ("op_delay", "fail_ops", "invoke", "role_propagation", "bucket_regions",
@@ -530,11 +537,12 @@ class ProxyState:
             v = cfg[key]
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
                 raise ConfigError(f"{key} must be a probability between 0 and 1")
-        for key in ("busy_seconds", "publish_delay", "snapstart_seconds"):
+        for key in ("busy_seconds", "publish_delay", "snapstart_seconds",
+                    "live_tail_session_seconds"):
             v = cfg[key]
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ConfigError(f"{key} must be a number of seconds >= 0")
-        for key in ("enforce_code_sha256", "enforce_revision_id", "moto_fixes"):
+        for key in ("enforce_code_sha256", "enforce_revision_id", "moto_fixes", "live_tail"):
             if not isinstance(cfg[key], bool):
                 raise ConfigError(f"{key} must be true or false")
         if cfg["invoke_mode"] not in ("rules", "run"):
@@ -999,13 +1007,29 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         if not has_date:
             self.send_header("Date", self.date_time_string())
+        stream = getattr(reply, "stream", None)
         if self.command == "HEAD" and head_length is not None:
             self.send_header("Content-Length", head_length)
+        elif stream is not None:
+            self.send_header("Transfer-Encoding", "chunked")
         elif reply.status not in (204, 304):
             self.send_header("Content-Length", str(len(reply.body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+        if stream is not None:
+            # A streamed body (live tail's event stream): one HTTP/1.1 chunk per write, until
+            # the stream ends or the client goes away.
+            def write(data: bytes):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            try:
+                stream(write)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            return
         if self.command != "HEAD" and reply.status not in (204, 304):
             self.wfile.write(reply.body)
         self.wfile.flush()
@@ -2000,10 +2024,124 @@ def scale_hook(handler, call, cfg):
     elif (cfg["moto_fixes"] and call.service == "tagging"
           and target.endswith(".GetResources")):
         reply = tagging_get_resources(handler, call)
+    elif (cfg["live_tail"] and call.service == "logs"
+          and target.endswith(".StartLiveTail")):
+        reply = live_tail(handler, call, cfg)
     elif call.service == "monitoring" and call.raw_path.startswith(CBOR_PREFIX):
         call.operation = call.raw_path[len(CBOR_PREFIX):].strip("/")
         reply = cloudwatch_cbor(handler, call)
     call.scale_reply = reply
+    return reply
+
+
+def eventstream_message(headers, payload: bytes) -> bytes:
+    """One message of the AWS event stream encoding (application/vnd.amazon.eventstream), as
+    documented in "Event stream encoding" (Amazon Lex V2 developer guide,
+    https://docs.aws.amazon.com/lexv2/latest/dg/event-stream-encoding.html, the same framing as
+    Transcribe's https://docs.aws.amazon.com/transcribe/latest/dg/event-stream.html): a prelude
+    of the total length and the headers' length (4-byte big-endian each) and its CRC32, the
+    headers (name length (1 byte), name, value type 7 = string, value length (2 bytes), value),
+    the payload, and the CRC32 of everything before it."""
+    head = b"".join(
+        bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value.encode()))
+        + value.encode()
+        for name, value in headers)
+    total = 12 + len(head) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(head))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + head + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def live_tail_event(event_type: str, body: dict) -> bytes:
+    """An event of the stream: `:message-type event`, `:event-type` the union member's name
+    (`sessionStart`, `sessionUpdate`: StartLiveTailResponseStream, CloudWatch Logs API
+    Reference), the member as a JSON payload (Smithy event streams over awsJson1_1,
+    https://smithy.io/2.0/spec/streaming.html#event-streams)."""
+    return eventstream_message([(":message-type", "event"), (":event-type", event_type),
+                                (":content-type", "application/json")],
+                               json.dumps(body).encode())
+
+
+def live_tail(handler, call, cfg):
+    """StartLiveTail as CloudWatch Logs answers it (API Reference, StartLiveTail,
+    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartLiveTail.html):
+    `logGroupIdentifiers` are ARNs (or names), 1 to 10 of them; the answer is an event stream
+    of one LiveTailSessionStart, then every second a LiveTailSessionUpdate whose
+    `sessionResults` hold the events ingested during that second (an empty list when there are
+    none), and after `live_tail_session_seconds` (AWS: three hours) a SessionTimeoutException.
+    The events are moto's (FilterLogEvents on each group) whose ingestionTime is after the
+    session started: Live Tail shows what is ingested while it runs, never the history."""
+    try:
+        req = json.loads(call.body or b"{}")
+    except ValueError:
+        req = {}
+    groups = req.get("logGroupIdentifiers") if isinstance(req, dict) else None
+    if not isinstance(groups, list) or not 1 <= len(groups) <= 10:
+        return aws_error(call, 400, "InvalidParameterException",
+                         "logGroupIdentifiers must hold 1 to 10 log groups")
+    names = [g.split(":log-group:", 1)[1] if ":log-group:" in g else g for g in groups]
+    pattern = req.get("logEventFilterPattern")
+    started_ms = int(time.time() * 1000)
+    session_seconds = float(cfg["live_tail_session_seconds"])
+    headers = [(k, v) for k, v in handler.headers.items()
+               if k.lower() not in ("content-length", "x-amz-target")]
+    headers += [("X-Amz-Target", "Logs_20140328.FilterLogEvents")]
+
+    def moto_events(name):
+        events, token = [], None
+        while True:
+            q = {"logGroupName": name, "startTime": started_ms - 3_600_000}
+            if pattern:
+                q["filterPattern"] = pattern
+            if token:
+                q["nextToken"] = token
+            reply, _ = handler.upstream("POST", "/", headers, json.dumps(q).encode())
+            page = reply.json() if reply.ok else None
+            if not isinstance(page, dict):
+                return events
+            events += page.get("events") or []
+            nxt = page.get("nextToken")
+            if not nxt or nxt == token:
+                return events
+            token = nxt
+
+    def stream(write):
+        write(live_tail_event("sessionStart", {
+            "requestId": str(uuid.uuid4()), "sessionId": str(uuid.uuid4()),
+            "logGroupIdentifiers": groups, "logStreamNames": [], "logStreamNamePrefixes": [],
+            "logEventFilterPattern": pattern or "",
+        }))
+        seen = set()
+        deadline = time.monotonic() + session_seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(1.0, left))
+            results = []
+            for group, name in zip(groups, names):
+                for e in moto_events(name):
+                    if e.get("eventId") in seen or int(e.get("ingestionTime") or 0) < started_ms:
+                        continue
+                    seen.add(e.get("eventId"))
+                    results.append({
+                        "logStreamName": e.get("logStreamName"), "logGroupIdentifier": group,
+                        "message": e.get("message"), "timestamp": e.get("timestamp"),
+                        "ingestionTime": e.get("ingestionTime"),
+                    })
+            results.sort(key=lambda r: (r["ingestionTime"], r["timestamp"]))
+            write(live_tail_event("sessionUpdate", {
+                "sessionMetadata": {"sampled": False}, "sessionResults": results}))
+        # "A SessionTimeoutException object is returned when the session times out, after it
+        # has been kept open for three hours." (StartLiveTail)
+        write(eventstream_message(
+            [(":message-type", "exception"), (":exception-type", "SessionTimeoutException"),
+             (":content-type", "application/json")],
+            json.dumps({"message": "Session timed out"}).encode()))
+
+    reply = Reply(200, [("Content-Type", "application/vnd.amazon.eventstream"),
+                        ("x-amzn-RequestId", str(uuid.uuid4()))])
+    reply.stream = stream
     return reply
 
 

@@ -280,6 +280,24 @@ def proxy_route_table_matches_botocore(env):
 
 
 @test
+def proxy_live_tail_frames_decode_with_botocore(env):
+    # The event stream encoding as botocore reads it (it checks both CRCs).
+    from botocore.eventstream import EventStreamBuffer
+    mod = load_proxy_module()
+    buf = EventStreamBuffer()
+    buf.add_data(mod.live_tail_event("sessionUpdate", {"sessionResults": [{"message": "hi"}]}))
+    buf.add_data(mod.eventstream_message(
+        [(":message-type", "exception"), (":exception-type", "SessionTimeoutException")],
+        b"{}"))
+    frames = list(buf)
+    assert len(frames) == 2, frames
+    assert frames[0].headers == {":message-type": "event", ":event-type": "sessionUpdate",
+                                 ":content-type": "application/json"}, frames[0].headers
+    assert json.loads(frames[0].payload)["sessionResults"][0]["message"] == "hi"
+    assert frames[1].headers[":exception-type"] == "SessionTimeoutException"
+
+
+@test
 def proxy_prints_one_port_line_and_forwards(env):
     env.preset()
     env.plog(clear=True)

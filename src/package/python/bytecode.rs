@@ -2,9 +2,9 @@
 //! a bundle without `__pycache__/*.cpython-3XY.pyc` compiles every module it imports again on
 //! every cold start (24.3 s → 9.5 s for the Flask hello under the emulated CPython 3.13 when all
 //! of it is compiled). Bytecode is platform-independent but not version-independent, so it is
-//! made by a CPython of the runtime's minor version: `python3.X` on PATH, a pyenv one, else the
-//! aarch64 root's (scripts/install-arm64-toolchain.sh) under qemu-user. Without one the bundle
-//! ships without bytecode, and the build says so. What gets compiled, and how, is
+//! made by a CPython of the runtime's minor version: `python3.X` on PATH, a pyenv one, one in a
+//! GitHub-hosted runner's tool cache, else the aarch64 root's (scripts/install-arm64-toolchain.sh)
+//! under qemu-user. Without one the bundle ships without bytecode, and the build says so. What gets compiled, and how, is
 //! `compile_bytecode.py`'s business (the modules imported at start-up, `unchecked-hash`,
 //! reproducible).
 
@@ -20,7 +20,7 @@ const HELPER: &str = include_str!("compile_bytecode.py");
 
 /// A CPython that can be run here: `program args... script...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpreter {
+pub(crate) struct Interpreter {
     program: PathBuf,
     args: Vec<OsString>,
     describe: String,
@@ -80,31 +80,20 @@ fn candidates(minor: u32) -> Vec<Interpreter> {
     let pyenv = std::env::var_os("PYENV_ROOT")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
-    if let Some(versions) = pyenv.map(|p| p.join("versions"))
-        && let Ok(dir) = std::fs::read_dir(&versions)
-    {
-        let prefix = format!("3.{minor}.");
-        let mut names: Vec<String> = dir
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.starts_with(&prefix))
-            .collect();
-        names.sort_by_key(|n| {
-            n[prefix.len()..]
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|p| p.parse::<u32>().ok())
-                .unwrap_or(0)
-        });
-        for name in names.iter().rev() {
-            let p = versions.join(name).join("bin").join(&exe);
-            if p.is_file() {
-                found.push(Interpreter {
-                    describe: p.display().to_string(),
-                    program: p,
-                    args: Vec::new(),
-                });
-            }
-        }
+    if let Some(versions) = pyenv.map(|p| p.join("versions")) {
+        found.extend(installs(&versions, minor, Path::new("bin")));
+    }
+    // GitHub-hosted runners keep several CPythons in the tool cache without putting them on
+    // PATH (actions/setup-python, docs/advanced-usage.md "Hosted tool cache":
+    // RUNNER_TOOL_CACHE/Python/<version>/<arch>); the runtime's is usually among them.
+    if let Some(cache) = std::env::var_os("RUNNER_TOOL_CACHE").filter(|c| !c.is_empty()) {
+        let arch = if cfg!(target_arch = "aarch64") {
+            "arm64"
+        } else {
+            "x64"
+        };
+        let versions = PathBuf::from(cache).join("Python");
+        found.extend(installs(&versions, minor, &Path::new(arch).join("bin")));
     }
     // The aarch64 root's CPython under qemu-user (on an aarch64 host it needs no emulator, but
     // its libraries are the root's: still run through qemu's -L).
@@ -130,9 +119,44 @@ fn candidates(minor: u32) -> Vec<Interpreter> {
     found
 }
 
+/// `python3.<minor>` of every install `<versions>/3.<minor>.<patch>/<bin>/`, newest patch first.
+fn installs(versions: &Path, minor: u32, bin: &Path) -> Vec<Interpreter> {
+    let Ok(dir) = std::fs::read_dir(versions) else {
+        return Vec::new();
+    };
+    let prefix = format!("3.{minor}.");
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    let patch = |n: &str| {
+        n[prefix.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    names.sort_by_key(|n| std::cmp::Reverse(patch(n)));
+    names
+        .iter()
+        .map(|name| {
+            versions
+                .join(name)
+                .join(bin)
+                .join(format!("python3.{minor}"))
+        })
+        .filter(|p| p.is_file())
+        .map(|p| Interpreter {
+            describe: p.display().to_string(),
+            program: p,
+            args: Vec::new(),
+        })
+        .collect()
+}
+
 /// The first CPython 3.`minor` that runs here.
 #[must_use]
-pub fn find(target: &Target) -> Option<Interpreter> {
+pub(crate) fn find(target: &Target) -> Option<Interpreter> {
     candidates(target.minor)
         .into_iter()
         .find(|i| i.is_minor(target.minor))
@@ -140,11 +164,17 @@ pub fn find(target: &Target) -> Option<Interpreter> {
 
 /// Compile what the bundle in `staging` imports at start-up from `roots` (module names); the
 /// number of `.pyc` written, or 0 (and one log line) when there is no CPython 3.X to do it.
-pub fn compile(staging: &Path, roots: &[&str], target: &Target, work: &Path) -> Result<usize> {
+pub(crate) fn compile(
+    staging: &Path,
+    roots: &[&str],
+    target: &Target,
+    work: &Path,
+) -> Result<usize> {
     let Some(python) = find(target) else {
         tracing::warn!(
-            "no CPython {} found (python3.{} on PATH, pyenv, or the aarch64 root of scripts/install-arm64-toolchain.sh): the bundle ships without bytecode, so each cold start compiles the modules it imports; install python3.{} here to ship it, or pass --no-compile to silence this",
+            "no CPython {} found (python3.{} on PATH, pyenv, the runner's tool cache, or the aarch64 root of scripts/install-arm64-toolchain.sh): the bundle ships without bytecode, so each cold start compiles the modules it imports; install python3.{} here (on GitHub: actions/setup-python with python-version 3.{}) to ship it, or pass --no-compile to silence this",
             target.python_version(),
+            target.minor,
             target.minor,
             target.minor
         );
@@ -179,4 +209,37 @@ pub fn compile(staging: &Path, roots: &[&str], target: &Target, work: &Path) -> 
         python.describe
     );
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installs_are_found_newest_patch_first_in_pyenv_and_tool_cache_layouts() {
+        let root = tempfile::tempdir().unwrap();
+        for (version, bin) in [
+            ("3.13.1", "x64/bin"),
+            ("3.13.10", "x64/bin"),
+            ("3.12.9", "x64/bin"),
+            ("3.13.2", "arm64/bin"),
+        ] {
+            let dir = root.path().join(version).join(bin);
+            std::fs::create_dir_all(&dir).unwrap();
+            let minor = version.split('.').nth(1).unwrap();
+            std::fs::write(dir.join(format!("python3.{minor}")), "").unwrap();
+        }
+        let found: Vec<_> = installs(root.path(), 13, Path::new("x64/bin"))
+            .into_iter()
+            .map(|i| i.program.strip_prefix(root.path()).unwrap().to_path_buf())
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                PathBuf::from("3.13.10/x64/bin/python3.13"),
+                PathBuf::from("3.13.1/x64/bin/python3.13"),
+            ]
+        );
+        assert!(installs(&root.path().join("missing"), 13, Path::new("bin")).is_empty());
+    }
 }

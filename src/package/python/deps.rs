@@ -13,11 +13,11 @@ use crate::error::{Error, IoContext, Result};
 
 /// The packages Lambda's Python runtimes ship. Bundling them costs ~20 MB unzipped for nothing,
 /// unless the app needs a version of its own.
-pub const RUNTIME_PROVIDED: &[&str] = &["boto3", "botocore", "s3transfer"];
+pub(crate) const RUNTIME_PROVIDED: &[&str] = &["boto3", "botocore", "s3transfer"];
 
 /// Where the app's dependencies are declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Declaration {
+pub(crate) enum Declaration {
     /// A pip requirements file.
     Requirements(PathBuf),
     /// `pyproject.toml` locked by `uv.lock`.
@@ -32,7 +32,7 @@ pub enum Declaration {
 
 impl Declaration {
     /// The first declaration found in `source`.
-    pub fn find(source: &Path) -> Result<Declaration> {
+    pub(crate) fn find(source: &Path) -> Result<Declaration> {
         let file = |name: &str| Some(source.join(name)).filter(|p| p.is_file());
         if let Some(p) = file("requirements.txt") {
             return Ok(Declaration::Requirements(p));
@@ -58,7 +58,7 @@ impl Declaration {
     }
 
     #[must_use]
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -75,7 +75,7 @@ impl Declaration {
 
 /// A requirement the app states itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Direct {
+pub(crate) struct Direct {
     /// Normalized name (PEP 503).
     pub name: String,
     /// It carries a version specifier or a URL.
@@ -84,7 +84,7 @@ pub struct Direct {
 
 /// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
 #[must_use]
-pub fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut sep = false;
     for c in name.trim().chars() {
@@ -103,7 +103,7 @@ pub fn normalize(name: &str) -> String {
 
 /// The distribution name at the start of a requirement (`Flask[async]>=3 ; ...` → `Flask`).
 #[must_use]
-pub fn requirement_name(line: &str) -> Option<&str> {
+pub(crate) fn requirement_name(line: &str) -> Option<&str> {
     let line = line.trim_start();
     let end = line
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
@@ -114,7 +114,7 @@ pub fn requirement_name(line: &str) -> Option<&str> {
 
 /// Parse one PEP 508 requirement string.
 #[must_use]
-pub fn parse_requirement(req: &str) -> Option<Direct> {
+pub(crate) fn parse_requirement(req: &str) -> Option<Direct> {
     let req = req.split(" #").next().unwrap_or_default().trim();
     if req.is_empty() || req.starts_with('#') || req.starts_with('-') {
         return None;
@@ -137,7 +137,7 @@ pub fn parse_requirement(req: &str) -> Option<Direct> {
 }
 
 /// The requirements the app states in `decl` (nested `-r` files followed).
-pub fn direct_requirements(decl: &Declaration) -> Result<Vec<Direct>> {
+pub(crate) fn direct_requirements(decl: &Declaration) -> Result<Vec<Direct>> {
     match decl {
         Declaration::Requirements(p) => {
             let mut out = Vec::new();
@@ -211,7 +211,7 @@ fn read_toml(path: &Path) -> Result<toml_edit::DocumentMut> {
 }
 
 /// `project.dependencies` of a `pyproject.toml`.
-pub fn pyproject_dependencies(path: &Path) -> Result<Vec<String>> {
+pub(crate) fn pyproject_dependencies(path: &Path) -> Result<Vec<String>> {
     let doc = read_toml(path)?;
     let project = doc.get("project");
     let deps = project.and_then(|p| p.get("dependencies"));
@@ -278,7 +278,7 @@ fn pipfile_directs(lock: &Path) -> Result<Vec<Direct>> {
 }
 
 /// The default section of a `Pipfile.lock` as requirement lines.
-pub fn pipfile_lock_requirements(lock: &Path) -> Result<Vec<String>> {
+pub(crate) fn pipfile_lock_requirements(lock: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(lock).at("can't read", lock)?;
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Error::package(
@@ -335,7 +335,7 @@ pub fn pipfile_lock_requirements(lock: &Path) -> Result<Vec<String>> {
 
 /// One package of the resolved set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// Normalized name.
     pub name: String,
     /// The line that installs exactly this (`name==1.2.3`, `name @ url`).
@@ -349,7 +349,7 @@ pub struct Resolved {
 /// Leave out the [`RUNTIME_PROVIDED`] packages unless the app pins one of them, and the
 /// packages only they needed. Returns (kept, left out), both in the input order.
 #[must_use]
-pub fn prune_runtime_provided(
+pub(crate) fn prune_runtime_provided(
     resolved: Vec<Resolved>,
     direct: &[Direct],
 ) -> (Vec<Resolved>, Vec<Resolved>) {
@@ -393,7 +393,7 @@ pub fn prune_runtime_provided(
 /// Parse `uv pip compile --annotation-style line` output: options (`--index-url ...`) and
 /// packages with the names of what required them.
 #[must_use]
-pub fn parse_uv_compile(text: &str) -> (Vec<String>, Vec<Resolved>) {
+pub(crate) fn parse_uv_compile(text: &str) -> (Vec<String>, Vec<Resolved>) {
     let mut options = Vec::new();
     let mut raw: Vec<(String, String, Vec<String>)> = Vec::new();
     for line in text.lines() {
@@ -441,7 +441,7 @@ pub fn parse_uv_compile(text: &str) -> (Vec<String>, Vec<Resolved>) {
 
 /// Parse pip's `--report` JSON. Markers on `Requires-Dist` are not evaluated: an edge that
 /// may not apply only keeps a package, never drops one.
-pub fn parse_pip_report(text: &str) -> Result<Vec<Resolved>> {
+pub(crate) fn parse_pip_report(text: &str) -> Result<Vec<Resolved>> {
     let report: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Error::Internal(format!("pip's install report is not JSON: {e}")))?;
     let items = report

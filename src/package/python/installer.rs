@@ -16,7 +16,7 @@ use super::deps::{self, Declaration, Resolved};
 use crate::error::{Error, IoContext, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Installer {
+pub(crate) enum Installer {
     Uv(PathBuf),
     /// pip, run as `python -m pip`.
     Pip(PathBuf),
@@ -24,7 +24,7 @@ pub enum Installer {
 
 /// The folder for deploy-action's tools and caches.
 #[must_use]
-pub fn tools_dir() -> PathBuf {
+pub(crate) fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DEPLOY_ACTION_TOOLS").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
@@ -55,7 +55,7 @@ fn is_executable(path: &Path) -> bool {
 impl Installer {
     /// uv on PATH, else the uv of deploy-action's tools venv (scripts/install-tools.sh), else
     /// pip of python3 on PATH.
-    pub fn find() -> Result<Installer> {
+    pub(crate) fn find() -> Result<Installer> {
         let path = std::env::var_os("PATH").unwrap_or_default();
         if let Some(uv) = which("uv", &path) {
             return Ok(Installer::Uv(uv));
@@ -79,7 +79,7 @@ impl Installer {
     }
 
     #[must_use]
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Installer::Uv(p) => format!("uv ({})", p.display()),
             Installer::Pip(p) => format!("pip ({} -m pip)", p.display()),
@@ -145,7 +145,7 @@ impl Installer {
 
     /// Resolve what `decl` declares plus `extra` requirement lines (the adapter) for `target`.
     /// Returns index options to repeat at install time and the resolved packages.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         decl: &Declaration,
         extra: &[String],
@@ -256,7 +256,7 @@ impl Installer {
     }
 
     /// Install exactly `packages` (no dependencies of their own) into `dest`.
-    pub fn install(
+    pub(crate) fn install(
         &self,
         options: &[String],
         packages: &[Resolved],
@@ -387,7 +387,7 @@ fn excerpt(output: &str) -> String {
 
 /// Packages a resolver said have no wheel for the target, in order of mention.
 #[must_use]
-pub fn missing_wheels(output: &str) -> Vec<String> {
+pub(crate) fn missing_wheels(output: &str) -> Vec<String> {
     static PATTERNS: std::sync::LazyLock<Vec<regex::Regex>> = std::sync::LazyLock::new(|| {
         [
             // uv: "Because docopt==0.6.2 has no usable wheels", "all versions of x have no
