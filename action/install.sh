@@ -4,8 +4,8 @@
 # Order of preference for the binary:
 #   1. the runner's tool cache: $RUNNER_TOOL_CACHE/deploy-action/<version>/<arch>/deploy-action,
 #      used only when the actions/tool-cache marker <arch>.complete sits next to it;
-#   2. the release asset deploy-action-<target>.tar.gz of the action's own version, verified
-#      against deploy-action-<target>.tar.gz.sha256 from the same release, checked for its layout
+#   2. the release asset deploy-action-<target>.tar.xz of the action's own version, verified
+#      against deploy-action-<target>.tar.xz.sha256 from the same release, checked for its layout
 #      and architecture, its build provenance attestation verified with `gh attestation verify`
 #      where gh can (else a notice says only the checksum was verified), then put in the cache;
 #   3. a build from the action's own source (cargo build --release --locked) when no release
@@ -293,6 +293,18 @@ verify_attestation() {
   verified_by="its build provenance attestation (gh attestation verify) and the SHA-256 checksum"
 }
 
+# require_xz: the assets are .tar.xz (xz is 5.4 MB where gzip is 8.5 MB; README, "Measured").
+# GNU tar (Linux runners) unpacks them with the xz program; bsdtar (macOS runners) reads xz itself.
+# Called once the release is known to have the asset: without a release the build fallback
+# needs no xz, with one a missing xz must fail rather than build around the release.
+require_xz() {
+  [[ "$(tar --version 2>/dev/null)" == *bsdtar* ]] && return 0
+  type -P xz >/dev/null && return 0
+  rm -rf -- "${work_dir}"
+  work_dir=''
+  bail "unpacking ${asset} needs xz, which is not on this runner's PATH; install it before this step (package xz-utils on Debian/Ubuntu: sudo apt-get install -y xz-utils; xz on Fedora/RHEL/Alpine/Arch)"
+}
+
 # fetch_release: installs the release binary into the cache, or sets release_missing=1 when the
 # release has no such asset. Always called outside any `if`/`||`, so that `set -e` stays in force.
 release_missing=''
@@ -322,7 +334,7 @@ fetch_release() {
     *) bail "refusing to download from ${base}: only https (or http://127.0.0.1 for tests) is allowed" ;;
   esac
 
-  asset="${TOOL}-${target}.tar.gz"
+  asset="${TOOL}-${target}.tar.xz"
   url="${base}/${release_tag}/${asset}"
   work_dir="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/deploy-action-install.XXXXXXXX")"
 
@@ -341,6 +353,7 @@ fetch_release() {
       ;;
     *) bail "downloading ${url} failed with HTTP ${status}" ;;
   esac
+  require_xz
   if ! status="$(retry download "${url}.sha256" "${work_dir}/${asset}.sha256")"; then
     bail "could not download ${url}.sha256 (network error after retries)"
   fi
@@ -363,13 +376,13 @@ fetch_release() {
   info "verified sha256 ${actual} of ${asset}"
 
   # The archive must hold exactly one regular file, deploy-action, at its top level.
-  member="$(tar -tzf "${work_dir}/${asset}")" || bail "${asset} is not a readable tar.gz archive"
+  member="$(tar -tJf "${work_dir}/${asset}")" || bail "${asset} is not a readable tar.xz archive"
   case "${member}" in
     "${TOOL}" | "./${TOOL}") ;;
     *) bail "${asset} must contain only ${TOOL}, found: ${member//$'\n'/, }" ;;
   esac
   mkdir "${work_dir}/x"
-  tar --no-same-owner -xzf "${work_dir}/${asset}" -C "${work_dir}/x" "${member}" ||
+  tar --no-same-owner -xJf "${work_dir}/${asset}" -C "${work_dir}/x" "${member}" ||
     bail "${asset} is truncated or corrupt: tar could not extract ${TOOL}"
   if [[ -L "${work_dir}/x/${TOOL}" || ! -f "${work_dir}/x/${TOOL}" ]]; then
     bail "${TOOL} in ${asset} is not a regular file"

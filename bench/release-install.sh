@@ -14,7 +14,7 @@ source scripts/env.sh
 n="${1:-7}"
 target=x86_64-unknown-linux-gnu
 dist="${CARGO_TARGET_DIR:-target}/release-dist"
-asset="${dist}/deploy-action-${target}.tar.gz"
+asset="${dist}/deploy-action-${target}.tar.xz"
 [[ -f "${asset}" ]] || bash scripts/release/build.sh "${target}" "${dist}"
 version="$(awk '/^\[/ { p = ($0 == "[package]") } p && /^version *=/ { gsub(/.*= *"|".*/, ""); print; exit }' Cargo.toml)"
 

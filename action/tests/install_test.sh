@@ -4,7 +4,7 @@
 #   bash action/tests/install_test.sh            # all cases
 #   bash action/tests/install_test.sh mismatch   # only cases whose name contains "mismatch"
 #
-# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, a C
+# Needs bash, python3 (http.server, and venv/pip for the cargo-lambda case), curl, tar, xz, a C
 # compiler (cc: the release binaries for this machine's own platform are real executables, since
 # install.sh reads their header), and sha256sum or shasum.
 # Prints "N passed, N failed" last and exits non-zero when a case failed.
@@ -50,7 +50,7 @@ link_tools() {
     fi
   done
 }
-base_tools=(bash sh env awk sed tar gzip curl mktemp rm mkdir mv chmod cat uname tr sleep install grep od head getconf)
+base_tools=(bash sh env awk sed tar xz curl mktemp rm mkdir mv chmod cat uname tr sleep install grep od head getconf)
 
 # The target whose binaries run here. The assets of the other targets are header-only files (an
 # ELF or Mach-O header of their architecture): install.sh accepts their header and then refuses
@@ -100,8 +100,8 @@ make_asset() {
   dir="${srv}/${tag}"
   mkdir -p "${dir}" "${root}/build/${tag}/${target}"
   make_binary "${root}/build/${tag}/${target}/deploy-action" "${target}" "${mark} ${tag} ${target}"
-  tar -czf "${dir}/deploy-action-${target}.tar.gz" -C "${root}/build/${tag}/${target}" deploy-action
-  (cd "${dir}" && sha256_line "deploy-action-${target}.tar.gz" >"deploy-action-${target}.tar.gz.sha256")
+  tar -cJf "${dir}/deploy-action-${target}.tar.xz" -C "${root}/build/${tag}/${target}" deploy-action
+  (cd "${dir}" && sha256_line "deploy-action-${target}.tar.xz" >"deploy-action-${target}.tar.xz.sha256")
 }
 
 for t in "${targets[@]}"; do
@@ -111,49 +111,49 @@ done
 # v6.6.7: the tarball was swapped for another build, the checksum file is the genuine one.
 make_asset v6.6.6 x86_64-unknown-linux-gnu
 make_asset v6.6.7 x86_64-unknown-linux-gnu evil
-cp "${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256" \
-  "${srv}/v6.6.7/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256"
-printf '%064d  deploy-action-x86_64-unknown-linux-gnu.tar.gz\n' 0 \
-  >"${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256"
+cp "${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256" \
+  "${srv}/v6.6.7/deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256"
+printf '%064d  deploy-action-x86_64-unknown-linux-gnu.tar.xz\n' 0 \
+  >"${srv}/v6.6.6/deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256"
 # v7.0.0: binary but no checksum file.
 make_asset v7.0.0 x86_64-unknown-linux-gnu
-rm "${srv}/v7.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256"
+rm "${srv}/v7.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256"
 # v8.0.0: an archive with more than the binary in it (path traversal attempt).
 mkdir -p "${srv}/v8.0.0" "${root}/build/v8.0.0/a"
 printf '#!/bin/sh\necho pwned\n' >"${root}/build/v8.0.0/a/deploy-action"
 printf 'x\n' >"${root}/build/v8.0.0/evil"
 chmod 0755 "${root}/build/v8.0.0/a/deploy-action"
 # GNU tar strips "../" when creating, so Python's tarfile writes the hostile member name.
-python3 - "${root}/build/v8.0.0" "${srv}/v8.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz" <<'EOF'
+python3 - "${root}/build/v8.0.0" "${srv}/v8.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.xz" <<'EOF'
 import sys, tarfile
 src, dst = sys.argv[1], sys.argv[2]
-with tarfile.open(dst, "w:gz") as t:
+with tarfile.open(dst, "w:xz") as t:
     t.add(f"{src}/a/deploy-action", arcname="deploy-action")
     t.add(f"{src}/evil", arcname="../evil")
 EOF
-(cd "${srv}/v8.0.0" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz \
-  >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
+(cd "${srv}/v8.0.0" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.xz \
+  >deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256)
 # v9.0.0: the release exists but the asset is missing (404), as for a fork without releases.
 mkdir -p "${srv}/v9.0.0"
 # v10.0.0: the x86_64 asset holds an aarch64 binary, with a matching checksum.
 make_asset v10.0.0 aarch64-unknown-linux-gnu
-mv "${srv}/v10.0.0/deploy-action-aarch64-unknown-linux-gnu.tar.gz" "${srv}/v10.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
-rm "${srv}/v10.0.0/deploy-action-aarch64-unknown-linux-gnu.tar.gz.sha256"
-(cd "${srv}/v10.0.0" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
+mv "${srv}/v10.0.0/deploy-action-aarch64-unknown-linux-gnu.tar.xz" "${srv}/v10.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
+rm "${srv}/v10.0.0/deploy-action-aarch64-unknown-linux-gnu.tar.xz.sha256"
+(cd "${srv}/v10.0.0" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.xz >deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256)
 # v10.0.1: the asset was cut short in transfer or storage; the checksum file is the genuine one.
 make_asset v10.0.1 x86_64-unknown-linux-gnu
-head -c 100 "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.gz" >"${root}/truncated"
-mv "${root}/truncated" "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+head -c 100 "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.xz" >"${root}/truncated"
+mv "${root}/truncated" "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
 # v10.0.2: a truncated archive whose checksum file was made from it (a broken release build).
 make_asset v10.0.2 x86_64-unknown-linux-gnu
-gzip -dc "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.gz" | head -c 700 | gzip -c >"${root}/truncated"
-mv "${root}/truncated" "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
-(cd "${srv}/v10.0.2" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
+xz -dc "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.xz" | head -c 700 | xz -c >"${root}/truncated"
+mv "${root}/truncated" "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
+(cd "${srv}/v10.0.2" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.xz >deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256)
 # v10.0.3: the binary sits in a directory inside the archive (a wrong layout).
 mkdir -p "${srv}/v10.0.3" "${root}/build/v10.0.3/bin"
 make_binary "${root}/build/v10.0.3/bin/deploy-action" x86_64-unknown-linux-gnu "nested"
-tar -czf "${srv}/v10.0.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz" -C "${root}/build/v10.0.3" bin/deploy-action
-(cd "${srv}/v10.0.3" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.gz >deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256)
+tar -cJf "${srv}/v10.0.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz" -C "${root}/build/v10.0.3" bin/deploy-action
+(cd "${srv}/v10.0.3" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.xz >deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256)
 
 server_log="${root}/server.log"
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory "${srv}" >"${root}/server.out" 2>"${server_log}" &
@@ -286,8 +286,8 @@ for combo in Linux:X64:x86_64-unknown-linux-gnu:x64 Linux:ARM64:aarch64-unknown-
   begin "${name}"
   run_install RUNNER_OS="${os}" RUNNER_ARCH="${arch}" DEPLOY_ACTION_REF=v1.2.3
   cache="${case_dir}/tool_cache/deploy-action/1.2.3/${cache_arch}"
-  expect "downloaded the ${target} asset" requested "/v1.2.3/deploy-action-${target}.tar.gz"
-  expect "downloaded its checksum" requested "/v1.2.3/deploy-action-${target}.tar.gz.sha256"
+  expect "downloaded the ${target} asset" requested "/v1.2.3/deploy-action-${target}.tar.xz"
+  expect "downloaded its checksum" requested "/v1.2.3/deploy-action-${target}.tar.xz.sha256"
   if [[ "${target}" == "${host_target}" ]]; then
     expect "exit 0" [ "${status}" = 0 ]
     expect "bin output is the tool-cache path" [ "$(output_value bin)" = "${cache}/deploy-action" ]
@@ -295,7 +295,7 @@ for combo in Linux:X64:x86_64-unknown-linux-gnu:x64 Linux:ARM64:aarch64-unknown-
     expect "tool-cache marker written" [ -f "${cache}.complete" ]
     expect "bin dir added to GITHUB_PATH" grep -qxF "${cache}" "${case_dir}/github_path"
     expect "says plainly that only the checksum was verified" \
-      log_has "::notice::deploy-action install: verified deploy-action-${target}.tar.gz against the SHA-256 checksum of release v1.2.3 only; its build provenance attestation was not checked (gh is not on this runner)"
+      log_has "::notice::deploy-action install: verified deploy-action-${target}.tar.xz against the SHA-256 checksum of release v1.2.3 only; its build provenance attestation was not checked (gh is not on this runner)"
   else
     # The header is right for ${os}/${arch}; this machine just cannot run it.
     expect "exit non-zero" [ "${status}" != 0 ]
@@ -317,7 +317,7 @@ if selected uname-fallback; then
     Darwin/arm64) want=aarch64-apple-darwin ;;
   esac
   expect "exit 0" [ "${status}" = 0 ]
-  expect "picked ${want} from uname" requested "/v1.2.3/deploy-action-${want}.tar.gz"
+  expect "picked ${want} from uname" requested "/v1.2.3/deploy-action-${want}.tar.xz"
   finish
 fi
 
@@ -371,7 +371,7 @@ if selected tool-cache-incomplete; then
   chmod 0755 "${cache}/deploy-action"
   run_install DEPLOY_ACTION_REF=v1.2.3
   expect "exit 0" [ "${status}" = 0 ]
-  expect "downloaded the release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+  expect "downloaded the release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
   expect "replaced the half-written binary" bin_says "release v1.2.3"
   expect "marker written" [ -f "${cache}.complete" ]
   finish
@@ -382,7 +382,7 @@ if selected checksum-mismatch; then
     begin "checksum-mismatch-${tag}"
     run_install DEPLOY_ACTION_REF="${tag}"
     expect "exit non-zero" [ "${status}" != 0 ]
-    expect "clear ::error::" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-gnu.tar.gz from release ${tag}"
+    expect "clear ::error::" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-gnu.tar.xz from release ${tag}"
     expect "nothing executable left in the tool cache" no_executables_under "${case_dir}/tool_cache"
     expect "nothing executable left in RUNNER_TEMP" no_executables_under "${case_dir}/temp"
     expect "no download left in RUNNER_TEMP" [ -z "$(ls -A "${case_dir}/temp")" ]
@@ -398,7 +398,7 @@ if selected missing-checksum; then
   begin missing-checksum
   run_install DEPLOY_ACTION_REF=v7.0.0
   expect "exit non-zero" [ "${status}" != 0 ]
-  expect "::error:: names the checksum file" log_has "checksum file deploy-action-x86_64-unknown-linux-gnu.tar.gz.sha256 answered HTTP 404"
+  expect "::error:: names the checksum file" log_has "checksum file deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256 answered HTTP 404"
   expect "nothing executable left" no_executables_under "${case_dir}/tool_cache" "${case_dir}/temp"
   expect "did not fall back to a build" [ ! -s "${case_dir}/cargo.log" ]
   finish
@@ -429,7 +429,7 @@ if selected wrong-architecture; then
   begin wrong-architecture
   run_install DEPLOY_ACTION_REF=v10.0.0
   refused
-  expect "::error:: names both architectures" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.gz from release v10.0.0 holds ELF aarch64, not the ELF x86_64 binary this Linux/X64 runner needs"
+  expect "::error:: names both architectures" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.xz from release v10.0.0 holds ELF aarch64, not the ELF x86_64 binary this Linux/X64 runner needs"
   finish
 fi
 
@@ -437,7 +437,7 @@ if selected truncated-download; then
   begin truncated-download
   run_install DEPLOY_ACTION_REF=v10.0.1
   refused
-  expect "::error:: is the checksum mismatch" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-gnu.tar.gz from release v10.0.1"
+  expect "::error:: is the checksum mismatch" log_has "::error::deploy-action install: checksum mismatch for deploy-action-x86_64-unknown-linux-gnu.tar.xz from release v10.0.1"
   finish
 fi
 
@@ -445,7 +445,7 @@ if selected truncated-archive; then
   begin truncated-archive
   run_install DEPLOY_ACTION_REF=v10.0.2
   refused
-  expect "::error:: says the archive is broken" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.gz is not a readable tar.gz archive"
+  expect "::error:: says the archive is broken" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.xz is not a readable tar.xz archive"
   finish
 fi
 
@@ -453,7 +453,29 @@ if selected nested-layout; then
   begin nested-layout
   run_install DEPLOY_ACTION_REF=v10.0.3
   refused
-  expect "::error:: shows the layout" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.gz must contain only deploy-action, found: bin/deploy-action"
+  expect "::error:: shows the layout" log_has "::error::deploy-action install: deploy-action-x86_64-unknown-linux-gnu.tar.xz must contain only deploy-action, found: bin/deploy-action"
+  finish
+fi
+
+# GNU tar unpacks .tar.xz with the xz program: a runner without it is told which package to
+# install, and does not build around an existing release.
+if selected no-xz; then
+  begin no-xz
+  link_tools "${case_dir}/bin" "${base_tools[@]/xz/}" sha256sum shasum perl
+  expect "the test PATH has no xz" [ ! -e "${case_dir}/bin/xz" ]
+  RUN_PATH="${case_dir}/bin:${shim}" run_install DEPLOY_ACTION_REF=v1.2.3
+  refused
+  expect "downloaded the asset first" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
+  expect "::error:: names the package" log_has "::error::deploy-action install: unpacking deploy-action-x86_64-unknown-linux-gnu.tar.xz needs xz, which is not on this runner's PATH; install it before this step (package xz-utils on Debian/Ubuntu"
+  finish
+fi
+
+if selected no-xz-no-release; then
+  begin no-xz-no-release
+  link_tools "${case_dir}/bin" "${base_tools[@]/xz/}" sha256sum shasum perl
+  RUN_PATH="${case_dir}/bin:${shim}" run_install DEPLOY_ACTION_REF=v9.0.0
+  expect "exit 0" [ "${status}" = 0 ]
+  expect "no release: built from source without xz" bin_says built-from-source
   finish
 fi
 
@@ -491,7 +513,7 @@ echo "✓ Verification succeeded!"
 STUB
 chmod 0755 "${gh_stub}/gh"
 gh_path="${gh_stub}:${shim}:/usr/local/bin:/usr/bin:/bin"
-asset_sha="$(sha256_line "${srv}/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz" | cut -d' ' -f1)"
+asset_sha="$(sha256_line "${srv}/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz" | cut -d' ' -f1)"
 
 if selected attestation-verified; then
   begin attestation-verified
@@ -499,11 +521,11 @@ if selected attestation-verified; then
     GH_STUB_LOG="${case_dir}/gh.log" GH_TOKEN=ghs_other GITHUB_TOKEN=ghs_other
   expect "exit 0" [ "${status}" = 0 ]
   expect "gh verified against the repository and its release workflow" grep -qx \
-    "attestation verify ${case_dir}/temp/deploy-action-install.[A-Za-z0-9]*/deploy-action-x86_64-unknown-linux-gnu.tar.gz --repo org/deploy-action --signer-workflow org/deploy-action/.github/workflows/release.yml" "${case_dir}/gh.log"
+    "attestation verify ${case_dir}/temp/deploy-action-install.[A-Za-z0-9]*/deploy-action-x86_64-unknown-linux-gnu.tar.xz --repo org/deploy-action --signer-workflow org/deploy-action/.github/workflows/release.yml" "${case_dir}/gh.log"
   expect "gh got the attestation token, for github.com" grep -qx "token=ghs_attest host=github.invalid" "${case_dir}/gh.log"
   expect "gh saw the downloaded asset" grep -qx "${asset_sha}" "${case_dir}/gh.log"
   expect "installed" bin_says "release v1.2.3"
-  expect "says what it verified" log_has "verified deploy-action-x86_64-unknown-linux-gnu.tar.gz by its build provenance attestation (gh attestation verify) and the SHA-256 checksum"
+  expect "says what it verified" log_has "verified deploy-action-x86_64-unknown-linux-gnu.tar.xz by its build provenance attestation (gh attestation verify) and the SHA-256 checksum"
   expect "no checksum-only notice" log_lacks "::notice::"
   finish
 fi
@@ -513,7 +535,7 @@ if selected attestation-refused; then
   RUN_PATH="${gh_path}" run_install DEPLOY_ACTION_REF=v1.2.3 DEPLOY_ACTION_ATTESTATION_TOKEN=ghs_attest \
     GH_STUB_LOG="${case_dir}/gh.log" GH_STUB_FAIL=1
   refused
-  expect "::error:: says the attestation does not verify" log_has "::error::deploy-action install: the build provenance attestation of deploy-action-x86_64-unknown-linux-gnu.tar.gz from release v1.2.3 does not verify"
+  expect "::error:: says the attestation does not verify" log_has "::error::deploy-action install: the build provenance attestation of deploy-action-x86_64-unknown-linux-gnu.tar.xz from release v1.2.3 does not verify"
   expect "::error:: quotes gh" log_has "no attestations found"
   expect "the token is not in the log" log_lacks ghs_attest
   finish
@@ -539,9 +561,9 @@ if selected not-found-builds; then
   begin not-found-builds
   run_install DEPLOY_ACTION_REF=v9.0.0
   expect "exit 0" [ "${status}" = 0 ]
-  expect "tried the release first" requested "/v9.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+  expect "tried the release first" requested "/v9.0.0/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
   expect "::notice:: says it builds from source" log_has "::notice::deploy-action install: building deploy-action 1.2.3 from source"
-  expect "::notice:: says why" log_has "release v9.0.0 has no asset deploy-action-x86_64-unknown-linux-gnu.tar.gz (HTTP 404)"
+  expect "::notice:: says why" log_has "release v9.0.0 has no asset deploy-action-x86_64-unknown-linux-gnu.tar.xz (HTTP 404)"
   expect "ran cargo build --release --locked" grep -q -- "build --release --locked --manifest-path ${action_path}/Cargo.toml" "${case_dir}/cargo.log"
   expect "bin is the source build" bin_says built-from-source
   expect "source build not put in the tool cache" [ -z "$(ls -A "${case_dir}/tool_cache")" ]
@@ -572,7 +594,7 @@ if selected moving-major-tag; then
   begin moving-major-tag
   run_install DEPLOY_ACTION_REF=v1
   expect "exit 0" [ "${status}" = 0 ]
-  expect "v1 resolves to release v1.2.3" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+  expect "v1 resolves to release v1.2.3" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
   expect "cached as 1.2.3" [ -f "${case_dir}/tool_cache/deploy-action/1.2.3/x64.complete" ]
   finish
 fi
@@ -590,7 +612,7 @@ if selected sha-ref; then
   begin sha-ref
   run_install DEPLOY_ACTION_REF=0123456789abcdef0123456789abcdef01234567
   expect "exit 0" [ "${status}" = 0 ]
-  expect "a SHA pin uses the package version's release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+  expect "a SHA pin uses the package version's release" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
   finish
 fi
 
@@ -604,7 +626,7 @@ if selected action-path-ref; then
   run_install DEPLOY_ACTION_REF= DEPLOY_ACTION_REPOSITORY=
   action_path="${saved}"
   expect "exit 0" [ "${status}" = 0 ]
-  expect "ref taken from the action path" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.gz"
+  expect "ref taken from the action path" requested "/v1.2.3/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
   finish
 fi
 

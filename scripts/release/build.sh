@@ -5,9 +5,11 @@
 #
 # Run by .github/workflows/release.yml (one matrix job per target), by CI for the x86_64 asset
 # (scripts/test.sh) and by scripts/release/prove-aarch64.sh. Writes into DIST_DIR:
-#   deploy-action-TARGET.tar.gz          exactly one member, `deploy-action` (mode 0755)
-#   deploy-action-TARGET.tar.gz.sha256   "<hex>  deploy-action-TARGET.tar.gz"
+#   deploy-action-TARGET.tar.xz          exactly one member, `deploy-action` (mode 0755)
+#   deploy-action-TARGET.tar.xz.sha256   "<hex>  deploy-action-TARGET.tar.xz"
 # which is the contract with action/install.sh.
+#
+# The archive is made by scripts/release/package.sh.
 #
 # Linux targets are glibc targets built by cargo-zigbuild against glibc GLIBC_FLOOR (2.17: every
 # distribution since 2014, Amazon Linux 2, Ubuntu 14.04+). musl would be fully static, but a musl
@@ -76,22 +78,5 @@ else
   echo "not run: this machine cannot execute ${target} binaries"
 fi
 
-asset="deploy-action-${target}.tar.gz"
-mkdir -p "${dist}"
-stage="$(mktemp -d)"
-trap 'rm -rf -- "${stage}"' EXIT
-cp "${bin}" "${stage}/deploy-action"
-chmod 0755 "${stage}/deploy-action"
-# No owner names, numeric ids 0: the archive is the same whoever builds it.
-tar -C "${stage}" --owner=0 --group=0 --numeric-owner -czf "${dist}/${asset}" deploy-action 2>/dev/null ||
-  tar -C "${stage}" -czf "${dist}/${asset}" deploy-action # bsdtar on macOS
-(
-  cd "${dist}"
-  if command -v sha256sum >/dev/null; then
-    sha256sum "${asset}" >"${asset}.sha256"
-  else
-    shasum -a 256 "${asset}" >"${asset}.sha256"
-  fi
-  cat "${asset}.sha256"
-)
-echo "asset: ${dist}/${asset} ($(wc -c <"${dist}/${asset}") bytes; binary $(wc -c <"${bin}") bytes)"
+# Packaging is its own script, so a binary built elsewhere can be packaged the same way (bench/).
+bash "$(dirname "${BASH_SOURCE[0]}")/package.sh" "${target}" "${bin}" "${dist}"

@@ -16,18 +16,18 @@ bash scripts/install-tools.sh
 source scripts/env.sh
 
 target=aarch64-unknown-linux-gnu
-asset="deploy-action-${target}.tar.gz"
+asset="deploy-action-${target}.tar.xz"
 dist="${CARGO_TARGET_DIR:-target}/release-dist"
 start=$(date +%s)
 RUSTC=/usr/bin/rustc QEMU_LD_PREFIX="${DEPLOY_ARM64_ROOT}" nice bash scripts/release/build.sh "${target}" "${dist}"
 echo "build: $(($(date +%s) - start)) s"
 
 (cd "${dist}" && sha256sum --check --strict "${asset}.sha256")
-member="$(tar -tzf "${dist}/${asset}")"
+member="$(tar -tJf "${dist}/${asset}")"
 [[ "${member}" == deploy-action ]] || { echo "unexpected archive layout: ${member}" >&2; exit 1; }
 unpacked="$(mktemp -d)"
 trap 'rm -rf -- "${unpacked}"' EXIT
-tar -xzf "${dist}/${asset}" -C "${unpacked}"
+tar -xJf "${dist}/${asset}" -C "${unpacked}"
 out="$(qemu-aarch64-static -L "${DEPLOY_ARM64_ROOT}" "${unpacked}/deploy-action" --version)"
 version="$(awk '/^\[/ { p = ($0 == "[package]") } p && /^version *=/ { gsub(/.*= *"|".*/, ""); print; exit }' Cargo.toml)"
 [[ "${out}" == "deploy-action ${version}" ]] || { echo "unexpected --version output: ${out}" >&2; exit 1; }

@@ -56,6 +56,7 @@ case "${TAG}" in *-*) prerelease=true ;; esac
 
 content_type() {
   case "$1" in
+    *.tar.xz) echo application/x-xz ;;
     *.tar.gz) echo application/gzip ;;
     *.sha256 | SHA256SUMS) echo 'text/plain; charset=utf-8' ;;
     *) echo application/octet-stream ;;

@@ -344,7 +344,7 @@ fn release_and_install() {
     let version = env!("CARGO_PKG_VERSION");
     let tag = format!("v{version}");
     let major = tag.split('.').next().expect("major").to_string();
-    let asset = format!("deploy-action-{RELEASE_TARGET}.tar.gz");
+    let asset = format!("deploy-action-{RELEASE_TARGET}.tar.xz");
     let github = || rw.world.github().state();
 
     // 1. The release.
@@ -391,7 +391,7 @@ fn release_and_install() {
             format!("{asset}.sha256")
         ],
     );
-    assert_eq!(assets[&asset]["content_type"], "application/gzip");
+    assert_eq!(assets[&asset]["content_type"], "application/x-xz");
     assert!(
         assets[&format!("{asset}.sha256")]["content_type"]
             .as_str()
@@ -418,9 +418,9 @@ fn release_and_install() {
     println!("release asset {asset}: {} bytes", tarball.len());
     let unpacked = rw.world.dir().join("unpacked");
     std::fs::create_dir_all(&unpacked).expect("dir");
-    std::fs::write(unpacked.join("asset.tar.gz"), &tarball).expect("write");
+    std::fs::write(unpacked.join("asset.tar.xz"), &tarball).expect("write");
     let listed = std::process::Command::new("tar")
-        .args(["-tzf", "asset.tar.gz"])
+        .args(["-tJf", "asset.tar.xz"])
         .current_dir(&unpacked)
         .output()
         .expect("tar");
@@ -516,7 +516,7 @@ fn release_and_install() {
     std::fs::create_dir_all(&evil).expect("dir");
     std::fs::write(evil.join("deploy-action"), "#!/bin/sh\necho evil\n").expect("write");
     let status = std::process::Command::new("tar")
-        .args(["-czf", "evil.tar.gz", "deploy-action"])
+        .args(["-cJf", "evil.tar.xz", "deploy-action"])
         .current_dir(&evil)
         .status()
         .expect("tar");
@@ -524,7 +524,7 @@ fn release_and_install() {
     rw.replace_asset(
         &tag,
         &asset,
-        std::fs::read(evil.join("evil.tar.gz")).expect("read"),
+        std::fs::read(evil.join("evil.tar.xz")).expect("read"),
     );
     let fresh = rw.world.dir().join("runner-2");
     let run = rw.install(&fresh, &major, &action).failed();

@@ -1059,7 +1059,7 @@ impl ReleaseWorld {
         let status = client
             .post(format!("{upload}?name={name}"))
             .header("Authorization", &auth)
-            .header("Content-Type", "application/gzip")
+            .header("Content-Type", "application/x-xz")
             .body(data)
             .send()
             .expect("upload")
