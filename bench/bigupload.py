@@ -31,16 +31,30 @@ def free_port():
 
 
 def timed(cmd, env):
-    """(seconds, peak RSS in MB, stdout) of one command under /usr/bin/time."""
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
+    """(seconds, peak RSS in MB, stdout, stderr lines with the second each arrived, relative to
+    the start) of one command under /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as t, \
+            tempfile.TemporaryFile("w+") as out:
         start = time.monotonic()
-        res = subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%M"] + cmd, env=env,
-                             capture_output=True, text=True)
+        proc = subprocess.Popen(["/usr/bin/time", "-o", t.name, "-f", "%M"] + cmd, env=env,
+                                stdout=out, stderr=subprocess.PIPE, text=True)
+        lines = [(time.monotonic() - start, line.rstrip("\n")) for line in proc.stderr]
+        proc.wait()
         took = time.monotonic() - start
-        if res.returncode != 0:
-            sys.exit(f"failed: {' '.join(cmd)}\n{res.stdout}\n{res.stderr}")
+        out.seek(0)
+        stdout = out.read()
+        if proc.returncode != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{stdout}\n" + "\n".join(l for _, l in lines))
         rss_kb = int(t.read().split()[-1])
-    return took, rss_kb / 1000, res.stdout
+    return took, rss_kb / 1000, stdout, lines
+
+
+def upload_seconds(lines):
+    """The multipart upload's own time in a deploy's log: from the line after
+    CreateMultipartUpload ("uploading N bytes ... in P parts") to "uploaded N bytes"."""
+    start = next((t for t, l in lines if "uploading " in l and " parts of " in l), None)
+    end = next((t for t, l in lines if "uploaded " in l and " bytes to " in l), None)
+    return None if start is None or end is None else end - start
 
 
 def main():
@@ -83,14 +97,14 @@ def main():
         # compression); do that first, separately, so the deploy measures the upload path.
         raw = zpath
         zpath = os.path.join(work, "normalized.zip")
-        pk_s, pk_rss, _ = timed([args.bin, "package", "--artifact", raw, "--out", zpath], env)
+        pk_s, pk_rss, _, _ = timed([args.bin, "package", "--artifact", raw, "--out", zpath], env)
         size = os.path.getsize(zpath)
         load_before = os.getloadavg()[0]
-        da_s, da_rss, out = timed(
+        da_s, da_rss, out, da_lines = timed(
             [args.bin, "deploy", "--app", "big", "--stage", "main", "--artifact", zpath,
              "--handler", "app.handler", "--runtime", "python3.13", "--s3-bucket", BUCKET,
              "--execution-role", role, "--output", "json"], dict(env, GITHUB_RUN_ID="1"))
-        cli_s, cli_rss, _ = timed([args.aws, "s3", "cp", zpath, f"s3://{BUCKET}/cli/big.zip"], env)
+        cli_s, cli_rss, _, _ = timed([args.aws, "s3", "cp", zpath, f"s3://{BUCKET}/cli/big.zip"], env)
         load_after = os.getloadavg()[0]
         print(f"{size / 2**20:.0f} MiB zip; load average {load_before:.1f} → {load_after:.1f} "
               f"({os.cpu_count()} CPUs)\n")
@@ -98,6 +112,10 @@ def main():
         print(f"| deploy-action package (normalising the prebuilt zip) | {pk_s:.1f} s | {pk_rss:.0f} MB |")
         print(f"| deploy-action deploy (whole deploy, multipart upload) | {da_s:.1f} s | {da_rss:.0f} MB |")
         print(f"| aws s3 cp (upload only) | {cli_s:.1f} s | {cli_rss:.0f} MB |")
+        up = upload_seconds(da_lines)
+        if up is not None:
+            print(f"\ndeploy-action's multipart upload inside that deploy (its log lines): {up:.1f} s, "
+                  f"{up / cli_s:.2f}× the whole `aws s3 cp` ({cli_s:.1f} s, process start included)")
     finally:
         moto.terminate()
         moto.wait()
