@@ -1214,6 +1214,7 @@ class Handler(BaseHTTPRequestHandler):
         injected = None
         reply = None
         head_len = None
+        pending = None
         try:
             op = call.op
             eligible = not observer and call.service in ("lambda", "s3") and (
@@ -1240,7 +1241,9 @@ class Handler(BaseHTTPRequestHandler):
                 if found:
                     with st.lock:
                         st.issued_secrets.extend(v for _, v in found)
-            self.send_reply(reply, head_len)
+            # Sent after the entry is in the log: a client that reads /__proxy/log right after
+            # its answer must find its request there (the self-test does exactly that).
+            pending = (reply, head_len)
         finally:
             entry.update({
                 "operation": call.op, "iam_action": call.iam_action(),
@@ -1259,6 +1262,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.add_log(entry)
             self.vlog(f"{call.method} {call.raw_path} {call.op} -> {entry['status']}"
                       f"{' [' + injected + ']' if injected else ''}")
+        if pending is not None:
+            self.send_reply(*pending)
 
     def drop_upload(self):
         """Read part of the upload, then cut the connection without a response."""
