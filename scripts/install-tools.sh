@@ -61,14 +61,20 @@ install_venv() {
   log "venv ready in $((SECONDS - t)) s"
 }
 
-# shellcheck lints the action's scripts (action/tests/lint.sh); Debian has it.
+# The linter shellcheck lints the action's scripts (action/tests/lint.sh); xz packs and unpacks the release
+# assets (scripts/release/package.sh, action/install.sh). Debian has both; xz-utils is priority
+# "standard", so a minimal image may lack it.
 install_apt_tools() {
-  command -v shellcheck >/dev/null && return 0
+  local missing=() tool
+  for tool in shellcheck:shellcheck xz:xz-utils; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+  done
+  ((${#missing[@]})) || return 0
   [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null ||
-    die "shellcheck is missing (apt-get install shellcheck)"
-  log "installing shellcheck"
+    die "missing: ${missing[*]} (apt-get install ${missing[*]})"
+  log "installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 install_venv
