@@ -99,19 +99,7 @@ struct Look {
 }
 
 fn look(world: &World) -> Look {
-    let config = world.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(world.endpoint())
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "OBSERVER0000000000",
-                "observer",
-                None,
-                None,
-                "tests",
-            ))
-            .load(),
-    );
+    let config = world.observer_config();
     Look {
         gw: aws_sdk_apigatewayv2::Client::new(&config),
         r53: aws_sdk_route53::Client::new(&config),

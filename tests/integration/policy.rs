@@ -1105,19 +1105,7 @@ fn the_operate_policy_allows_what_logs_cost_and_gc_do() {
     let world = World::new();
     let app = world.python_app("v1", "one");
     deploy(&world, "main", &app, &[], 1);
-    let config = world.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(world.endpoint())
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "OBSERVER0000000000",
-                "observer",
-                None,
-                None,
-                "tests",
-            ))
-            .load(),
-    );
+    let config = world.observer_config();
     // A log event of the stage, and an artifact of the app that no version uses.
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let group = "/aws/lambda/hello-main";

@@ -9,27 +9,32 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use crate::support::{BUCKET, REGION, World};
+use crate::support::{BUCKET, World};
 
 const TAG_APP: &str = "deploy-action:app";
 const TAG_STAGE: &str = "deploy-action:stage";
 
-/// SDK config for seeding what the binary only reads: through the proxy (which translates
-/// CloudWatch's CBOR for moto) with observer keys, so never faulted or logged.
-fn moto_config(world: &World) -> aws_config::SdkConfig {
-    world.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(world.endpoint())
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "OBSERVER0000000000",
-                "observer",
-                None,
-                None,
-                "tests",
-            ))
-            .load(),
-    )
+/// Metrics as CloudWatch would have them from an hour ago: (name, dimension, its value, value).
+fn put_metrics(world: &World, namespace: &str, data: &[(&str, &str, &str, f64)]) {
+    let cw = aws_sdk_cloudwatch::Client::new(&world.observer_config());
+    let at = SystemTime::now() - Duration::from_secs(3600);
+    let mut put = cw.put_metric_data().namespace(namespace);
+    for (name, dimension, value, v) in data {
+        put = put.metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name(*name)
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name(*dimension)
+                        .value(*value)
+                        .build(),
+                )
+                .timestamp(at.into())
+                .value(*v)
+                .build(),
+        );
+    }
+    world.block_on(put.send()).expect("put metrics");
 }
 
 fn zip_of(body: &str) -> Vec<u8> {
@@ -263,7 +268,7 @@ fn a_deploy_makes_the_same_requests_with_50_sibling_stages() {
 }
 
 fn put_artifact(world: &World, key: &str, bytes: &[u8]) {
-    let config = moto_config(world);
+    let config = world.observer_config();
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
@@ -477,7 +482,7 @@ fn now_ms() -> i64 {
 }
 
 fn put_events(world: &World, group: &str, stream: &str, events: &[(i64, &str)]) {
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto_config(world));
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&world.observer_config());
     let _ = world.block_on(logs.create_log_group().log_group_name(group).send());
     let _ = world.block_on(
         logs.create_log_stream()
@@ -765,44 +770,25 @@ fn cost_matches_hand_computed_numbers() {
     let world = World::new();
     seed_stage(&world, "hello", "main", Some("none"));
     seed_stage(&world, "hello", "pr-1", Some("none"));
-    let cw = aws_sdk_cloudwatch::Client::new(&moto_config(&world));
-    let at = SystemTime::now() - Duration::from_secs(3600);
-    let datum = |name: &str, dim: &str, value: &str, v: f64| {
-        aws_sdk_cloudwatch::types::MetricDatum::builder()
-            .metric_name(name)
-            .dimensions(
-                aws_sdk_cloudwatch::types::Dimension::builder()
-                    .name(dim)
-                    .value(value)
-                    .build(),
-            )
-            .timestamp(at.into())
-            .value(v)
-            .build()
-    };
     // main: 1,000,000 requests of 200 ms in total 200,000,000 ms; 2 GB of logs.
-    world
-        .block_on(
-            cw.put_metric_data()
-                .namespace("AWS/Lambda")
-                .metric_data(datum("Invocations", "FunctionName", "hello-main", 1e6))
-                .metric_data(datum("Duration", "FunctionName", "hello-main", 2e8))
-                .send(),
-        )
-        .expect("put metrics");
-    world
-        .block_on(
-            cw.put_metric_data()
-                .namespace("AWS/Logs")
-                .metric_data(datum(
-                    "IncomingBytes",
-                    "LogGroupName",
-                    "/aws/lambda/hello-main",
-                    2.0 * 1024.0 * 1024.0 * 1024.0,
-                ))
-                .send(),
-        )
-        .expect("put metrics");
+    put_metrics(
+        &world,
+        "AWS/Lambda",
+        &[
+            ("Invocations", "FunctionName", "hello-main", 1e6),
+            ("Duration", "FunctionName", "hello-main", 2e8),
+        ],
+    );
+    put_metrics(
+        &world,
+        "AWS/Logs",
+        &[(
+            "IncomingBytes",
+            "LogGroupName",
+            "/aws/lambda/hello-main",
+            2.0 * 1024.0 * 1024.0 * 1024.0,
+        )],
+    );
     let report = world
         .cmd(&["cost", "--app", "hello", "--output", "json"])
         .run()
@@ -860,7 +846,7 @@ fn cost_counts_http_api_requests_of_stages_behind_one() {
     ];
     seed_function(&world, "hello-main", Some(&tags), "# main\n");
     seed_stage(&world, "hello", "pr-1", Some("none"));
-    let apis = aws_sdk_apigatewayv2::Client::new(&moto_config(&world));
+    let apis = aws_sdk_apigatewayv2::Client::new(&world.observer_config());
     let api = |app: &str, stage: &str| {
         world
             .block_on(
@@ -878,41 +864,24 @@ fn cost_counts_http_api_requests_of_stages_behind_one() {
     };
     let other_app = api("other", "main");
     let ours = api("hello", "main");
-    let cw = aws_sdk_cloudwatch::Client::new(&moto_config(&world));
-    let at = SystemTime::now() - Duration::from_secs(3600);
-    let datum = |name: &str, dim: &str, value: &str, v: f64| {
-        aws_sdk_cloudwatch::types::MetricDatum::builder()
-            .metric_name(name)
-            .dimensions(
-                aws_sdk_cloudwatch::types::Dimension::builder()
-                    .name(dim)
-                    .value(value)
-                    .build(),
-            )
-            .timestamp(at.into())
-            .value(v)
-            .build()
-    };
     // main: 3,000,000 requests of 100 ms (300,000,000 ms), all through its API; another
     // app's API had traffic too, which is not ours.
-    world
-        .block_on(
-            cw.put_metric_data()
-                .namespace("AWS/Lambda")
-                .metric_data(datum("Invocations", "FunctionName", "hello-main", 3e6))
-                .metric_data(datum("Duration", "FunctionName", "hello-main", 3e8))
-                .send(),
-        )
-        .expect("put metrics");
-    world
-        .block_on(
-            cw.put_metric_data()
-                .namespace("AWS/ApiGateway")
-                .metric_data(datum("Count", "ApiId", &ours, 3e6))
-                .metric_data(datum("Count", "ApiId", &other_app, 7e6))
-                .send(),
-        )
-        .expect("put metrics");
+    put_metrics(
+        &world,
+        "AWS/Lambda",
+        &[
+            ("Invocations", "FunctionName", "hello-main", 3e6),
+            ("Duration", "FunctionName", "hello-main", 3e8),
+        ],
+    );
+    put_metrics(
+        &world,
+        "AWS/ApiGateway",
+        &[
+            ("Count", "ApiId", &ours, 3e6),
+            ("Count", "ApiId", &other_app, 7e6),
+        ],
+    );
     world.proxy().clear_log();
     let report = world
         .cmd(&["cost", "--app", "hello", "--output", "json"])

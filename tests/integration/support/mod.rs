@@ -323,13 +323,11 @@ impl FakeGitHub {
     }
 }
 
-/// SDK clients for inspecting state. Their access key starts with OBSERVER, which the
-/// fault proxy never faults or logs.
-fn inspection_clients(
-    runtime: &tokio::runtime::Runtime,
-    endpoint: &str,
-) -> (aws_sdk_lambda::Client, aws_sdk_s3::Client) {
-    let config = runtime.block_on(
+/// SDK config for inspecting and seeding state through the proxy (which also translates
+/// CloudWatch's CBOR for moto). Its access key starts with OBSERVER, which the fault proxy never
+/// faults or logs.
+fn observer_config(runtime: &tokio::runtime::Runtime, endpoint: &str) -> aws_config::SdkConfig {
+    runtime.block_on(
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(endpoint)
@@ -341,7 +339,16 @@ fn inspection_clients(
                 "tests",
             ))
             .load(),
-    );
+    )
+}
+
+/// SDK clients for inspecting state. Their access key starts with OBSERVER, which the
+/// fault proxy never faults or logs.
+fn inspection_clients(
+    runtime: &tokio::runtime::Runtime,
+    endpoint: &str,
+) -> (aws_sdk_lambda::Client, aws_sdk_s3::Client) {
+    let config = observer_config(runtime, endpoint);
     let lambda = aws_sdk_lambda::Client::new(&config);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
@@ -488,6 +495,11 @@ impl World {
 
     /// The endpoint the binary uses.
     #[must_use]
+    /// SDK config with the observer's keys (`observer_config`), for any service's client.
+    pub fn observer_config(&self) -> aws_config::SdkConfig {
+        observer_config(&self.runtime, &self.endpoint())
+    }
+
     pub fn endpoint(&self) -> String {
         match &self.proxy {
             Some(p) => p.url(),
