@@ -269,7 +269,7 @@ verify_attestation() {
   elif ! type -P gh >/dev/null; then
     why="gh is not on this runner"
   elif ! gh attestation verify --help >/dev/null 2>&1; then
-    why="this gh ($(gh --version 2>/dev/null | head -n 1)) has no 'attestation verify' command"
+    why="this gh ($(gh --version 2>/dev/null | sed -n 1p)) has no 'attestation verify' command"
   elif [[ -z "${attestation_token}" ]]; then
     why="gh needs a token and the github-token input is empty"
   elif [[ -z "${action_repository}" ]]; then

@@ -22,7 +22,7 @@ bash scripts/install-tools.sh
 source scripts/env.sh
 
 target_dir="${CARGO_TARGET_DIR:-$REPO/target}"
-version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+version="$(sed -n '/^version = "\(.*\)"$/{s//\1/p;q;}' Cargo.toml)"
 BIN="${DEPLOY_BENCH_BIN:-}"
 origin="DEPLOY_BENCH_BIN"
 if [[ -z "$BIN" ]]; then

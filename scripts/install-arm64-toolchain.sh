@@ -111,7 +111,7 @@ install_packages() {
   missing="$(missing_packages)"
   [[ -z "$missing" ]] && { log "Debian packages: all present"; return; }
   local t; t="$(now)"
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if ! dpkg --print-foreign-architectures | grep -x arm64 >/dev/null; then
     log "adding dpkg architecture arm64"
     dpkg --add-architecture arm64
   fi

@@ -146,7 +146,10 @@ head -c 100 "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.xz" >"${r
 mv "${root}/truncated" "${srv}/v10.0.1/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
 # v10.0.2: a truncated archive whose checksum file was made from it (a broken release build).
 make_asset v10.0.2 x86_64-unknown-linux-gnu
-xz -dc "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.xz" | head -c 700 | xz -c >"${root}/truncated"
+# (Through a file: in a pipeline under pipefail, "xz -dc | head -c 700" fails with SIGPIPE, exit 141,
+# whenever head exits before xz has written its last block.)
+xz -dc "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.xz" >"${root}/whole.tar"
+head -c 700 "${root}/whole.tar" | xz -c >"${root}/truncated"
 mv "${root}/truncated" "${srv}/v10.0.2/deploy-action-x86_64-unknown-linux-gnu.tar.xz"
 (cd "${srv}/v10.0.2" && sha256_line deploy-action-x86_64-unknown-linux-gnu.tar.xz >deploy-action-x86_64-unknown-linux-gnu.tar.xz.sha256)
 # v10.0.3: the binary sits in a directory inside the archive (a wrong layout).
@@ -160,7 +163,7 @@ python3 -u -m http.server 0 --bind 127.0.0.1 --directory "${srv}" >"${root}/serv
 server_pid=$!
 port=''
 for _ in $(seq 1 100); do
-  port="$(sed -n 's/.* port \([0-9][0-9]*\) .*/\1/p' "${root}/server.out" | head -n 1)"
+  port="$(sed -n '/.* port \([0-9][0-9]*\) .*/{s//\1/p;q;}' "${root}/server.out")"
   [[ -n "${port}" ]] && break
   sleep 0.1
 done
