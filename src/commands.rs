@@ -294,17 +294,25 @@ async fn build_and_deploy(
     let hashing = tokio::task::spawn_blocking(move || checked.hash());
     let aws = aws::connect(&cfg.aws).await?;
     // Secrets are read (and masked) while `live` is read, and the front door's checks
-    // (certificate, zone, mappings) are made: all before any write.
-    let (first, resolved, front_door) = tokio::join!(
+    // (certificate, zone, mappings) are made: all before any write. The artifact's HEAD goes
+    // out as soon as it is hashed, in the same round trip for a zip that hashes quickly.
+    let hashed_and_looked = async {
+        let artifact = hashing
+            .await
+            .map_err(|e| Error::Internal(format!("hashing the artifact: {e}")))??;
+        log_artifact(&artifact);
+        let stored = deploy::look_for_artifact(&aws, cfg, &artifact).await;
+        Ok::<_, Error>((artifact, stored))
+    };
+    let (first, resolved, front_door, hashed) = tokio::join!(
         deploy::read_live(&aws, cfg),
         crate::production::secrets::resolve(&aws, cfg),
-        domain::plan(&aws, cfg)
+        domain::plan(&aws, cfg),
+        hashed_and_looked,
     );
     let (first, cfg, front_door) = (first?, &*resolved?, front_door?);
-    let artifact = hashing
-        .await
-        .map_err(|e| Error::Internal(format!("hashing the artifact: {e}")))??;
-    log_artifact(&artifact);
+    let (artifact, stored) = hashed?;
+    let first = first.with_artifact_look(stored);
     let mut report = deploy::run_from(&aws, cfg, &artifact, first).await?;
     domain::sync(&aws, cfg, &front_door, &mut report).await?;
     Ok(report)

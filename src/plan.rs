@@ -20,8 +20,26 @@ pub(crate) struct Observed {
     pub tags: std::collections::HashMap<String, String>,
     pub exists: bool,
     /// Whether the artifact is in S3 already; `None` when not looked at (no local artifact,
-    /// or nothing to deploy).
+    /// nothing to deploy, or a code update sent inline).
     pub artifact_stored: Option<bool>,
+    /// A warm update whose code goes inline (`deploy::ArtifactRef::inline`) doesn't read
+    /// $LATEST before it writes: it presumes $LATEST is what `live` runs, which a deploy that
+    /// ended leaves behind. The code update's own wait reads the real $LATEST, and anything
+    /// it shows that differs (a crashed run, an edit in the console) is put right before
+    /// publishing; the publish preconditions catch what changes after that.
+    pub latest_unread: bool,
+}
+
+impl Observed {
+    /// $LATEST as read, or as presumed when it was not read (`latest_unread`).
+    #[must_use]
+    pub(crate) fn latest_or_presumed(&self) -> Option<&FunctionConfig> {
+        match &self.latest {
+            Some(latest) => Some(latest),
+            None if self.latest_unread => self.live.as_ref(),
+            None => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,7 +130,7 @@ pub(crate) fn decide(
     {
         return Action::Noop;
     }
-    let (code, configuration) = match &observed.latest {
+    let (code, configuration) = match observed.latest_or_presumed() {
         Some(latest) => (
             latest.code_sha256 != code_sha256 || latest.architecture_differs(want),
             latest.drift(want),

@@ -4,7 +4,7 @@
 //! move with RevisionId. Every get-or-create is an `upsert_*` that decides on a typed
 //! not-found check.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -289,6 +289,20 @@ impl Looks {
     }
 }
 
+/// Where UpdateFunctionCode takes the code from.
+pub(crate) enum CodeSource<'a> {
+    /// An object in S3 (Lambda copies it from there).
+    S3 { bucket: &'a str, key: &'a str },
+    /// The zip itself, in the request: one round trip less than an upload to S3 first.
+    /// Lambda takes up to 50 MB this way ("Lambda quotas": deployment package, zipped, when
+    /// uploaded through the Lambda API or SDKs).
+    Zip(Vec<u8>),
+}
+
+/// At most this many looks at an update unanswered at once (`Function::wait`): at 25 ms apart
+/// that covers a 100 ms round trip.
+const LOOKS_IN_FLIGHT: usize = 4;
+
 /// Lambda calls for one function.
 pub(crate) struct Function<'a> {
     pub client: &'a Client,
@@ -413,28 +427,40 @@ impl<'a> Function<'a> {
         } else {
             Looks::someone_elses()
         };
+        // Looks go out on their schedule, not one round trip after another: while the update
+        // is likely to end, a look every 25 ms with up to `LOOKS_IN_FLIGHT` unanswered, so its
+        // end is seen 12 ms late on average rather than half a (pause + round trip). Answers
+        // are taken oldest first; looks still out when one shows the end are dropped (reads).
+        let mut in_flight = VecDeque::new();
+        let mut next_look = Instant::now();
+        if answer.is_some() {
+            next_look += looks.next(started.elapsed());
+        }
         // Progress every 30 s: attaching to a VPC (network interfaces) takes minutes on AWS,
         // and a silent log looks like a hang.
         let mut next_progress = started + Duration::from_secs(30);
         loop {
             let config = match answer.take() {
                 Some(config) => config,
-                // GetFunction, not GetFunctionConfiguration: it has its own quota of 100
-                // requests per second, while GetFunctionConfiguration shares the 15 per second
-                // of the rest of the control plane with every other deploy in the account
-                // (AWS Lambda developer guide, "Lambda quotas", API requests).
-                None => self
-                    .get(None)
-                    .await?
-                    .map(|(config, _)| config)
-                    .ok_or_else(|| Error::NotReady {
-                        step,
-                        function: self.name.to_string(),
-                        message: "disappeared while we waited for it".into(),
-                        help: Some(
-                            "another job may have torn the stage down; run the deploy again".into(),
-                        ),
-                    })?,
+                None => loop {
+                    let may_send = in_flight.len() < LOOKS_IN_FLIGHT;
+                    if may_send && Instant::now() >= next_look {
+                        in_flight.push_back(Box::pin(self.look(step)));
+                        next_look = Instant::now() + looks.next(started.elapsed());
+                        continue;
+                    }
+                    let next_look_at = tokio::time::Instant::from_std(next_look);
+                    match in_flight.front_mut() {
+                        None => tokio::time::sleep_until(next_look_at).await,
+                        Some(oldest) => tokio::select! {
+                            seen = oldest => {
+                                in_flight.pop_front();
+                                break seen?;
+                            }
+                            () = tokio::time::sleep_until(next_look_at), if may_send => {}
+                        },
+                    }
+                },
             };
             let waiting = match (&config.state, &config.last_update) {
                 (Some(State::Failed), _) if failure_is_ours => {
@@ -480,8 +506,23 @@ impl<'a> Function<'a> {
                     ),
                 });
             }
-            tokio::time::sleep(looks.next(started.elapsed())).await;
         }
+    }
+
+    /// One look at $LATEST. GetFunction, not GetFunctionConfiguration: it has its own quota of
+    /// 100 requests per second, while GetFunctionConfiguration shares the 15 per second of the
+    /// rest of the control plane with every other deploy in the account (AWS Lambda developer
+    /// guide, "Lambda quotas", API requests).
+    async fn look(&self, step: &'static str) -> Result<FunctionConfig> {
+        self.get(None)
+            .await?
+            .map(|(config, _)| config)
+            .ok_or_else(|| Error::NotReady {
+                step,
+                function: self.name.to_string(),
+                message: "disappeared while we waited for it".into(),
+                help: Some("another job may have torn the stage down; run the deploy again".into()),
+            })
     }
 
     fn not_ready(&self, step: &'static str, what: &str, config: &FunctionConfig) -> Error {
@@ -602,18 +643,22 @@ impl<'a> Function<'a> {
     pub(crate) async fn update_code(
         &self,
         want: &FunctionSettings,
-        bucket: &str,
-        key: &str,
+        code: &CodeSource<'_>,
     ) -> Result<FunctionConfig> {
         let out = retry_busy(self.name, || {
-            self.client
+            let req = self
+                .client
                 .update_function_code()
                 .function_name(self.name)
-                .s3_bucket(bucket)
-                .s3_key(key)
                 .architectures(LambdaArch::from(want.architecture.lambda_name()))
-                .publish(false)
-                .send()
+                .publish(false);
+            match code {
+                CodeSource::S3 { bucket, key } => req.s3_bucket(*bucket).s3_key(*key),
+                CodeSource::Zip(bytes) => {
+                    req.zip_file(aws_sdk_lambda::primitives::Blob::new(bytes.clone()))
+                }
+            }
+            .send()
         })
         .await
         .map_err(|e| wrap("function", "UpdateFunctionCode", self.name, e))?;

@@ -37,14 +37,16 @@ enum Attempt {
 }
 
 /// Update `$LATEST` where it differs from what we deploy and publish it. `known` is a recent
-/// read of `$LATEST` (the plan's, or the answer to our CreateFunction); `created` says this
-/// run created the function (no versions to reuse).
+/// read of `$LATEST` (the plan's, or the answer to our CreateFunction) or, with `presumed`,
+/// what `live` runs (`Observed::latest_unread`: then the code goes inline); `created` says
+/// this run created the function (no versions to reuse).
 pub(crate) async fn publish_our_code(
     function: &Function<'_>,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
     created: bool,
     mut known: Option<FunctionConfig>,
+    mut presumed: bool,
 ) -> Result<Published> {
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
@@ -53,7 +55,19 @@ pub(crate) async fn publish_our_code(
                 return Ok(newer);
             }
         }
-        match one_attempt(function, cfg, artifact, created, known.take(), attempt).await? {
+        // Only the first attempt starts from the presumption; a later one reads $LATEST.
+        let presumption = std::mem::take(&mut presumed);
+        match one_attempt(
+            function,
+            cfg,
+            artifact,
+            created,
+            known.take(),
+            presumption,
+            attempt,
+        )
+        .await?
+        {
             Attempt::Done(published) => return Ok(published),
             Attempt::Again => {}
         }
@@ -92,19 +106,28 @@ async fn one_attempt(
     artifact: &ArtifactRef<'_>,
     created: bool,
     known: Option<FunctionConfig>,
+    presumed: bool,
     attempt: usize,
 ) -> Result<Attempt> {
-    let (latest, touched) = apply(function, cfg, artifact, known).await?;
+    let Applied {
+        latest,
+        touched,
+        versions,
+    } = apply(function, cfg, artifact, known, presumed).await?;
     if latest.code_sha256 != artifact.code_sha256 {
         // Someone else's update landed after ours.
         tracing::info!("$LATEST changed under us (attempt {attempt}); going again");
         return Ok(Attempt::Again);
     }
-    // A function this run just created has no versions to reuse.
-    if !touched
-        && !created
-        && let Some(existing) = reusable_version(function, &latest, &cfg.function).await?
-    {
+    // A function this run just created has no versions to reuse. Without a look at $LATEST
+    // first, the code is sent even when a crashed run left it there; the versions listed
+    // during that update show whether the crashed run published it too.
+    let reusable = match versions {
+        Some(versions) => newest_if_reusable(versions, &latest, &cfg.function),
+        None if !touched && !created => reusable_version(function, &latest, &cfg.function).await?,
+        None => None,
+    };
+    if let Some(existing) = reusable {
         tracing::info!(
             "version {} already holds this code and configuration; reusing it",
             existing.version
@@ -135,14 +158,25 @@ async fn one_attempt(
     }
 }
 
-/// Bring `$LATEST` to our configuration and code, each only where it differs. Returns
-/// `$LATEST` as it then is, and whether we wrote anything.
+/// What `apply` did.
+struct Applied {
+    /// `$LATEST` as it then is.
+    latest: FunctionConfig,
+    /// Whether we wrote anything.
+    touched: bool,
+    /// The published versions, listed while Lambda applied a code update sent on a presumed
+    /// `$LATEST`.
+    versions: Option<Vec<FunctionConfig>>,
+}
+
+/// Bring `$LATEST` to our configuration and code, each only where it differs.
 async fn apply(
     function: &Function<'_>,
     cfg: &DeployConfig,
     artifact: &ArtifactRef<'_>,
     known: Option<FunctionConfig>,
-) -> Result<(FunctionConfig, bool)> {
+    presumed: bool,
+) -> Result<Applied> {
     // The first look at $LATEST is the plan's when it has one (and it is current enough:
     // anything that changed since is caught by the publish preconditions).
     let mut latest = function.wait_idle("function", known).await?;
@@ -157,17 +191,39 @@ async fn apply(
         latest = function.settle("function", Some(answer)).await?;
         touched = true;
     }
+    let mut versions = None;
     if failed_before
         || latest.code_sha256 != artifact.code_sha256
         || latest.architecture_differs(&cfg.function)
     {
-        let answer = function
-            .update_code(&cfg.function, artifact.bucket, &artifact.key)
-            .await?;
-        latest = function.settle("function", Some(answer)).await?;
+        let code = artifact.code_source(presumed).await?;
+        let answer = function.update_code(&cfg.function, &code).await?;
+        drop(code);
+        if presumed {
+            let (settled, listed) = tokio::join!(
+                function.settle("function", Some(answer)),
+                function.versions()
+            );
+            latest = settled?;
+            versions = Some(listed?);
+            // What the update's wait read is the real $LATEST: configuration the
+            // presumption didn't know of (a crashed run's, an edit in the console) shows here.
+            let drift = latest.drift(&cfg.function);
+            if !drift.is_empty() {
+                tracing::info!("configuration drift on $LATEST: {}", drift.join(", "));
+                let answer = function.update_configuration(&cfg.function).await?;
+                latest = function.settle("function", Some(answer)).await?;
+            }
+        } else {
+            latest = function.settle("function", Some(answer)).await?;
+        }
         touched = true;
     }
-    Ok((latest, touched))
+    Ok(Applied {
+        latest,
+        touched,
+        versions,
+    })
 }
 
 /// A pause that grows with the attempt and is random within it, so that racing deploys
@@ -189,10 +245,18 @@ async fn reusable_version(
     latest: &FunctionConfig,
     want: &FunctionSettings,
 ) -> Result<Option<FunctionConfig>> {
-    let versions = function.versions().await?;
-    Ok(versions.into_iter().next_back().filter(|v| {
+    Ok(newest_if_reusable(function.versions().await?, latest, want))
+}
+
+/// The newest of `versions` (oldest first), when it holds `latest`'s code and `want`.
+fn newest_if_reusable(
+    versions: Vec<FunctionConfig>,
+    latest: &FunctionConfig,
+    want: &FunctionSettings,
+) -> Option<FunctionConfig> {
+    versions.into_iter().next_back().filter(|v| {
         v.code_sha256 == latest.code_sha256
             && v.drift(want).is_empty()
             && !v.architecture_differs(want)
-    }))
+    })
 }

@@ -172,3 +172,125 @@ fn an_update_landing_after_our_window_is_never_published_as_ours() {
     let live = world.config("hello-main", Some("live"));
     assert_eq!(live.code_sha256(), Some(sha_two.as_str()), "run 2 is live");
 }
+
+/// A warm update of a small zip writes first: after the one round trip of reads (`live`, its
+/// version and the artifact's HEAD), the zip goes inside UpdateFunctionCode, and its S3 copy
+/// (under its sha256, where promote and later runs look) is made while Lambda applies it.
+#[test]
+fn a_warm_update_sends_a_small_zip_inline_and_stores_it_during_the_window() {
+    let world = World::new();
+    let one = world.python_app("one", "one");
+    let two = world.python_app("two", "two");
+    let (zip_two, sha_two) = package(&world, &two);
+    deploy_cmd(&world, &one, 1).run().success();
+    // The upload takes half a second here: the code update must not wait for it.
+    world
+        .proxy()
+        .configure(json!({"busy_seconds": 0.5, "op_delay": {"s3:PutObject": 0.5}}));
+    world.proxy().clear_log();
+
+    let report = deploy_cmd(&world, &two, 2).run().success().json();
+    assert_eq!(report["changed"], true);
+    let log = world.proxy().log();
+    let ops: Vec<&str> = log.iter().filter_map(|e| e["operation"].as_str()).collect();
+    let at = |op: &str| {
+        ops.iter()
+            .position(|o| *o == op)
+            .unwrap_or_else(|| panic!("no {op}: {ops:?}"))
+    };
+    let update = at("lambda:UpdateFunctionCode");
+    // Before it: `live` and its version (and the artifact's HEAD), read together; not
+    // $LATEST. The upload goes out with the code update, which doesn't wait for its answer.
+    let before = &ops[..update];
+    for read in ["lambda:GetAlias", "lambda:GetFunction", "s3:HeadObject"] {
+        assert!(
+            before.contains(&read),
+            "{read} before the code update: {ops:?}"
+        );
+    }
+    assert!(
+        !before.contains(&"lambda:GetFunctionConfiguration"),
+        "$LATEST is not read first: {ops:?}"
+    );
+    let arrived = |i: usize| log[i]["t"].as_f64().unwrap();
+    let put = at("s3:PutObject");
+    assert!(
+        arrived(update) < arrived(put) + 0.4,
+        "the code update went out while the upload was under way: {ops:?}"
+    );
+    let request = &log[update]["request"];
+    // The proxy logs the zip's size (from its base64: up to 2 bytes of padding more).
+    let logged: usize = request["ZipFile"]
+        .as_str()
+        .and_then(|s| s.strip_prefix('<')?.strip_suffix(" bytes>")?.parse().ok())
+        .unwrap_or_else(|| panic!("the zip went inline: {request}"));
+    assert!(
+        (zip_two.len()..zip_two.len() + 3).contains(&logged),
+        "{logged} bytes inline, the zip has {}",
+        zip_two.len()
+    );
+    assert!(request.get("S3Key").is_none(), "{request}");
+    assert!(
+        put < at("lambda:PublishVersion"),
+        "stored before the version is published: {ops:?}"
+    );
+    let digest = {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&sha_two)
+            .unwrap();
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(
+        world
+            .s3_keys()
+            .iter()
+            .any(|k| k.ends_with(&format!("{digest}.zip"))),
+        "the S3 copy is stored under the zip's sha256: {:?}",
+        world.s3_keys()
+    );
+    let live = world.config("hello-main", Some("live"));
+    assert_eq!(live.code_sha256(), Some(sha_two.as_str()));
+}
+
+/// The inline update presumes $LATEST is what `live` runs. When it isn't (here: memory
+/// changed on $LATEST and never published, as a crashed run or an edit in the console
+/// leaves it), what the update's wait reads shows it, and it is put right before the
+/// version is published: the version holds the configuration the deploy asked for.
+#[test]
+fn configuration_left_on_latest_is_put_right_before_publishing() {
+    let world = World::new();
+    let one = world.python_app("one", "one");
+    let two = world.python_app("two", "two");
+    deploy_cmd(&world, &one, 1).run().success();
+    let asked = world.config("hello-main", Some("live")).memory_size();
+    world
+        .block_on(
+            world
+                .lambda_client()
+                .update_function_configuration()
+                .function_name("hello-main")
+                .memory_size(1536)
+                .send(),
+        )
+        .expect("update $LATEST");
+    world.proxy().configure(json!({"busy_seconds": 0.3}));
+    world.proxy().clear_log();
+
+    let report = deploy_cmd(&world, &two, 2).run().success().json();
+    let ops = world.proxy().operations();
+    let update = ops.iter().position(|o| o == "lambda:UpdateFunctionCode");
+    let configure = ops
+        .iter()
+        .position(|o| o == "lambda:UpdateFunctionConfiguration");
+    assert!(
+        matches!((update, configure), (Some(u), Some(c)) if u < c),
+        "the configuration is put right after the code update: {ops:?}"
+    );
+    let version = report["version"].as_str().unwrap();
+    assert_eq!(
+        world.config("hello-main", Some(version)).memory_size(),
+        asked,
+        "version {version} holds the memory the deploy asked for"
+    );
+}
