@@ -4,7 +4,7 @@
 //! move with RevisionId. Every get-or-create is an `upsert_*` that decides on a typed
 //! not-found check.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ use aws_sdk_lambda::types::{
     State, TracingConfig, TracingMode, VpcConfig,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesOrdered;
 
 use super::errors::{
     is_code_sha256_mismatch, is_conflict, is_not_found, is_precondition_failed,
@@ -431,7 +433,7 @@ impl<'a> Function<'a> {
         // is likely to end, a look every 25 ms with up to `LOOKS_IN_FLIGHT` unanswered, so its
         // end is seen 12 ms late on average rather than half a (pause + round trip). Answers
         // are taken oldest first; looks still out when one shows the end are dropped (reads).
-        let mut in_flight = VecDeque::new();
+        let mut in_flight = FuturesOrdered::new();
         let mut next_look = Instant::now();
         if answer.is_some() {
             next_look += looks.next(started.elapsed());
@@ -445,20 +447,19 @@ impl<'a> Function<'a> {
                 None => loop {
                     let may_send = in_flight.len() < LOOKS_IN_FLIGHT;
                     if may_send && Instant::now() >= next_look {
-                        in_flight.push_back(Box::pin(self.look(step)));
+                        in_flight.push_back(self.look(step));
                         next_look = Instant::now() + looks.next(started.elapsed());
                         continue;
                     }
                     let next_look_at = tokio::time::Instant::from_std(next_look);
-                    match in_flight.front_mut() {
-                        None => tokio::time::sleep_until(next_look_at).await,
-                        Some(oldest) => tokio::select! {
-                            seen = oldest => {
-                                in_flight.pop_front();
-                                break seen?;
-                            }
-                            () = tokio::time::sleep_until(next_look_at), if may_send => {}
-                        },
+                    if in_flight.is_empty() {
+                        tokio::time::sleep_until(next_look_at).await;
+                        continue;
+                    }
+                    // All looks in flight are polled (sent) together; the oldest answer first.
+                    tokio::select! {
+                        Some(seen) = in_flight.next() => break seen?,
+                        () = tokio::time::sleep_until(next_look_at), if may_send => {}
                     }
                 },
             };

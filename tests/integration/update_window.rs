@@ -294,3 +294,43 @@ fn configuration_left_on_latest_is_put_right_before_publishing() {
         "version {version} holds the memory the deploy asked for"
     );
 }
+
+/// Looks at an update in its likely end go out on their own schedule, 25 ms apart, not one
+/// answer after another: with each look answered in 150 ms here, several are out at once
+/// (at most four), so the update's end is seen soon after it comes.
+#[test]
+fn looks_at_an_update_do_not_wait_for_each_others_answers() {
+    let world = World::new();
+    let one = world.python_app("one", "one");
+    let two = world.python_app("two", "two");
+    deploy_cmd(&world, &one, 1).run().success();
+    world.proxy().configure(json!({
+        "busy_seconds": 1.0,
+        "op_delay": {"lambda:GetFunction": 0.15},
+    }));
+    world.proxy().clear_log();
+    deploy_cmd(&world, &two, 2).run().success();
+
+    let log = world.proxy().log();
+    let update = log
+        .iter()
+        .position(|e| e["operation"] == "lambda:UpdateFunctionCode")
+        .expect("a code update");
+    let looks: Vec<f64> = log[update..]
+        .iter()
+        .filter(|e| e["operation"] == "lambda:GetFunction")
+        .map(|e| e["t"].as_f64().unwrap())
+        .collect();
+    assert!(looks.len() >= 8, "looks through the window: {looks:?}");
+    let gaps: Vec<f64> = looks.windows(2).map(|w| w[1] - w[0]).collect();
+    let overlapping = gaps.iter().filter(|g| **g < 0.1).count();
+    assert!(
+        overlapping * 2 > gaps.len(),
+        "most looks went out before the previous one's answer (150 ms): gaps {gaps:?}"
+    );
+    // Never more than four unanswered: some gap waits for an answer.
+    assert!(
+        gaps.iter().any(|g| *g > 0.05),
+        "at most four looks in flight: gaps {gaps:?}"
+    );
+}
