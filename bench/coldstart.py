@@ -177,9 +177,9 @@ def targets(data):
                       f"response with bytecode")
             row = next((r for r in table if r[1] == fixture and r[0].startswith(kind)), None)
             if row is None:
-                why = ("not in --only" if kind not in data.get("only", kind)
+                why = ("not in coldstart's --only" if kind not in data.get("only", kind)
                        else "no such interpreter on this machine")
-                out.append({"target": target, "measured": f"not measured ({why})", "met": None})
+                out.append({"target": target, "measured": f"no run ({why})", "met": None})
                 continue
             _, _, without, with_, less, _, _, pyc = row
             met = less >= GOAL_LESS
@@ -187,8 +187,8 @@ def targets(data):
                  "met": met}
             if not met:
                 need = without * (1 - GOAL_LESS)
-                t["gap"] = (f"{fixture} under the {kind} CPython: {less:.0%} less ({without:.2f} s "
-                            f"without bytecode, {with_:.2f} s with, medians of "
+                t["gap"] = (f"{less:.0%} less ({without:.2f} s without bytecode, {with_:.2f} s "
+                            f"with, medians of "
                             f"{data.get('rounds', '?')}); {GOAL_LESS:.0%} needs ≤ {need:.2f} s with "
                             f"bytecode, {with_ - need:.2f} s less. The bundle ships {pyc} .pyc; where "
                             f"the rest went in an earlier run (modules' own import-time work, "
@@ -202,7 +202,7 @@ def targets(data):
         goal = GOAL_FLASK_ZIP[compile_]
         target = f"Flask hello zip {label}: ≤ {goal / MiB:.2f} MiB"
         if not flask:
-            out.append({"target": target, "measured": "not measured", "met": None})
+            out.append({"target": target, "measured": "no run", "met": None})
             continue
         r = flask[0]
         size = r[6] if compile_ else r[5]
