@@ -73,8 +73,18 @@ RESULT_KEYS = {
     "coldstart": ("coldstart",), "bigupload": ("bigupload",), "preview-url": ("preview_url",),
 }
 REQUEST_OWNERS = (("warm ", "warm"), ("noop:", "noop"), ("first:", "first"))
-# The sections that run deploy-action's --bin (preview-url seeds the runner with its own binary).
+# The sections that run deploy-action's --bin (preview-url seeds the runner with its own binary),
+# and those run by their own drivers (their options in --X-args, not --rounds).
 BIN_SECTIONS = tuple(s for s in SECTIONS if s != "preview-url")
+DRIVER_SECTIONS = ("coldstart", "bigupload", "preview-url")
+# The order of the Versions table's rows.
+VERSION_ORDER = (
+    "deploy-action", "deploy-action in the runner's tool cache", "cargo-lambda",
+    "zig (cargo-lambda's linker)", "rustc (builds deploy-action)", "rustc for arm64 fixtures",
+    "cargo", "AWS CLI", "boto3 / botocore", "zappa", "moto (server)", "uv", "hyperfine",
+    "qemu-user-static", "emulated aarch64 CPython 3.13 (arm64 root)", "host CPython 3.13", "act",
+    "Python (driver)",
+)
 # ELF e_machine values.
 EM_X86_64, EM_AARCH64 = 62, 183
 
@@ -284,6 +294,19 @@ def present_sections(samples: list[dict], results: dict) -> list[str]:
     return [sec for sec in SECTIONS if sec in have]
 
 
+def run_key(info: dict) -> tuple[str, str]:
+    """The run a section came from: its command and when the run started."""
+    return info.get("command", "?"), info.get("run_started", info.get("started", "?"))
+
+
+def by_run(runs: dict, sections) -> dict[tuple[str, str], list[str]]:
+    """The sections grouped by the run that produced them."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for sec in sections:
+        out.setdefault(run_key(runs.get(sec, {})), []).append(sec)
+    return out
+
+
 def load_row(machine: list, prefix: str) -> str | None:
     return next((row[1] for row in machine if row[0].startswith(prefix)), None)
 
@@ -312,9 +335,10 @@ def upgrade(samples: list[dict], results: dict) -> dict:
     return results
 
 
-def merge_rows(old: list, new: list) -> list:
+def merge_rows(old: list, new: list, order=()) -> list:
     """Rows [what, value, sections]: the new run's rows for its sections, the old rows for the
-    others; rows with the same what and value become one; rows of one `what` stay together."""
+    others; rows with the same what and value become one; rows of one `what` stay together, in
+    `order` (then as they come)."""
     ran = {sec for row in new for sec in row[2]}
     rows: list[list] = []
     for what, value, secs in old:
@@ -327,7 +351,7 @@ def merge_rows(old: list, new: list) -> list:
             same[2] = [x for x in SECTIONS if x in same[2] or x in secs]
         else:
             rows.append([what, value, list(secs)])
-    order = list(dict.fromkeys(r[0] for r in rows))
+    order = list(dict.fromkeys([*order, *(r[0] for r in rows)]))
     return sorted(rows, key=lambda r: order.index(r[0]))
 
 
@@ -349,10 +373,11 @@ def merge(old: dict, new: dict, ran: list[str]) -> dict:
     res["notes"] = [n for n in o_res.get("notes", [])
                     if (isinstance(n, dict) and n["section"] not in ran)
                     or (isinstance(n, str) and kept)] + n_res["notes"]
-    res["section_runs"] = {**{k: v for k, v in o_res["section_runs"].items() if k not in ran},
-                           **n_res["section_runs"]}
+    runs = {**{k: v for k, v in o_res["section_runs"].items() if k not in ran},
+            **n_res["section_runs"]}
+    res["section_runs"] = {sec: runs[sec] for sec in SECTIONS if sec in runs}
     res["machine"] = merge_rows(o_res.get("machine", []), n_res["machine"])
-    res["versions"] = merge_rows(o_res.get("versions", []), n_res["versions"])
+    res["versions"] = merge_rows(o_res.get("versions", []), n_res["versions"], VERSION_ORDER)
     return {"samples": samples, "results": res}
 
 
@@ -1082,6 +1107,7 @@ class Bench:
             ("act", ("preview-url",), lambda: first_line(["act", "--version"], env)),
             ("Python (driver)", SECTIONS, platform.python_version),
         ]
+        assert [t for t, _, _ in specs] == list(VERSION_ORDER)
         rows = []
         for tool, used_by, version in specs:
             secs = [x for x in ran if x in used_by]
@@ -1127,17 +1153,17 @@ class Bench:
         L = []
         w = L.append
         w("# Benchmark results\n")
-        this = run.get("sections") or [
-            sec for sec, info in runs.items()
-            if (info["command"], info["started"]) == (run["command"], run["started"])]
+        this = run.get("sections") or by_run(runs, present).get(
+            (run["command"], run["started"]), [])
         loads = (f"; load average {run['load_start']} at its start, {run['load_end']} at its end"
                  if run.get("load_start") else "")
         w(f"Written by `{run['command']}` on {run['started']} UTC in {run['duration'] / 60:.1f} "
           f"min (plus the release build{loads}), which ran: {', '.join(this) or 'nothing'}.")
-        earlier = [sec for sec in present if sec not in this]
-        if earlier:
-            w("From other runs: " + ", ".join(
-                f"{sec} ({runs[sec]['started']})" if sec in runs else sec for sec in earlier) + ".")
+        others = by_run(runs, [sec for sec in present if sec not in this])
+        if others:
+            w("From other runs: " + "; ".join(
+                f"{', '.join(secs)} (`{cmd}`, {started} UTC)"
+                for (cmd, started), secs in others.items()) + ".")
         w("Each section names the run that produced it (command, date, load average).\n")
         w("In the deploy sections every deploy goes to one local moto server on loopback; each tool "
           "deploys the same bytes to its own functions, in interleaved rounds, and every deploy is "
@@ -1493,9 +1519,9 @@ class Bench:
              "| part | target | measured | |\n|---|---|---|---|"]
         gaps = []
         for part, sec, key, targets, summary in parts:
-            rows = targets() if R.get(key) else [
-                {"target": summary, "met": None,
-                 "measured": f"not in these results (`bench/run.sh --only {sec}`)"}]
+            why = ("no results: the section failed in its run (Notes)" if sec in R["section_runs"]
+                   else f"not in these results (`bench/run.sh --only {sec}`)")
+            rows = targets() if R.get(key) else [{"target": summary, "met": None, "measured": why}]
             for t in rows:
                 L.append(f"| {part} | {t['target']} | {t['measured']} | {verdict(t['met'])} |")
                 if t.get("gap"):
@@ -1514,7 +1540,7 @@ class Bench:
         if info.get("duration") is not None:
             parts.append(f"{info['duration'] / 60:.1f} min")
         if info.get("rounds") and sec in ("warm", "noop", "first"):
-            parts.append(f"{info['rounds']} rounds")
+            parts.append(f"{info['rounds']} round{'s' if info['rounds'] != 1 else ''}")
         if info.get("load_start"):
             of = info.get("load_of", "its")  # results of before sections were recorded one by one
             parts.append(f"load average (1/5/15 min) {info['load_start']} at {of} start"
@@ -1525,13 +1551,10 @@ class Bench:
 
     def requests_runs(self, reqs: dict) -> str:
         """The requests table holds rows of the warm, noop and first sections: their runs."""
-        runs = self.results.get("section_runs", {})
-        by_run: dict[tuple, list[str]] = {}
-        for sec in dict.fromkeys(request_owner(k) for k in reqs):
-            info = runs.get(sec, {})
-            by_run.setdefault((info.get("command", "?"), info.get("started", "?")), []).append(sec)
+        groups = by_run(self.results.get("section_runs", {}),
+                        dict.fromkeys(request_owner(k) for k in reqs))
         return "Rows from the runs of " + "; ".join(
-            f"{', '.join(secs)}: `{cmd}` on {started} UTC" for (cmd, started), secs in by_run.items()
+            f"{', '.join(secs)}: `{cmd}` on {started} UTC" for (cmd, started), secs in groups.items()
         ) + " (load averages in those sections).\n"
 
     def render_coldstart(self, cs: dict) -> str:
@@ -1655,10 +1678,10 @@ class Bench:
             sec = part_of or name
             clock.setdefault(sec, time.monotonic())
             info = runs.setdefault(sec, {
-                "command": self.args.command,
+                "command": self.args.command, "run_started": f"{started:%Y-%m-%d %H:%M}",
                 "started": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
                 "load_start": loadavg()})
-            if sec in BIN_SECTIONS:
+            if sec not in DRIVER_SECTIONS:
                 info["rounds"] = self.rounds
             try:
                 fn()
