@@ -120,6 +120,7 @@ def main():
                 "deploy": {"seconds": da_s, "rss_mb": da_rss, "upload_seconds": upload_seconds(da_lines)},
                 "cli": {"seconds": cli_s, "rss_mb": cli_rss}}
         print("\n".join(render(data)))
+        print()
         for t in targets(data):
             verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
             print(f"- {t['target']}: {t['measured']}, {verdict}" + (f" ({t['gap']})" if t.get("gap") else ""))

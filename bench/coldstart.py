@@ -132,6 +132,10 @@ def main():
                         for label, arch, py in pythons],
             "samples": samples}
     print("\n".join(render(data)))
+    print()
+    for t in targets(data):
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        print(f"- {t['target']}: {t['measured']}, {verdict}" + (f" ({t['gap']})" if t.get("gap") else ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(data, f, indent=1)

@@ -7,22 +7,24 @@
 #   bench/run.sh --scale [--stages 2000]     (issue #19: status and gc over many stages)
 #   bench/run.sh --preview-url [--rounds 3]  (issue #20 §4 alone, into bench/RESULTS-preview-url.*)
 #
-# Sections (all of them without --only), with their time on 2 quiet cores at the default rounds:
+# Sections (all of them without --only), with their time at the default rounds on this project's
+# 2-core machines (the slower kind seen so far; the other took about half for the issue-20 ones):
 #   startup      process start-up, hyperfine                                        ~0.5 min
 #   warm         warm update, 1 and 30 MiB, and its AWS requests (runs latency too)  ~2 min
 #   noop         no-op redeploy (runs warm first)                                    ~0.2 min
 #   first        first deploy of a new stage                                         ~1 min
 #   rss          peak RSS deploying 50 MiB, deploy-action and cargo-lambda          ~0.5 min
-#   package      Flask hello: deploy-action package vs zappa package                ~3 min
+#   package      Flask hello: deploy-action package vs zappa package                ~3.5 min
 #   rust         arm64 Rust build, deploy-action package vs cargo lambda build       ~5 min
-#   latency      issue 20 §1: warm update at simulated latency, 4 configurations     ~6 min
+#   latency      issue 20 §1: warm update at simulated latency, 4 configurations     ~5 min
 #   coldstart    issue 20 §2: bench/coldstart.py, cold start with/without bytecode   ~10 min
 #   bigupload    issue 20 §3: bench/bigupload.py, a 200 MiB zip vs aws s3 cp         ~1 min
 #   preview-url  issue 20 §4: bench/preview_url.sh, event to PR comment through act  ~5 min
 # All of them: about 35 minutes, plus about 10 for a first release build (and, for preview-url
-# without DEPLOY_BENCH_BIN, its own release-asset build: bench/preview_url.sh). Issue 20 in one run:
+# without DEPLOY_BENCH_BIN, its own release-asset build: bench/preview_url.sh). Issue 20 in one run
+# (about 20 minutes; 12 on the faster kind):
 #
-#   bench/run.sh --only latency,coldstart,bigupload,preview-url          (about 22 minutes)
+#   bench/run.sh --only latency,coldstart,bigupload,preview-url
 #
 # --rounds (default 5) is for the deploy sections (latency takes 3 to 5 of them); the three
 # drivers take their own options as one string each, e.g. --coldstart-args='--rounds 1 --only
