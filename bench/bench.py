@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
-"""deploy-action's benchmark against the tools users would pick instead (issues 3, 8, 10).
+"""deploy-action's benchmark against the tools users would pick instead (issues 3, 8, 10), and
+issue 20's numbers, in one run with selectable sections.
 
 Run through bench/run.sh, which installs the pinned peers and builds the release binary first:
 
     python bench.py --bin target/release/deploy-action --tools ~/.cache/deploy-action \
-        --out bench/RESULTS.md [--rounds 5] [--only warm,noop,first,package,startup,rss,rust]
+        --out bench/RESULTS.md [--rounds 5] [--only SECTION,...] \
+        [--coldstart-args='...'] [--bigupload-args='...'] [--preview-url-args='...']
+    python bench.py --render bench/RESULTS.json --out bench/RESULTS.md    (the report again)
+
+Sections: startup, warm, noop, first, rss, package, rust, latency (issue 20 §1), and the
+drivers of issue 20 run as subprocesses with their JSON output: coldstart (§2, coldstart.py),
+bigupload (§3, bigupload.py), preview-url (§4, preview_url.sh); each --X-args string is split
+like a shell would and passed to that driver (its own options, e.g. --rounds 1).
 
 One moto (and the repository's fault proxy in front of it, for counting requests) serves every
-deploy; every tool deploys the same bytes to its own functions in interleaved rounds, and each
-deploy is checked afterwards (alias `live` runs the new code). Medians and ratios go to a Markdown
-file and to stdout; every sample goes to a JSON file next to it.
+deploy of the deploy sections; every tool deploys the same bytes to its own functions in
+interleaved rounds, and each deploy is checked afterwards (alias `live` runs the new code).
+Medians and ratios go to a Markdown file and to stdout; every sample goes to a JSON file next to
+it. A run merges into that JSON: the sections it ran replace the same sections there, the others
+are kept, and each section records the run (command, date, load average) that produced it.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -36,6 +47,10 @@ import zipfile
 import boto3
 from botocore.config import Config
 
+import bigupload
+import coldstart
+import preview_url
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(REPO, "bench")
 REGION = "us-east-1"
@@ -47,6 +62,29 @@ RUNTIME = "python3.13"
 HANDLER = "app.handler"
 APP_PY = 'def handler(event, context):\n    return {"statusCode": 200, "body": "Hello World"}\n'
 TOOLS = ("deploy-action", "cargo-lambda", "aws-cli", "boto3")
+# The sections, in the order a run takes them. Each owns the samples with its name and these keys
+# of the results (the requests table's keys by prefix, REQUEST_OWNERS); a run that took a section
+# replaces them when it merges into an earlier RESULTS.json.
+SECTIONS = ("startup", "warm", "noop", "first", "rss", "package", "rust", "latency", "coldstart",
+            "bigupload", "preview-url")
+RESULT_KEYS = {
+    "startup": ("startup",), "warm": ("zip_sizes",), "rss": ("rss", "rss_zip_size"),
+    "package": ("package",), "rust": ("rust_zip_size",), "latency": ("latency",),
+    "coldstart": ("coldstart",), "bigupload": ("bigupload",), "preview-url": ("preview_url",),
+}
+REQUEST_OWNERS = (("warm ", "warm"), ("noop:", "noop"), ("first:", "first"))
+# The sections that run deploy-action's --bin (preview-url seeds the runner with its own binary),
+# and those run by their own drivers (their options in --X-args, not --rounds).
+BIN_SECTIONS = tuple(s for s in SECTIONS if s != "preview-url")
+DRIVER_SECTIONS = ("coldstart", "bigupload", "preview-url")
+# The order of the Versions table's rows.
+VERSION_ORDER = (
+    "deploy-action", "deploy-action in the runner's tool cache", "cargo-lambda",
+    "zig (cargo-lambda's linker)", "rustc (builds deploy-action)", "rustc for arm64 fixtures",
+    "cargo", "AWS CLI", "boto3 / botocore", "zappa", "moto (server)", "uv", "hyperfine",
+    "qemu-user-static", "emulated aarch64 CPython 3.13 (arm64 root)", "host CPython 3.13", "act",
+    "Python (driver)",
+)
 # ELF e_machine values.
 EM_X86_64, EM_AARCH64 = 62, 183
 
@@ -212,6 +250,23 @@ def elf_machine(path: str) -> str:
     return {EM_X86_64: "x86_64", EM_AARCH64: "aarch64"}.get(m, f"e_machine {m}")
 
 
+def loadavg() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def verdict(met) -> str:
+    return {True: "met", False: "**missed**", None: "not measured"}[met]
+
+
+def goal_table(goals: list[dict]) -> str:
+    """A goal | measured | verdict table, then the gap of each missed goal."""
+    L = ["| goal | measured | |", "|---|---|---|"]
+    L += [f"| {t['target']} | {t['measured']} | {verdict(t['met'])} |" for t in goals]
+    L.append("")
+    L += [f"- {t['target']}: {t['gap']}." for t in goals if t.get("gap")]
+    return "\n".join(L) + "\n"
+
+
 def first_line(cmd, env=None) -> str:
     try:
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
@@ -219,6 +274,111 @@ def first_line(cmd, env=None) -> str:
         return text.splitlines()[0] if text else "?"
     except Exception as e:  # a missing tool shows as such in the versions table
         return f"unavailable ({e.__class__.__name__})"
+
+
+# ------------------------------------------------------------------------------------------
+# Results of several runs: which section came from which run
+# ------------------------------------------------------------------------------------------
+
+
+def request_owner(key: str) -> str:
+    return next((sec for prefix, sec in REQUEST_OWNERS if key.startswith(prefix)), "warm")
+
+
+def present_sections(samples: list[dict], results: dict) -> list[str]:
+    """The sections that have data in these results, in SECTIONS order."""
+    have = {s["section"] for s in samples}
+    have |= {sec for sec, keys in RESULT_KEYS.items() if any(k in results for k in keys)}
+    have |= {request_owner(k) for k in results.get("requests", {})}
+    have |= set(results.get("section_runs", {}))
+    return [sec for sec in SECTIONS if sec in have]
+
+
+def run_key(info: dict) -> tuple[str, str]:
+    """The run a section came from: its command and when the run started."""
+    return info.get("command", "?"), info.get("run_started", info.get("started", "?"))
+
+
+def by_run(runs: dict, sections) -> dict[tuple[str, str], list[str]]:
+    """The sections grouped by the run that produced them."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for sec in sections:
+        out.setdefault(run_key(runs.get(sec, {})), []).append(sec)
+    return out
+
+
+def load_row(machine: list, prefix: str) -> str | None:
+    return next((row[1] for row in machine if row[0].startswith(prefix)), None)
+
+
+def upgrade(samples: list[dict], results: dict) -> dict:
+    """Results written before sections were recorded one by one (one run, its machine and
+    versions for all, and the latency section's own "run"): the same in today's form."""
+    present = present_sections(samples, results)
+    runs = results.setdefault("section_runs", {})
+    old = results.get("run", {})
+    for sec in present:
+        if sec in runs:
+            continue
+        lat = results.get("latency", {}).get("run") if sec == "latency" else None
+        if lat:
+            runs[sec] = {"command": lat["command"], "started": lat["started"],
+                         "load_start": lat["load"], "deploy-action": lat["deploy-action"]}
+        else:
+            runs[sec] = {"command": old.get("command", "?"), "started": old.get("started", "?"),
+                         "rounds": old.get("rounds"), "load_of": "the run's",
+                         "load_start": load_row(results.get("machine", []), "load average (1/5/15"),
+                         "load_end": load_row(results.get("machine", []), "load average at end")}
+    for table in ("machine", "versions"):
+        results[table] = [row if len(row) == 3 else [row[0], row[1], present]
+                          for row in results.get(table, []) if not row[0].startswith("load average")]
+    return results
+
+
+def merge_rows(old: list, new: list, order=()) -> list:
+    """Rows [what, value, sections]: the new run's rows for its sections, the old rows for the
+    others; rows with the same what and value become one; rows of one `what` stay together, in
+    `order` (then as they come)."""
+    ran = {sec for row in new for sec in row[2]}
+    rows: list[list] = []
+    for what, value, secs in old:
+        secs = [x for x in secs if x not in ran]
+        if secs:
+            rows.append([what, value, secs])
+    for what, value, secs in new:
+        same = next((r for r in rows if r[0] == what and r[1] == value), None)
+        if same:
+            same[2] = [x for x in SECTIONS if x in same[2] or x in secs]
+        else:
+            rows.append([what, value, list(secs)])
+    order = list(dict.fromkeys([*order, *(r[0] for r in rows)]))
+    return sorted(rows, key=lambda r: order.index(r[0]))
+
+
+def merge(old: dict, new: dict, ran: list[str]) -> dict:
+    """This run's sections (`ran`) replace the same sections of an earlier RESULTS.json; the
+    others are kept as they were, with the run that produced them."""
+    o_samples, o_res = old["samples"], upgrade(old["samples"], old["results"])
+    n_samples, n_res = new["samples"], new["results"]
+    samples = [s for s in o_samples if s["section"] not in ran] + n_samples
+    res = dict(n_res)
+    for sec, keys in RESULT_KEYS.items():
+        if sec not in ran:
+            res.update({k: o_res[k] for k in keys if k in o_res})
+    reqs = {k: v for k, v in o_res.get("requests", {}).items() if request_owner(k) not in ran}
+    reqs.update(n_res.get("requests", {}))
+    if reqs:
+        res["requests"] = reqs
+    kept = [x for x in present_sections(o_samples, o_res) if x not in ran]
+    res["notes"] = [n for n in o_res.get("notes", [])
+                    if (isinstance(n, dict) and n["section"] not in ran)
+                    or (isinstance(n, str) and kept)] + n_res["notes"]
+    runs = {**{k: v for k, v in o_res["section_runs"].items() if k not in ran},
+            **n_res["section_runs"]}
+    res["section_runs"] = {sec: runs[sec] for sec in SECTIONS if sec in runs}
+    res["machine"] = merge_rows(o_res.get("machine", []), n_res["machine"])
+    res["versions"] = merge_rows(o_res.get("versions", []), n_res["versions"], VERSION_ORDER)
+    return {"samples": samples, "results": res}
 
 
 # ------------------------------------------------------------------------------------------
@@ -230,7 +390,8 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.rounds = args.rounds
-        self.da = os.path.abspath(args.bin)
+        # No --bin: a run of preview-url only (it seeds the runner with its own binary).
+        self.da = os.path.abspath(args.bin) if args.bin else None
         self.tools_dir = args.tools
         self.aws = os.path.join(args.tools, "bench-awscli/bin/aws")
         self.boto3_py = os.path.join(args.tools, "bench-boto3/bin/python")
@@ -240,7 +401,7 @@ class Bench:
             raise Failed("cargo-lambda is not on PATH (source scripts/env.sh)")
         self.work = tempfile.mkdtemp(prefix="deploy-action-bench-")
         self.samples: list[dict] = []
-        self.results: dict = {"notes": []}
+        self.results: dict = {"notes": [], "section_runs": {}}
         self.servers: Servers | None = None
         arm_root = os.environ.get("DEPLOY_ARM64_ROOT") or os.path.join(args.tools, "arm64-root")
         # cargo-lambda deploys a binary, not a zip: it is given a small prebuilt aarch64 ELF as
@@ -288,6 +449,9 @@ class Bench:
             aws_access_key_id="testing", aws_secret_access_key="testing",
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
+
+    def note(self, section: str, text: str) -> None:
+        self.results["notes"].append({"section": section, "text": text})
 
     def sample(self, section: str, tool: str, case: str, seconds: float, **extra) -> None:
         self.samples.append(
@@ -573,14 +737,7 @@ class Bench:
             self.check_live(fn, sha)
         ops = sorted(set(self.LATENCY_OPS) | {e["operation"] for e in self.servers.proxy_log()
                                                if e.get("operation")})
-        out = self.results["latency"] = {
-            "configs": [], "rounds": rounds,
-            # This section may be re-rendered into the results of an earlier full run.
-            "run": {"command": self.args.command,
-                    "started": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
-                    "deploy-action": first_line([self.da, "--version"]),
-                    "load": " / ".join(f"{x:.1f}" for x in os.getloadavg())},
-        }
+        out = self.results["latency"] = {"configs": [], "rounds": rounds}
         try:
             for delay, busy in self.LATENCY_CONFIGS:
                 case = self.latency_case(delay, busy)
@@ -658,7 +815,7 @@ class Bench:
         """Process start-up with hyperfine (no shell)."""
         hf = shutil.which("hyperfine")
         if not hf:
-            self.results["notes"].append("hyperfine missing: start-up not measured")
+            self.note("startup", "hyperfine missing: start-up not measured")
             return
         out = os.path.join(self.work, "hyperfine.json")
         cmds = [f"{self.da} --version", f"{self.cargo_lambda} lambda --version",
@@ -680,7 +837,7 @@ class Bench:
         """Peak RSS while deploying a changed 50 MiB artifact (warm update)."""
         tv = "/usr/bin/time"
         if not os.path.exists(tv):
-            self.results["notes"].append("/usr/bin/time missing: peak RSS not measured")
+            self.note("rss", "/usr/bin/time missing: peak RSS not measured")
             return
         moto = self.servers.moto
         p = self.make_payload("rss-setup", 50 * MiB)
@@ -714,7 +871,7 @@ class Bench:
         same toolchain (Debian's /usr/bin/rustc with the aarch64 std), clean and incremental."""
         rustc = "/usr/bin/rustc"
         if not os.path.exists(rustc):
-            self.results["notes"].append("/usr/bin/rustc missing: arm64 Rust builds skipped")
+            self.note("rust", "/usr/bin/rustc missing: arm64 Rust builds skipped")
             return
         src = os.path.join(self.work, "rust-hello")
         shutil.copytree(os.path.join(REPO, "fixtures/rust-hello"), src,
@@ -762,7 +919,7 @@ class Bench:
         """The Flask hello: deploy-action package (arm64, python3.13) vs zappa package."""
         app = os.path.join(REPO, "fixtures/flask-hello")
         if not os.path.isdir(app):
-            self.results["notes"].append("fixtures/flask-hello missing: Python packaging skipped")
+            self.note("package", "fixtures/flask-hello missing: Python packaging skipped")
             return
         pk = self.results.setdefault("package", {})
         env = self.base_env()
@@ -784,8 +941,8 @@ class Bench:
         try:
             da_package(warm_cache, "warmup")
         except Failed as e:
-            self.results["notes"].append(
-                "deploy-action could not package fixtures/flask-hello on this build: "
+            self.note(
+                "package", "deploy-action could not package fixtures/flask-hello on this build: "
                 + str(e).splitlines()[0][:300])
             da_ok = False
         else:
@@ -840,36 +997,130 @@ class Bench:
         log("Flask package, warm: " + ", ".join(
             f"{t} {fmt_s(median(self.times('package', t, 'warm')))}" for t in pk))
 
+    # -- issue 20's drivers ---------------------------------------------------------------------
+
+    def run_driver(self, cmd: list[str], env: dict) -> str:
+        """Run a driver to completion, its progress (stderr) shown as it comes; return its
+        stdout. Raises Failed with the tail of its stderr."""
+        log("running " + " ".join(shlex.quote(c) for c in cmd))
+        tail: list[str] = []
+        with tempfile.TemporaryFile("w+") as out:
+            p = subprocess.Popen(cmd, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.PIPE, text=True)
+            for line in p.stderr:
+                sys.stderr.write(line)
+                tail = (tail + [line.rstrip("\n")])[-30:]
+            code = p.wait()
+            out.seek(0)
+            stdout = out.read()
+        if code != 0:
+            raise Failed(f"{' '.join(cmd)} exited {code}\n--- stderr (tail)\n" + "\n".join(tail))
+        return stdout
+
+    def driver_env(self) -> dict:
+        return dict(os.environ, DEPLOY_ACTION_TOOLS=self.tools_dir)
+
+    def section_coldstart(self) -> None:
+        """Issue 20 §2: bench/coldstart.py, with --coldstart-args."""
+        out = os.path.join(self.work, "coldstart.json")
+        self.run_driver([sys.executable, os.path.join(BENCH, "coldstart.py"), "--bin", self.da,
+                         "--json", out, *shlex.split(self.args.coldstart_args)], self.driver_env())
+        with open(out) as f:
+            self.results["coldstart"] = json.load(f)
+
+    def section_bigupload(self) -> None:
+        """Issue 20 §3: bench/bigupload.py, with --bigupload-args."""
+        out = os.path.join(self.work, "bigupload.json")
+        self.run_driver([sys.executable, os.path.join(BENCH, "bigupload.py"), "--bin", self.da,
+                         "--aws", self.aws, "--json", out, *shlex.split(self.args.bigupload_args)],
+                        self.driver_env())
+        with open(out) as f:
+            self.results["bigupload"] = json.load(f)
+
+    def section_preview_url(self) -> None:
+        """Issue 20 §4: bench/preview_url.sh (it picks the binary for the runner's tool cache:
+        DEPLOY_BENCH_BIN or the release asset, and builds the Rust artifact), with
+        --preview-url-args; its JSON only (its own RESULTS-preview-url.* are left as they are)."""
+        out = os.path.join(self.work, "preview-url.json")
+        env = dict(self.driver_env(), PREVIEW_URL_COMMAND=self.args.command)
+        self.run_driver(["bash", os.path.join(BENCH, "preview_url.sh"), "--json", out, "--md", "",
+                         *shlex.split(self.args.preview_url_args)], env)
+        with open(out) as f:
+            self.results["preview_url"] = json.load(f)
+
     # -- report -----------------------------------------------------------------------------------
 
-    def versions(self) -> list[tuple[str, str]]:
-        env = self.base_env()
+    def da_version(self) -> str:
+        """deploy-action's --version, where the binary is and when it was built."""
         git = first_line(["git", "-C", REPO, "describe", "--always", "--dirty", "--abbrev=12"])
+        built = datetime.datetime.fromtimestamp(os.path.getmtime(self.da), datetime.timezone.utc)
+        return (f"{first_line([self.da, '--version'], self.base_env())} ({self.da}, built "
+                f"{built:%Y-%m-%d %H:%M} UTC; repository at {git})")
+
+    def versions(self, ran: list[str]) -> list[list]:
+        """[tool, version, sections] for the tools the sections of this run used."""
+        env = self.base_env()
         venv_py = os.path.join(self.tools_dir, "venv/bin/python")
 
         def pyver(py, mod):
             return first_line([py, "-c", f"import {mod}; print({mod}.__version__)"])
 
-        return [
-            ("deploy-action", f"{first_line([self.da, '--version'], env)} (release build of {git})"),
-            ("cargo-lambda", first_line([self.cargo_lambda, "lambda", "--version"], env)),
-            ("zig (cargo-lambda's linker)", first_line([venv_py, "-m", "ziglang", "version"])),
-            ("rustc (builds deploy-action)", first_line(["rustc", "--version"], env)),
-            ("rustc for arm64 fixtures", first_line(["/usr/bin/rustc", "--version"], env)),
-            ("cargo", first_line(["cargo", "--version"], env)),
-            ("AWS CLI", first_line([self.aws, "--version"], env)),
-            ("boto3 / botocore", pyver(self.boto3_py, "boto3") + " / "
-             + pyver(self.boto3_py, "botocore")),
-            ("zappa", pyver(self.zappa_py, "zappa") + " (Python "
-             + first_line([self.zappa_py, "-c", "import platform; print(platform.python_version())"])
-             + ")"),
-            ("moto (server)", pyver(venv_py, "moto")),
-            ("uv", first_line(["uv", "--version"], env)),
-            ("hyperfine", first_line(["hyperfine", "--version"], env)),
-            ("Python (driver)", platform.python_version()),
-        ]
+        def emulated():
+            py = coldstart.emulated_python()
+            return f"{coldstart.python_version(py)} ({py[-1]} under qemu-user)" if py else "none"
 
-    def machine(self) -> list[tuple[str, str]]:
+        def host():
+            py = coldstart.host_python()
+            return f"{coldstart.python_version(py)} ({py[0]})" if py else "none"
+
+        def preview_bin():
+            b = self.results["preview_url"]["binary"]
+            return f"deploy-action {b['version']} ({b['origin'] or b['path']}, sha256 {b['sha256'][:16]}…)"
+
+        deploys = ("warm", "noop", "first", "rss", "latency")
+        specs = [
+            ("deploy-action", BIN_SECTIONS, self.da_version),
+            ("deploy-action in the runner's tool cache", ("preview-url",), preview_bin),
+            ("cargo-lambda", ("startup", "warm", "first", "rss", "rust", "latency"),
+             lambda: first_line([self.cargo_lambda, "lambda", "--version"], env)),
+            ("zig (cargo-lambda's linker)", ("rust",),
+             lambda: first_line([venv_py, "-m", "ziglang", "version"])),
+            ("rustc (builds deploy-action)", BIN_SECTIONS,
+             lambda: first_line(["rustc", "--version"], env)),
+            ("rustc for arm64 fixtures", ("rust",),
+             lambda: first_line(["/usr/bin/rustc", "--version"], env)),
+            ("cargo", BIN_SECTIONS, lambda: first_line(["cargo", "--version"], env)),
+            ("AWS CLI", ("startup", "warm", "first", "latency", "bigupload"),
+             lambda: first_line([self.aws, "--version"], env)),
+            ("boto3 / botocore", ("startup", "warm", "first", "latency"),
+             lambda: pyver(self.boto3_py, "boto3") + " / " + pyver(self.boto3_py, "botocore")),
+            ("zappa", ("package",),
+             lambda: pyver(self.zappa_py, "zappa") + " (Python " + first_line(
+                 [self.zappa_py, "-c", "import platform; print(platform.python_version())"]) + ")"),
+            ("moto (server)", (*deploys, "bigupload", "preview-url"), lambda: pyver(venv_py, "moto")),
+            ("uv", ("package", "coldstart", "preview-url"), lambda: first_line(["uv", "--version"], env)),
+            ("hyperfine", ("startup",), lambda: first_line(["hyperfine", "--version"], env)),
+            ("qemu-user-static", ("coldstart", "preview-url"),
+             lambda: first_line(["qemu-aarch64-static", "--version"], env)),
+            ("emulated aarch64 CPython 3.13 (arm64 root)", ("coldstart", "preview-url"), emulated),
+            ("host CPython 3.13", ("coldstart", "preview-url"), host),
+            ("act", ("preview-url",), lambda: first_line(["act", "--version"], env)),
+            ("Python (driver)", SECTIONS, platform.python_version),
+        ]
+        assert [t for t, _, _ in specs] == list(VERSION_ORDER)
+        rows = []
+        for tool, used_by, version in specs:
+            secs = [x for x in ran if x in used_by]
+            if not secs:
+                continue
+            try:
+                rows.append([tool, version(), secs])
+            except Exception as e:  # a missing tool shows as such in the versions table
+                rows.append([tool, f"unavailable ({e.__class__.__name__})", secs])
+        return rows
+
+    def machine(self, ran: list[str]) -> list[list]:
+        """[what, value, sections] for this run's sections."""
         cpu = "?"
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -887,53 +1138,70 @@ class Bench:
                 for line in f:
                     if line.startswith("PRETTY_NAME="):
                         os_name = line.split("=", 1)[1].strip().strip('"')
-        end = os.getloadavg()
         return [
-            ("CPU", f"{cpu}, {os.cpu_count()} logical CPUs (nproc {len(os.sched_getaffinity(0))})"),
-            ("memory", mem),
-            ("OS / kernel", f"{os_name} / {platform.release()}"),
-            ("load average (1/5/15 min) at start", " / ".join(f"{x:.1f}" for x in self.load_start)),
-            ("load average at end", " / ".join(f"{x:.1f}" for x in end)),
+            ["CPU", f"{cpu}, {os.cpu_count()} logical CPUs (nproc {len(os.sched_getaffinity(0))})",
+             ran],
+            ["memory", mem, ran],
+            ["OS / kernel", f"{os_name} / {platform.release()}", ran],
         ]
 
     def render(self) -> str:
         R = self.results
         run = R["run"]
+        runs = R.get("section_runs", {})
+        present = present_sections(self.samples, R)
         L = []
         w = L.append
         w("# Benchmark results\n")
-        w(f"Produced by `{run['command']}` on {run['started']} UTC in "
-          f"{run['duration'] / 60:.1f} min (plus the release build). Every deploy goes to one local moto "
-          f"server on loopback; each tool deploys the same bytes to its own functions, in "
-          f"interleaved rounds ({run['rounds']} per case unless stated), and every deploy is checked "
-          f"afterwards (`live` runs the new code, the function URL is on `live`). Times are wall "
-          f"clock of the whole process(es), medians; ratio = deploy-action ÷ the other tool.\n")
+        this = run.get("sections") or by_run(runs, present).get(
+            (run["command"], run["started"]), [])
+        loads = (f"; load average {run['load_start']} at its start, {run['load_end']} at its end"
+                 if run.get("load_start") else "")
+        w(f"Written by `{run['command']}` on {run['started']} UTC in {run['duration'] / 60:.1f} "
+          f"min (plus the release build{loads}), which ran: {', '.join(this) or 'nothing'}.")
+        others = by_run(runs, [sec for sec in present if sec not in this])
+        if others:
+            w("From other runs: " + "; ".join(
+                f"{', '.join(secs)} (`{cmd}`, {started} UTC)"
+                for (cmd, started), secs in others.items()) + ".")
+        w("Each section names the run that produced it (command, date, load average).\n")
+        w("In the deploy sections every deploy goes to one local moto server on loopback; each tool "
+          "deploys the same bytes to its own functions, in interleaved rounds, and every deploy is "
+          "checked afterwards (`live` runs the new code, the function URL is on `live`). Times are "
+          "wall clock of the whole process(es), medians; ratio = deploy-action ÷ the other tool.\n")
+
+        def sections_cell(secs):
+            return "all" if list(secs) == present else ", ".join(secs)
+
         w("## Machine\n")
-        w("| | |\n|---|---|")
-        for k, v in R["machine"]:
-            w(f"| {k} | {v} |")
+        w("| | | sections |\n|---|---|---|")
+        for k, v, secs in R["machine"]:
+            w(f"| {k} | {v} | {sections_cell(secs)} |")
         w("")
         w("## Versions\n")
-        w("| tool | version |\n|---|---|")
-        for k, v in R["versions"]:
-            w(f"| {k} | {v} |")
+        w("| tool | version | sections |\n|---|---|---|")
+        for k, v, secs in R["versions"]:
+            w(f"| {k} | {v} | {sections_cell(secs)} |")
         w("")
 
         # -- targets
-        w("## Targets (issue 8)\n")
-        w("| target | measured | |\n|---|---|---|")
         rows = self.targets()
-        for row in rows:
-            w("| " + " | ".join(row) + " |")
-        w("")
-        for line in self.missed_analysis(rows):
-            w(f"- {line}")
-        if any("missed" in r[2] for r in rows):
+        if rows:
+            w("## Targets (issue 8)\n")
+            w("| target | measured | |\n|---|---|---|")
+            for row in rows:
+                w("| " + " | ".join(row) + " |")
             w("")
+            for line in self.missed_analysis(rows):
+                w(f"- {line}")
+            if any("missed" in r[2] for r in rows):
+                w("")
+        w(self.render_issue20_targets())
 
         # -- warm
         if any(s["section"] == "warm" for s in self.samples):
             w("## Warm update of an existing function\n")
+            w(self.run_line("warm"))
             w("The function exists with alias `live` and a public function URL; the new bundle "
               "(an `app.py` plus incompressible random bytes) is uploaded to S3, the code "
               "updated, a version published and `live` moved to it; the URL is kept.\n")
@@ -972,6 +1240,7 @@ class Bench:
         reqs = R.get("requests", {})
         if reqs:
             w("## AWS requests per deploy\n")
+            w(self.requests_runs(reqs))
             w("Counted by the repository's fault proxy (`tests/support/fault_proxy.py`, all "
               "faults off, run with TCP_NODELAY by `bench/fault_proxy_nodelay.py`) in front of "
               "the same moto: one deploy each (first deploys and the "
@@ -1010,11 +1279,18 @@ class Bench:
         lat = R.get("latency")
         if lat:
             w(self.render_latency(lat))
+        if R.get("coldstart"):
+            w(self.render_coldstart(R["coldstart"]))
+        if R.get("bigupload"):
+            w(self.render_bigupload(R["bigupload"]))
+        if R.get("preview_url"):
+            w(self.render_preview_url(R["preview_url"]))
 
         # -- noop
         noop = self.times("noop", "deploy-action", "1 MiB")
         if noop:
             w("## No-op redeploy\n")
+            w(self.run_line("noop"))
             w("`deploy-action deploy` of the artifact that is already live (straight to moto): "
               "nothing uploaded, nothing published, `changed: false`.\n")
             w("| | median | min | max | AWS requests |\n|---|---|---|---|---|")
@@ -1026,6 +1302,7 @@ class Bench:
         # -- first
         if any(s["section"] == "first" for s in self.samples):
             w("## First deploy of a new stage\n")
+            w(self.run_line("first"))
             w("Create the function from S3, wait for it to be active, publish version 1, create "
               "`live`, a public function URL on it and its two permissions (1 MiB bundle). "
               "cargo-lambda gets `--iam-role`; the AWS CLI runs 9 commands "
@@ -1043,6 +1320,7 @@ class Bench:
         pk = R.get("package")
         if pk:
             w("## Packaging the Flask hello (fixtures/flask-hello)\n")
+            w(self.run_line("package"))
             w("`deploy-action package --source fixtures/flask-hello --architecture arm64` "
               "(python3.13, manylinux2014 aarch64 wheels) against `zappa package` of the same "
               "app in a virtualenv holding zappa and the app's requirements (zappa's runtime is "
@@ -1072,6 +1350,7 @@ class Bench:
         # -- startup
         if R.get("startup"):
             w("## Process start-up\n")
+            w(self.run_line("startup"))
             w("hyperfine, no shell, 5 warm-up runs, 30 runs each.\n")
             w("| command | median | mean ± σ | min |\n|---|---|---|---|")
             for s in R["startup"]:
@@ -1082,6 +1361,7 @@ class Bench:
         # -- rss
         if R.get("rss"):
             w("## Peak memory during a 50 MiB deploy\n")
+            w(self.run_line("rss"))
             w(f"Warm update with a changed bundle of 50 MiB random data (zip "
               f"{fmt_size(R.get('rss_zip_size'))}), `/usr/bin/time -v` maximum resident set "
               f"size, 3 rounds.\n")
@@ -1094,6 +1374,7 @@ class Bench:
         # -- rust
         if any(s["section"] == "rust" for s in self.samples):
             w("## arm64 Rust build (fixtures/rust-hello)\n")
+            w(self.run_line("rust"))
             w("Same toolchain for both: `RUSTC=/usr/bin/rustc` (Debian's rustc with the aarch64 "
               "std), cargo-lambda's zig linker, dependencies fetched beforehand, a separate "
               "`CARGO_TARGET_DIR` per tool. deploy-action: `deploy-action package --source "
@@ -1117,7 +1398,7 @@ class Bench:
         if R["notes"]:
             w("## Notes\n")
             for n in R["notes"]:
-                w(f"- {n}")
+                w(f"- {n['section']}: {n['text']}" if isinstance(n, dict) else f"- {n}")
             w("")
         # The scale section (bench/scale.py) is run on its own; keep its last results here.
         scale_md = os.path.join(BENCH, "RESULTS-scale.md")
@@ -1139,10 +1420,7 @@ class Bench:
           f"{lat.get('rounds', 3)} interleaved rounds per configuration, and each deploy starts "
           "after the previous one's window. Sequential requests and waits, not local work, "
           "decide the time here.\n")
-        if lat.get("run"):
-            r = lat["run"]
-            w(f"This section: `{r['command']}` on {r['started']} UTC, {r['deploy-action']}, "
-              f"load average at its start {r['load']}.\n")
+        w(self.run_line("latency"))
         w("The floor is the window plus the requests that must go one after the other: for "
           f"any safe warm update {self.FLOOR_ROUND_TRIPS} (upload, code update, publish, move "
           f"the alias); deploy-action reads first ({self.DA_FLOOR_ROUND_TRIPS} round trips: "
@@ -1163,22 +1441,7 @@ class Bench:
               f"{fmt_s(da_floor)} | {over} |")
         w("")
         w("Goals (issue 20 §1), from this run:\n")
-        w("| goal | measured | |\n|---|---|---|")
-        for c in configs:
-            case = c["case"]
-            da = median(self.times("latency", "deploy-action", case))
-            b3 = median(self.times("latency", "boto3", case))
-            r = ratio(da, b3)
-            if (c["delay"], c["busy"]) == self.LATENCY_GOAL_CONFIG:
-                w(f"| {case}: ≤ {self.LATENCY_GOAL_SECONDS:.2f} s | {fmt_s(da)} | "
-                  f"{'met' if da is not None and da <= self.LATENCY_GOAL_SECONDS else '**missed**'} |")
-                w(f"| {case}: ≤ {self.LATENCY_GOAL_RATIO}× boto3 | {fmt_ratio(r)} "
-                  f"({fmt_s(da)} vs {fmt_s(b3)}) | "
-                  f"{'met' if r is not None and r <= self.LATENCY_GOAL_RATIO else '**missed**'} |")
-            else:
-                w(f"| {case}: faster than boto3 | {fmt_ratio(r)} ({fmt_s(da)} vs {fmt_s(b3)}) | "
-                  f"{'met' if r is not None and r < 1.0 else '**missed**'} |")
-        w("")
+        w(goal_table(self.latency_goals()))
         w("Every sample (median, min, max):\n")
         w("| latency, window | tool | median | min | max |\n|---|---|---|---|---|")
         for c in configs:
@@ -1198,6 +1461,139 @@ class Bench:
                 w(f"| {i} | {op} | {at * 1000:.0f} ms | {took * 1000:.1f} ms |")
             w(f"| | process exit | {tl['wall'] * 1000:.0f} ms | |")
             w("")
+        return "\n".join(L)
+
+    def latency_goals(self) -> list[dict]:
+        """Issue 20 §1's goals from the latency section: dicts with target, measured, met and,
+        where missed, the gap in the run's own numbers (against the floors)."""
+        lat = self.results.get("latency") or {}
+        out = []
+        for c in lat.get("configs", []):
+            case = c["case"]
+            da = median(self.times("latency", "deploy-action", case))
+            b3 = median(self.times("latency", "boto3", case))
+            r = ratio(da, b3)
+            floor = c["busy"] + self.FLOOR_ROUND_TRIPS * c["delay"]
+            da_floor = c["busy"] + self.DA_FLOOR_ROUND_TRIPS * c["delay"]
+            floors = (f"its floor here (window + {self.DA_FLOOR_ROUND_TRIPS} sequential round trips) "
+                      f"is {fmt_s(da_floor)}, any safe deploy's {fmt_s(floor)}")
+            goals = [("faster than boto3", 1.0, True)]  # (label, ratio, strictly below)
+            if (c["delay"], c["busy"]) == self.LATENCY_GOAL_CONFIG:
+                g = self.LATENCY_GOAL_SECONDS
+                t = {"target": f"{case}: ≤ {g:.2f} s", "measured": fmt_s(da),
+                     "met": None if da is None else da <= g}
+                if t["met"] is False:
+                    t["gap"] = (f"deploy-action's median is {fmt_s(da)}, {fmt_s(da - g)} over {g:.2f} s; "
+                                f"{floors}, so {fmt_s(da - da_floor)} is above its floor (its median "
+                                f"deploy, request by request, is in §1's timeline below)")
+                out.append(t)
+                goals = [(f"≤ {self.LATENCY_GOAL_RATIO}× boto3", self.LATENCY_GOAL_RATIO, False)]
+            for label, goal, strict in goals:
+                t = {"target": f"{case}: {label}",
+                     "measured": f"{fmt_ratio(r)} ({fmt_s(da)} vs {fmt_s(b3)})",
+                     "met": None if r is None else (r < goal if strict else r <= goal)}
+                if t["met"] is False:
+                    t["gap"] = (f"deploy-action {fmt_s(da)} against boto3's {fmt_s(b3)}: {label} "
+                                f"needs ≤ {fmt_s(goal * b3)}, {fmt_s(da - goal * b3)} less; {floors}")
+                out.append(t)
+        return out
+
+    def render_issue20_targets(self) -> str:
+        """Issue 20's acceptance: every part's targets from the run of that part, with the gap
+        where one is missed."""
+        R = self.results
+        parts = [
+            ("§1 latency", "latency", "latency", self.latency_goals,
+             "deploy-action at 30 ms/1 s ≤ 1.25 s and ≤ 0.8× boto3; ahead of boto3 at 0.5 s, 3 s, 80 ms"),
+            ("§2 cold start", "coldstart", "coldstart", lambda: coldstart.targets(R["coldstart"]),
+             "≥ 50% less time to the first response with bytecode; Flask zip ≤ 1.5 / 0.75 MiB"),
+            ("§3 big artifacts", "bigupload", "bigupload", lambda: bigupload.targets(R["bigupload"]),
+             "200 MiB zip: peak RSS ≤ 60 MB, upload ≤ 1.0× aws s3 cp"),
+            ("§4 preview URL", "preview-url", "preview_url",
+             lambda: preview_url.issue_targets(R["preview_url"]),
+             "Flask cold/warm and prebuilt Rust, time per step; warm ≤ 10 s"),
+        ]
+        L = ["## Targets (issue 20)\n",
+             "Each part's numbers come from the run of its section (below, with its command, date "
+             "and load average).\n",
+             "| part | target | measured | |\n|---|---|---|---|"]
+        gaps = []
+        for part, sec, key, targets, summary in parts:
+            why = ("no results: the section failed in its run (Notes)" if sec in R["section_runs"]
+                   else f"not in these results (`bench/run.sh --only {sec}`)")
+            rows = targets() if R.get(key) else [{"target": summary, "met": None, "measured": why}]
+            for t in rows:
+                L.append(f"| {part} | {t['target']} | {t['measured']} | {verdict(t['met'])} |")
+                if t.get("gap"):
+                    gaps.append(f"- **{part}, {t['target']}**: {t['gap']}.")
+        L.append("")
+        if gaps:
+            L += ["Where a target is missed, the gap in the run's own numbers:\n", *gaps, ""]
+        return "\n".join(L)
+
+    def run_line(self, sec: str) -> str:
+        """Which run produced this section: command, date, length, load average, binary."""
+        info = self.results.get("section_runs", {}).get(sec)
+        if not info:
+            return ""
+        parts = [f"`{info['command']}` on {info['started']} UTC"]
+        if info.get("duration") is not None:
+            parts.append(f"{info['duration'] / 60:.1f} min")
+        if info.get("rounds") and sec in ("warm", "noop", "first"):
+            parts.append(f"{info['rounds']} round{'s' if info['rounds'] != 1 else ''}")
+        if info.get("load_start"):
+            of = info.get("load_of", "its")  # results of before sections were recorded one by one
+            parts.append(f"load average (1/5/15 min) {info['load_start']} at {of} start"
+                         + (f", {info['load_end']} at {of} end" if info.get("load_end") else ""))
+        if info.get("deploy-action"):
+            parts.append(info["deploy-action"])
+        return "This section: " + ", ".join(parts) + ".\n"
+
+    def requests_runs(self, reqs: dict) -> str:
+        """The requests table holds rows of the warm, noop and first sections: their runs."""
+        groups = by_run(self.results.get("section_runs", {}),
+                        dict.fromkeys(request_owner(k) for k in reqs))
+        return "Rows from the runs of " + "; ".join(
+            f"{', '.join(secs)}: `{cmd}` on {started} UTC" for (cmd, started), secs in groups.items()
+        ) + " (load averages in those sections).\n"
+
+    def render_coldstart(self, cs: dict) -> str:
+        L = ["## Cold start with and without start-up bytecode (issue 20 §2)\n",
+             self.run_line("coldstart"),
+             "`bench/coldstart.py`: each fixture (Flask and FastAPI hello) packaged by "
+             "`deploy-action package --runtime python3.13`, with bytecode (the default) and with "
+             "`--no-compile`, unpacked fresh for every start, then "
+             "`python -B -I -S tests/support/invoke_handler.py BUNDLE \"GET /\"` timed from process "
+             "start to the first response (`-B`: Lambda's /var/task is read-only, nothing compiled at "
+             "start-up is kept). arm64 bundles under the emulated aarch64 CPython 3.13 (the arm64 "
+             "root under qemu-user), x86_64 bundles on a host CPython 3.13. Each variant's rounds run "
+             "back to back.\n"]
+        L += [f"- {p['label']}: Python {p['version']} ({p['arch']} bundles)" for p in cs.get("pythons", [])]
+        L += ["", *coldstart.render(cs), "", "Goals (issue 20 §2), from this run:\n",
+              goal_table(coldstart.targets(cs)),
+              "Traces of where the time goes beyond the bytecode (an earlier run, by hand): "
+              "[bench/RESULTS-coldstart.md](RESULTS-coldstart.md).\n"]
+        return "\n".join(L)
+
+    def render_bigupload(self, bu: dict) -> str:
+        L = [f"## Big artifacts: a {bu['mib']} MiB zip (issue 20 §3)\n",
+             self.run_line("bigupload"),
+             "`bench/bigupload.py`: a zip of incompressible random data, normalised first by "
+             "`deploy-action package --artifact` (timed apart), then deployed by `deploy-action "
+             "deploy` (multipart upload, 8 MiB parts, 4 in flight; the whole first deploy: "
+             "HeadObject, the upload, CreateFunction from S3, version, alias, URL) and copied by "
+             "`aws s3 cp` (multipart, its defaults: 8 MiB parts, 10 in flight) to the same local "
+             "moto. Wall time and peak RSS from `/usr/bin/time`; the upload's own time inside the "
+             "deploy from deploy-action's log lines. One run each.\n",
+             *bigupload.render(bu), "", "Goals (issue 20 §3), from this run:\n",
+             goal_table(bigupload.targets(bu))]
+        return "\n".join(L)
+
+    def render_preview_url(self, pu: dict) -> str:
+        """bench/preview_url.py's own report, one heading level down."""
+        L = ["## Time to a preview URL (issue 20 §4)\n", self.run_line("preview-url")]
+        for line in preview_url.render_md(pu)[1:]:
+            L.append("#" + line if line.startswith("#") else line)
         return "\n".join(L)
 
     def missed_analysis(self, rows) -> list[str]:
@@ -1268,19 +1664,33 @@ class Bench:
     def main(self) -> int:
         started = datetime.datetime.now(datetime.timezone.utc)
         t0 = time.monotonic()
+        load_start = os.getloadavg()
         only = set(self.args.only.split(",")) if self.args.only else None
         want = lambda s: only is None or s in only  # noqa: E731
         failures = []
+        runs = self.results["section_runs"]
+        clock = {}
 
-        def section(name, fn):
+        def section(name, fn, part_of=None):
             # A failed section (a tool error, or a deploy whose result is wrong) is reported and
             # fails the run; the other sections still run and their tables are still written.
+            # `part_of`: the section whose results this step adds to (its run covers both).
+            sec = part_of or name
+            clock.setdefault(sec, time.monotonic())
+            info = runs.setdefault(sec, {
+                "command": self.args.command, "run_started": f"{started:%Y-%m-%d %H:%M}",
+                "started": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
+                "load_start": loadavg()})
+            if sec not in DRIVER_SECTIONS:
+                info["rounds"] = self.rounds
             try:
                 fn()
             except (Failed, subprocess.TimeoutExpired, OSError) as e:
                 failures.append(name)
-                self.results["notes"].append(f"**section {name} failed**: " + str(e)[:1500])
+                self.note(sec, f"**section {name} failed**: " + str(e)[:1500])
                 log(f"section {name} FAILED: {e}")
+            info["duration"] = time.monotonic() - clock[sec]
+            info["load_end"] = loadavg()
 
         try:
             if want("startup"):
@@ -1289,7 +1699,7 @@ class Bench:
                 self.setup_moto()
             if want("warm") or want("noop"):
                 section("warm", self.section_warm)
-                section("requests", self.section_requests)
+                section("requests", self.section_requests, part_of="warm")
             if want("warm") or want("latency"):
                 section("latency", self.section_latency)
             if want("noop"):
@@ -1305,19 +1715,37 @@ class Bench:
         finally:
             if self.servers:
                 self.servers.stop()
-        duration = time.monotonic() - t0
+        # issue 20's drivers start their own servers.
+        if want("coldstart"):
+            section("coldstart", self.section_coldstart)
+        if want("bigupload"):
+            section("bigupload", self.section_bigupload)
+        if want("preview-url"):
+            section("preview-url", self.section_preview_url)
+        ran = [sec for sec in SECTIONS if sec in runs]
+        for sec in ran:
+            runs[sec]["deploy-action"] = (
+                self.preview_url_binary() if sec == "preview-url" else
+                first_line([self.da, "--version"]))
         self.results["run"] = {
             "command": self.args.command, "started": f"{started:%Y-%m-%d %H:%M}",
-            "duration": duration, "rounds": self.rounds,
+            "duration": time.monotonic() - t0, "rounds": self.rounds, "sections": ran,
+            "load_start": " / ".join(f"{x:.1f}" for x in load_start), "load_end": loadavg(),
         }
-        self.results["machine"] = self.machine()
-        self.results["versions"] = self.versions()
+        self.results["machine"] = self.machine(ran)
+        self.results["versions"] = self.versions(ran)
+        data = {"samples": self.samples, "results": self.results}
+        json_out = os.path.splitext(self.args.out)[0] + ".json"
+        if os.path.exists(json_out):
+            with open(json_out) as f:
+                data = merge(json.load(f), data, ran)
+            log(f"merged into {json_out}: this run's sections {', '.join(ran)} replace theirs")
+        self.samples, self.results = data["samples"], data["results"]
         text = self.render()
         with open(self.args.out, "w") as f:
             f.write(text + "\n")
-        with open(os.path.splitext(self.args.out)[0] + ".json", "w") as f:
-            json.dump({"samples": self.samples, "results": self.results}, f, indent=1,
-                      default=str)
+        with open(json_out, "w") as f:
+            json.dump(data, f, indent=1, default=str)
         print(text)
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
@@ -1328,6 +1756,10 @@ class Bench:
             return 1
         return 0
 
+    def preview_url_binary(self) -> str:
+        b = self.results.get("preview_url", {}).get("binary")
+        return f"deploy-action {b['version']} (the runner's tool cache)" if b else "?"
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1335,8 +1767,10 @@ def main() -> int:
     ap.add_argument("--tools", help="DEPLOY_ACTION_TOOLS (venvs, arm64 root)")
     ap.add_argument("--out", required=True, help="Markdown file to write")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--only", help="comma-separated sections: "
-                    "startup,warm,noop,first,rss,package,rust,latency")
+    ap.add_argument("--only", help="comma-separated sections: " + ",".join(SECTIONS))
+    for driver in ("coldstart", "bigupload", "preview-url"):
+        ap.add_argument(f"--{driver}-args", default="", metavar="'ARGS'",
+                        help=f"options for the {driver} driver, one string (--{driver}-args='...')")
     ap.add_argument("--command", default="bench/run.sh", help="recorded in the results")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--render", metavar="JSON",
@@ -1346,14 +1780,17 @@ def main() -> int:
         with open(args.render) as f:
             data = json.load(f)
         b = Bench.__new__(Bench)
-        b.samples, b.results = data["samples"], data["results"]
+        b.samples, b.results = data["samples"], upgrade(data["samples"], data["results"])
         text = b.render()
         with open(args.out, "w") as f:
             f.write(text + "\n")
         print(text)
         return 0
-    if not (args.bin and args.tools):
-        ap.error("--bin and --tools are required (unless --render)")
+    unknown = set(args.only.split(",")) - set(SECTIONS) if args.only else set()
+    if unknown:
+        ap.error(f"unknown sections: {', '.join(sorted(unknown))} (sections: {', '.join(SECTIONS)})")
+    if not args.tools or (not args.bin and args.only != "preview-url"):
+        ap.error("--bin and --tools are required (unless --render; --bin: unless --only preview-url)")
     return Bench(args).main()
 
 

@@ -6,6 +6,7 @@
 #
 # Needs the bench's awscli venv (bench/run.sh makes $DEPLOY_ACTION_TOOLS/bench-awscli) or
 # DEPLOY_BENCH_AWS=path/to/aws; a release build (reused while up to date) or DEPLOY_BENCH_BIN.
+# The same numbers into bench/RESULTS.md with the other sections: bench/run.sh --only bigupload.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"

@@ -6,6 +6,7 @@
 #   bench/coldstart.sh [--rounds 3] [--only emulated,host] [--json bench/RESULTS-coldstart.json]
 #
 # Uses a release build (reused while up to date); needs scripts/install-arm64-toolchain.sh's root.
+# The same numbers into bench/RESULTS.md with the other sections: bench/run.sh --only coldstart.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"

@@ -602,7 +602,41 @@ def fmt(x, unit=" s"):
     return "–" if x is None else f"{x:.2f}{unit}"
 
 
+def issue_targets(result: dict) -> list[dict]:
+    """Issue 20 §4 from a run's summary: the cases measured with their steps, and the warm goal;
+    dicts with target, measured, met (None: not measured) and, where missed, the gap in the run's
+    own numbers."""
+    summary = result["summary"]
+    want = ["flask-cold", "flask-warm", "rust-prebuilt"]
+    missing = [c for c in want if c not in summary]
+    out = [{"target": "Flask hello from source, cold and warm wheel cache, and a prebuilt Rust "
+                      "artifact: time per step",
+            "measured": ", ".join(f"{c} {summary[c]['to_comment']:.2f} s" for c in want if c in summary)
+                        + (f"; not run: {', '.join(missing)}" if missing else ""),
+            "met": None if missing else True}]
+    g = result["goal"]
+    t = {"target": f"warm case (flask-warm): ≤ {g['goal_s']:.0f} s from the event to the URL in the "
+                   "PR comment",
+         "measured": "not measured" if g["median_s"] is None else f"{g['median_s']:.2f} s (median)",
+         "met": None if g["median_s"] is None else g["met"]}
+    if t["met"] is False:
+        st = summary["flask-warm"]["steps"]
+        sl = result.get("slowest_step") or {}
+        t["gap"] = (f"flask-warm took {g['median_s']:.2f} s, {g['median_s'] - g['goal_s']:.2f} s over "
+                    f"{g['goal_s']:.0f} s: " + ", ".join(f"{k} {st[k]:.2f} s" for k in STEPS)
+                    + (f"; the slowest step, {sl['step']}, was {sl['median_s']:.2f} s (worst "
+                       f"{sl['max_s']:.2f} s)" if sl else ""))
+    out.append(t)
+    return out
+
+
 def write_md(result: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(render_md(result)))
+
+
+def render_md(result: dict) -> list[str]:
+    """The report, as Markdown lines (one H1, then H2 sections)."""
     m, b = result["machine"], result["binary"]
     out = [
         "# Time to a preview URL (issue 20 §4)",
@@ -684,8 +718,7 @@ def write_md(result: dict, path: str) -> None:
             "answers: Flask through the fault proxy's `invoke_mode: run` (a function-URL event to `live`, the",
             "version's code from moto's S3 run in a host CPython), Rust with `deploy-action serve` on the S3",
             "object whose sha256 is `live`'s CodeSha256 (arm64 under qemu-user).", ""]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(out))
+    return out
 
 
 def median(xs):

@@ -10,6 +10,8 @@
 # DEPLOY_BENCH_BIN=PATH uses another binary. fixtures/rust-hello is built once for arm64 with the
 # project's toolchain (`deploy-action package --architecture arm64`) and reused while the fixture
 # is unchanged. Writes bench/RESULTS-preview-url.md and .json. About 5 minutes with 3 rounds.
+# As a section of bench/run.sh (--only preview-url, these options in --preview-url-args='...'),
+# bench.py passes --json and --md '' and renders the run into bench/RESULTS.md instead.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
