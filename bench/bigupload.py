@@ -23,6 +23,8 @@ import tempfile
 import time
 import zipfile
 
+import driver_report
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUCKET = "artifacts"
 TOOLS = os.environ.get("DEPLOY_ACTION_TOOLS") or os.path.expanduser("~/.cache/deploy-action")
@@ -119,14 +121,7 @@ def main():
                 "package": {"seconds": pk_s, "rss_mb": pk_rss},
                 "deploy": {"seconds": da_s, "rss_mb": da_rss, "upload_seconds": upload_seconds(da_lines)},
                 "cli": {"seconds": cli_s, "rss_mb": cli_rss}}
-        print("\n".join(render(data)))
-        print()
-        for t in targets(data):
-            verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-            print(f"- {t['target']}: {t['measured']}, {verdict}" + (f" ({t['gap']})" if t.get("gap") else ""))
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(data, f, indent=1)
+        driver_report.print_and_keep(data, render, targets, args.json)
     finally:
         moto.terminate()
         moto.wait()

@@ -24,6 +24,8 @@ import tempfile
 import time
 import zipfile
 
+import driver_report
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVOKE = os.path.join(REPO, "tests/support/invoke_handler.py")
 FIXTURES = ["flask-hello", "fastapi-hello"]
@@ -131,14 +133,7 @@ def main():
             "pythons": [{"label": label, "arch": arch, "version": python_version(py)}
                         for label, arch, py in pythons],
             "samples": samples}
-    print("\n".join(render(data)))
-    print()
-    for t in targets(data):
-        verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-        print(f"- {t['target']}: {t['measured']}, {verdict}" + (f" ({t['gap']})" if t.get("gap") else ""))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(data, f, indent=1)
+    driver_report.print_and_keep(data, render, targets, args.json)
 
 
 def rows(data):
