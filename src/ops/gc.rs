@@ -9,7 +9,7 @@
 //! 3. Preview stages (`pr-<n>`) go when their PR is closed (one `GET /pulls/{n}` per distinct
 //!    PR) or when nothing was deployed to them for longer than `--older-than` (the live
 //!    version's LastModified). Other stages are never deleted. Each goes through the same
-//!    teardown as a PR close (`commands::teardown_stage`): function, URL, alias and versions
+//!    teardown as a PR close (`ops::teardown::stage`): function, URL, alias and versions
 //!    deleted, GitHub deployments inactive, the PR comment updated.
 //! 4. Artifacts under `<prefix>/<app>/` that no version of a remaining stage runs (the key is
 //!    the hex sha256 of the zip, Lambda's CodeSha256 its base64) are deleted, except those
@@ -236,7 +236,7 @@ pub(crate) async fn run(
                 output: target.output,
             };
             tracing::info!("deleting stage {} ({:?})", d.stage, d.reason);
-            crate::commands::teardown_stage(
+            crate::ops::teardown::stage(
                 aws,
                 &stage_target,
                 github,

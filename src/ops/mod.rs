@@ -1,5 +1,5 @@
 //! Operating a live app (docs/contract.md, "Model" and "Commands"): `rollback` and `promote` move `live` without
-//! building, and `status` reads every stage.
+//! building, `status` reads every stage, and `teardown` removes one.
 
 pub(crate) mod cost;
 pub(crate) mod fleet;
@@ -9,6 +9,7 @@ pub(crate) mod logs;
 pub(crate) mod promote;
 pub(crate) mod rollback;
 pub(crate) mod status;
+pub(crate) mod teardown;
 
 /// `arn:aws:lambda:<region>:<account>:function:<name>` without a `:<qualifier>` (tags are
 /// set on the function, and TagResource wants its plain ARN).
