@@ -237,14 +237,7 @@ async fn reported(
 /// The reporter of rollback and promote: a deployment of the target stage; the PR comment
 /// only when run on a pull_request event.
 fn stage_reporter(github: &GitHubContext, target: &config::Target) -> Reporter {
-    Reporter::new(
-        github,
-        target.github_token.as_deref(),
-        &target.app,
-        &target.stage,
-        &target.function_name,
-        CommentMode::Auto,
-    )
+    Reporter::for_target(github, target, CommentMode::Auto)
 }
 
 /// The build and its checks, in the "package" log group: every local error comes out here,
@@ -355,14 +348,7 @@ async fn teardown(
     adopt: bool,
     keep_logs: bool,
 ) -> Result<Report> {
-    let mut reporter = Reporter::new(
-        github,
-        target.github_token.as_deref(),
-        &target.app,
-        &target.stage,
-        &target.function_name,
-        comment,
-    );
+    let mut reporter = Reporter::for_target(github, target, comment);
     // A token GitHub rejects fails here, before the function is deleted.
     reporter.check().await?;
     let aws = aws::connect(&target.aws).await?;

@@ -83,6 +83,23 @@ fn warn(part: Part, doing: &str, failure: &ApiFailure) {
 }
 
 impl Reporter {
+    /// `new` for a command's target stage (rollback, promote, teardown, gc).
+    #[must_use]
+    pub(crate) fn for_target(
+        ctx: &GitHubContext,
+        target: &crate::config::Target,
+        comment: CommentMode,
+    ) -> Reporter {
+        Reporter::new(
+            ctx,
+            target.github_token.as_deref(),
+            &target.app,
+            &target.stage,
+            &target.function_name,
+            comment,
+        )
+    }
+
     /// Decide what to report. Nothing without a token or outside a repository's workflow.
     #[must_use]
     pub(crate) fn new(

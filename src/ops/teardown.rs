@@ -41,14 +41,7 @@ pub(crate) async fn stage(
         function_name: target.function_name.clone(),
         deleted,
     };
-    let mut reporter = Reporter::new(
-        github,
-        target.github_token.as_deref(),
-        &target.app,
-        &target.stage,
-        &target.function_name,
-        comment,
-    );
+    let mut reporter = Reporter::for_target(github, target, comment);
     if let Some(pr) = pr {
         reporter = reporter.for_pr(pr);
     }
